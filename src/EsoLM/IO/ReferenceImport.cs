@@ -1,0 +1,64 @@
+using EsoLM.Modeling;
+
+namespace EsoLM.IO;
+
+/// <summary>
+/// Imports weights exported from the reference PyTorch implementation. Tensors are matched by their state-dict key,
+/// with or without the Lightning <c>backbone.</c> prefix; an EMA <c>shadow_params</c> list (no names) is matched by
+/// parameter-registration order. Use the EMA weights for sampling and evaluation (spec §5).
+/// </summary>
+public static class ReferenceImport
+{
+    /// <summary>Loads every parameter of <paramref name="config"/> from a safetensors file, by key name.</summary>
+    public static ModelParameters LoadSafetensors(string path, ModelConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(config);
+        using var reader = SafetensorsReader.Open(path);
+        return FromReader(reader, config);
+    }
+
+    /// <summary>Loads every parameter of <paramref name="config"/> from an open safetensors reader, by key name.</summary>
+    public static ModelParameters FromReader(SafetensorsReader reader, ModelConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        ArgumentNullException.ThrowIfNull(config);
+        var wanted = ModelParameters.Layout(config).Select(x => x.Name).ToHashSet(StringComparer.Ordinal);
+        var picked = new List<(string, IReadOnlyList<int>, float[])>();
+        foreach (var info in reader.Tensors)
+        {
+            var name = info.Name.StartsWith("backbone.", StringComparison.Ordinal) ? info.Name["backbone.".Length..] : info.Name;
+            if (wanted.Contains(name))
+            {
+                picked.Add((info.Name, info.Shape, reader.ReadSingle(info.Name)));
+            }
+        }
+
+        return ModelParameters.FromNamedTensors(config, picked);
+    }
+
+    /// <summary>
+    /// Loads an EMA parameter list stored as tensors named <paramref name="prefix"/>0, <paramref name="prefix"/>1, … in
+    /// registration order (how a converter writes the reference checkpoint's <c>ema.shadow_params</c> list).
+    /// </summary>
+    public static ModelParameters FromParameterList(SafetensorsReader reader, ModelConfig config, string prefix = "ema.shadow_params.")
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(prefix);
+        int count = ModelParameters.Layout(config).Count();
+        var list = new List<(IReadOnlyList<int>, float[])>(count);
+        for (int i = 0; i < count; i++)
+        {
+            var name = prefix + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (!reader.Contains(name))
+            {
+                throw new ArgumentException($"The file has no tensor '{name}' (expected {count} EMA tensors named {prefix}0..{count - 1}).", nameof(reader));
+            }
+
+            list.Add((reader.GetInfo(name).Shape, reader.ReadSingle(name)));
+        }
+
+        return ModelParameters.FromParameterList(config, list);
+    }
+}

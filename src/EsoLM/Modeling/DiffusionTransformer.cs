@@ -1,0 +1,295 @@
+using System.Numerics.Tensors;
+using EsoLM.Caching;
+using EsoLM.Tensors;
+
+namespace EsoLM.Modeling;
+
+/// <summary>
+/// The Eso-LM network: a DiT with constant adaLN conditioning (spec §5). It knows nothing of samplers or objectives:
+/// one <see cref="Forward"/> call takes token windows, their original positions, the keys each query may see and a
+/// KV cache per sequence. Weights are packed once; the instance is read-only and safe to share between threads (each
+/// thread brings its own <see cref="ForwardWorkspace"/> and caches).
+/// </summary>
+public sealed class DiffusionTransformer
+{
+    private readonly Block[] _blocks;
+    private readonly float[] _conditioning;
+    private readonly float[] _finalModulation;
+    private PackedMatrix _head;
+    private readonly RotaryTable _rotary;
+
+    /// <summary>Builds the network from parameters (packs the weight matrices).</summary>
+    public DiffusionTransformer(ModelParameters parameters, ComputeContext? compute = null)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        Parameters = parameters;
+        Config = parameters.Config;
+        Compute = compute ?? ComputeContext.Default;
+        _rotary = new RotaryTable(RotaryTable.InverseFrequencies(Config.HeadDim, Config.RotaryBase), Config.ContextLength);
+        _conditioning = new float[Config.CondDim];
+        _finalModulation = new float[2 * Config.HiddenSize];
+        _blocks = new Block[Config.Layers];
+        _head = null!;
+        RefreshFromParameters();
+    }
+
+    /// <summary>The model shape.</summary>
+    public ModelConfig Config { get; }
+
+    /// <summary>The parameters the network was built from (the same instance; see <see cref="RefreshFromParameters"/>).</summary>
+    public ModelParameters Parameters { get; }
+
+    /// <summary>Threads and SIMD width used by the kernels.</summary>
+    public ComputeContext Compute { get; }
+
+    /// <summary>The constant conditioning vector c = SiLU(sigma_map(0)) (time conditioning is off in Eso-LMs).</summary>
+    public ReadOnlySpan<float> Conditioning => _conditioning;
+
+    /// <summary>
+    /// Re-derives packed weights and the constant adaLN modulations from <see cref="Parameters"/> after they changed
+    /// (an optimizer step, loading EMA weights). Must not run concurrently with <see cref="Forward"/>.
+    /// </summary>
+    public void RefreshFromParameters()
+    {
+        var p = Parameters;
+        int d = Config.HiddenSize;
+        ComputeConditioning(p, _conditioning);
+        for (int i = 0; i < Config.Layers; i++)
+        {
+            var b = $"blocks.{i}.";
+            var mod = new float[6 * d];
+            Affine(p[b + "adaLN_modulation.weight"].Data, p[b + "adaLN_modulation.bias"].Data, _conditioning, mod);
+            _blocks[i] = new Block(
+                p[b + "norm1.weight"].Data,
+                p[b + "norm2.weight"].Data,
+                Repack(_blocks[i]?.Qkv, p[b + "attn_qkv.weight"].Data, 3 * d, d),
+                Repack(_blocks[i]?.Out, p[b + "attn_out.weight"].Data, d, d),
+                Repack(_blocks[i]?.Mlp1, p[b + "mlp.0.weight"].Data, Config.MlpHidden, d),
+                p[b + "mlp.0.bias"].Data,
+                Repack(_blocks[i]?.Mlp2, p[b + "mlp.2.weight"].Data, d, Config.MlpHidden),
+                p[b + "mlp.2.bias"].Data,
+                mod);
+        }
+
+        Affine(p["output_layer.adaLN_modulation.weight"].Data, p["output_layer.adaLN_modulation.bias"].Data, _conditioning, _finalModulation);
+        _head = Repack(_head, p["output_layer.linear.weight"].Data, Config.VocabSize, d);
+    }
+
+    /// <summary>Creates a workspace for this network (one per thread/session).</summary>
+    public ForwardWorkspace CreateWorkspace() => new(Config);
+
+    /// <summary>Creates an empty KV cache with <paramref name="capacity"/> slots for one sequence.</summary>
+    public KvCache CreateCache(int capacity) => new(Config, capacity);
+
+    /// <summary>
+    /// Runs the network over every window of <paramref name="batch"/>: writes each window's K/V into its cache, attends
+    /// under the given key ranges, and writes logits (before zero-masking) for the selected rows into
+    /// <paramref name="logits"/> ([batch.OutputRowCount, VocabSize], sequences in the order added).
+    /// </summary>
+    public void Forward(ForwardBatch batch, ForwardWorkspace workspace, Span<float> logits)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(workspace);
+        int v = Config.VocabSize, d = Config.HiddenSize, hd = Config.HeadDim, heads = Config.Heads;
+        int rows = batch.RowCount;
+        if (rows == 0)
+        {
+            return;
+        }
+
+        if (logits.Length < batch.OutputRowCount * v)
+        {
+            throw new ArgumentException(
+                $"logits holds {logits.Length} values; {batch.OutputRowCount} output rows × {v} vocabulary = {batch.OutputRowCount * v} needed.",
+                nameof(logits));
+        }
+
+        Validate(batch);
+        workspace.Ensure(rows);
+        var ctx = Compute;
+        var tokens = batch.Tokens;
+        var emb = Parameters["vocab_embed.embedding"].Data;
+        var h = workspace.Hidden.AsSpan(0, rows * d);
+        for (int r = 0; r < rows; r++)
+        {
+            emb.AsSpan(tokens[r] * d, d).CopyTo(h.Slice(r * d, d));
+        }
+
+        var normed = workspace.Normed.AsSpan(0, rows * d);
+        var qkv = workspace.Qkv.AsSpan(0, rows * 3 * d);
+        var branch = workspace.Branch.AsSpan(0, rows * d);
+        var mlp = workspace.Mlp.AsSpan(0, rows * Config.MlpHidden);
+        float scale = 1f / MathF.Sqrt(hd);
+        for (int layer = 0; layer < _blocks.Length; layer++)
+        {
+            var blk = _blocks[layer];
+            var mod = blk.Modulation.AsSpan();
+            var sh1 = mod.Slice(0, d);
+            var sc1 = mod.Slice(d, d);
+            var g1 = mod.Slice(2 * d, d);
+            var sh2 = mod.Slice(3 * d, d);
+            var sc2 = mod.Slice(4 * d, d);
+            var g2 = mod.Slice(5 * d, d);
+
+            // Attention branch.
+            Normalization.LayerNormModulated(ctx, h, normed, rows, d, blk.Norm1, sc1, sh1, Config.LayerNormEps);
+            Gemm.MultiplyTransposed(ctx, normed, rows, blk.Qkv, default, qkv);
+            _rotary.Apply(qkv, rows, 3 * d, 0, heads, batch.Positions);
+            _rotary.Apply(qkv, rows, 3 * d, d, heads, batch.Positions);
+            WriteCache(batch, layer, workspace.Qkv);
+            Attend(batch, layer, workspace, scale);
+            Gemm.MultiplyTransposed(ctx, workspace.AttentionOut.AsSpan(0, rows * d), rows, blk.Out, default, branch);
+            AddGated(h, branch, g1, rows, d);
+
+            // MLP branch.
+            Normalization.LayerNormModulated(ctx, h, normed, rows, d, blk.Norm2, sc2, sh2, Config.LayerNormEps);
+            Gemm.MultiplyTransposed(ctx, normed, rows, blk.Mlp1, blk.Mlp1Bias, mlp);
+            Activations.GeluTanh(mlp, mlp);
+            Gemm.MultiplyTransposed(ctx, mlp, rows, blk.Mlp2, blk.Mlp2Bias, branch);
+            AddGated(h, branch, g2, rows, d);
+        }
+
+        // Final layer, only for the rows whose logits are wanted: gather them compactly, modulate, project.
+        int outRows = batch.OutputRowCount;
+        var gathered = workspace.Branch.AsSpan(0, outRows * d);
+        foreach (var e in batch.Entries)
+        {
+            h.Slice((e.RowStart + e.OutputStart) * d, e.OutputCount * d).CopyTo(gathered.Slice(e.OutputRowStart * d));
+        }
+
+        var finalNormed = workspace.Normed.AsSpan(0, outRows * d);
+        Normalization.LayerNormModulated(ctx, gathered, finalNormed, outRows, d, Parameters["output_layer.norm_final.weight"].Data,
+            _finalModulation.AsSpan(d, d), _finalModulation.AsSpan(0, d), Config.LayerNormEps);
+        Gemm.MultiplyTransposed(ctx, finalNormed, outRows, _head, Parameters["output_layer.linear.bias"].Data, logits[..(outRows * v)]);
+    }
+
+    private void Validate(ForwardBatch batch)
+    {
+        int v = Config.VocabSize;
+        var tokens = batch.Tokens;
+        var positions = batch.Positions;
+        for (int r = 0; r < tokens.Length; r++)
+        {
+            if ((uint)tokens[r] >= (uint)v)
+            {
+                throw new ArgumentOutOfRangeException(nameof(batch), tokens[r],
+                    $"Token id {tokens[r]} at window row {r} is outside the vocabulary [0, {v}).");
+            }
+
+            if ((uint)positions[r] >= (uint)Config.ContextLength)
+            {
+                throw new ArgumentOutOfRangeException(nameof(batch), positions[r],
+                    $"Position {positions[r]} at window row {r} is outside the context [0, {Config.ContextLength}).");
+            }
+        }
+
+        foreach (var e in batch.Entries)
+        {
+            if (e.Cache.Layers != Config.Layers || e.Cache.Heads != Config.Heads || e.Cache.HeadDim != Config.HeadDim)
+            {
+                throw new ArgumentException("A KV cache was created for a different model shape.", nameof(batch));
+            }
+        }
+    }
+
+    private void WriteCache(ForwardBatch batch, int layer, float[] qkv)
+    {
+        int d = Config.HiddenSize, hd = Config.HeadDim;
+        foreach (var e in batch.Entries)
+        {
+            for (int head = 0; head < Config.Heads; head++)
+            {
+                var keys = e.Cache.Keys(layer, head);
+                var values = e.Cache.Values(layer, head);
+                for (int r = 0; r < e.RowCount; r++)
+                {
+                    int src = ((e.RowStart + r) * 3 * d) + (head * hd);
+                    int dst = (e.WriteSlot + r) * hd;
+                    qkv.AsSpan(src + d, hd).CopyTo(keys.Slice(dst, hd));
+                    qkv.AsSpan(src + (2 * d), hd).CopyTo(values.Slice(dst, hd));
+                }
+            }
+        }
+    }
+
+    private void Attend(ForwardBatch batch, int layer, ForwardWorkspace workspace, float scale)
+    {
+        int heads = Config.Heads, d = Config.HiddenSize, hd = Config.HeadDim;
+        int tasks = batch.SequenceCount * heads;
+        var simd = Compute.Simd;
+        void Task(int t)
+        {
+            var e = batch.Entries[t / heads];
+            int head = t % heads;
+            Attention.AttendHead(simd,
+                workspace.Qkv.AsSpan((e.RowStart * 3 * d) + (head * hd)), 3 * d, e.RowCount,
+                e.Cache.Keys(layer, head), e.Cache.Values(layer, head), hd,
+                batch.Visible.Slice(e.RowStart, e.RowCount),
+                workspace.AttentionOut.AsSpan((e.RowStart * d) + (head * hd)), d, scale);
+        }
+
+        if (Compute.MaxDegreeOfParallelism == 1 || tasks == 1)
+        {
+            for (int t = 0; t < tasks; t++)
+            {
+                Task(t);
+            }
+        }
+        else
+        {
+            Parallel.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = Compute.MaxDegreeOfParallelism }, Task);
+        }
+    }
+
+    private static void AddGated(Span<float> h, ReadOnlySpan<float> branch, ReadOnlySpan<float> gate, int rows, int d)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            var hr = h.Slice(r * d, d);
+            TensorPrimitives.FusedMultiplyAdd(branch.Slice(r * d, d), gate, hr, hr);
+        }
+    }
+
+    /// <summary>c = SiLU(W2·SiLU(W0·e + b0) + b2), e = the sinusoid of σ = 0: half ones, half zeros.</summary>
+    private static void ComputeConditioning(ModelParameters p, Span<float> c)
+    {
+        int f = p.Config.FrequencyEmbeddingSize;
+        var e = new float[f];
+        e.AsSpan(0, f / 2).Fill(1f);
+        var hidden = new float[p.Config.CondDim];
+        Affine(p["sigma_map.mlp.0.weight"].Data, p["sigma_map.mlp.0.bias"].Data, e, hidden);
+        Activations.Silu(hidden, hidden);
+        Affine(p["sigma_map.mlp.2.weight"].Data, p["sigma_map.mlp.2.bias"].Data, hidden, c);
+        Activations.Silu(c, c);
+    }
+
+    /// <summary>y = W·x + b for a small [out, in] matrix (constants computed once; plain loop in double).</summary>
+    private static void Affine(float[] w, float[] b, ReadOnlySpan<float> x, Span<float> y)
+    {
+        int n = y.Length, k = x.Length;
+        for (int i = 0; i < n; i++)
+        {
+            double s = b[i];
+            for (int j = 0; j < k; j++)
+            {
+                s += (double)w[(i * k) + j] * x[j];
+            }
+
+            y[i] = (float)s;
+        }
+    }
+
+    private static PackedMatrix Repack(PackedMatrix? existing, float[] w, int rows, int cols)
+    {
+        if (existing is null)
+        {
+            return PackedMatrix.Pack(w, rows, cols);
+        }
+
+        existing.Repack(w);
+        return existing;
+    }
+
+    private sealed record Block(float[] Norm1, float[] Norm2, PackedMatrix Qkv, PackedMatrix Out, PackedMatrix Mlp1, float[] Mlp1Bias,
+        PackedMatrix Mlp2, float[] Mlp2Bias, float[] Modulation);
+}
