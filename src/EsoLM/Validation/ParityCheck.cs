@@ -192,6 +192,27 @@ public static class ParityCheck
                     failures.Add($"step {index} full forward: {cmpFull.Detail}");
                 }
 
+                // One-token steps: row s of the 2L sequential-mode forward (z masked from slot s on, x = the final tokens).
+                if (step.TryGetProperty("sequential_mode_logits", out var seqElement))
+                {
+                    var seqLogits = new float[batch * length * v];
+                    var seqSession = new ModelSession(model, batch, 2 * length);
+                    seqSession.Sequential(EsoLmVariant.B, batch, length, tokens, finalSorted, orderIds, new int[batch], seqLogits);
+                    var seqRows = new float[batch * v];
+                    for (int b = 0; b < batch; b++)
+                    {
+                        seqLogits.AsSpan(((b * length) + s) * v, v).CopyTo(seqRows.AsSpan(b * v));
+                    }
+
+                    var cmpSeq = Compare("sequential", seqRows, ReferenceTensor.Parse(seqElement, "sequential_mode_logits").Values, tol);
+                    worst = Math.Max(worst, cmpSeq.MaxAbsDiff);
+                    values += cmpSeq.Values;
+                    if (!cmpSeq.Passed)
+                    {
+                        failures.Add($"step {index} sequential mode: {cmpSeq.Detail}");
+                    }
+                }
+
                 // Token choices: argmax of the zero-masked logits (+ the recorded float64 Gumbel noise).
                 var chosen = ReferenceTensor.Get(step, "chosen").ToInt32s();
                 double[]? noise = gumbel ? ReferenceTensor.Get(step, "gumbel_noise").Values : null;
