@@ -37,16 +37,17 @@ internal static class SafetensorsHeader
             throw Error(file, null, $"the header is not valid UTF-8 (first invalid byte at header offset {FirstInvalidUtf8(header)}).");
         }
 
+        if (header.Trim(" \t\r\n"u8).IsEmpty)
+        {
+            throw Error(file, null, "the header is empty (only whitespace); expected a JSON object.");
+        }
+
         var tensors = new List<TensorInfo>();
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         try
         {
             var reader = new Utf8JsonReader(header, ReaderOptions);
-            if (!reader.Read())
-            {
-                throw Error(file, null, "the header is empty (only whitespace); expected a JSON object.");
-            }
-
+            Next(ref reader, file);
             if (reader.TokenType != JsonTokenType.StartObject)
             {
                 throw Error(file, null, $"the header must be a JSON object but is {Describe(ref reader)}.");
