@@ -75,6 +75,15 @@ public sealed class DiffusionTransformer
         _head = Repack(_head, p["output_layer.linear.weight"].Data, Config.VocabSize, d);
     }
 
+    /// <summary>The packed blocks (read by the training graph).</summary>
+    internal IReadOnlyList<Block> Blocks => _blocks;
+
+    /// <summary>The packed vocabulary head.</summary>
+    internal PackedMatrix Head => _head;
+
+    /// <summary>The rotary table.</summary>
+    internal RotaryTable Rotary => _rotary;
+
     /// <summary>Creates a workspace for this network (one per thread/session).</summary>
     public ForwardWorkspace CreateWorkspace() => new(Config);
 
@@ -290,6 +299,7 @@ public sealed class DiffusionTransformer
         return existing;
     }
 
-    private sealed record Block(float[] Norm1, float[] Norm2, PackedMatrix Qkv, PackedMatrix Out, PackedMatrix Mlp1, float[] Mlp1Bias,
+    /// <summary>Packed weights and constant modulation of one block (shared with the training graph).</summary>
+    internal sealed record Block(float[] Norm1, float[] Norm2, PackedMatrix Qkv, PackedMatrix Out, PackedMatrix Mlp1, float[] Mlp1Bias,
         PackedMatrix Mlp2, float[] Mlp2Bias, float[] Modulation);
 }
