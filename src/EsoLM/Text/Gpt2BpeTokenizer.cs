@@ -11,7 +11,10 @@ namespace EsoLM.Text;
 /// Byte-level BPE exactly as GPT-2 / tiktoken: text is split into pieces by the GPT-2 pattern (on code points), each
 /// piece's UTF-8 bytes are merged by rank, and a piece that is itself a vocabulary entry becomes that token directly.
 /// Loaded from a GPT-2 <c>encoder.json</c> + <c>vocab.bpe</c> pair (or from its self-contained
-/// <see cref="Describe">description</see>). Thread-safe; frequent pieces are cached.
+/// <see cref="Describe">description</see>). Thread-safe; frequent pieces are cached (at most 100,000 pieces of up to 48
+/// characters; the cache is cleared when full). Special tokens are the vocabulary entries that are neither a single byte
+/// nor the result of a merge (GPT-2: <c>&lt;|endoftext|&gt;</c> = 50256). A lone surrogate in the input is encoded as
+/// U+FFFD, as UTF-8 encoding does.
 /// </summary>
 public sealed class Gpt2BpeTokenizer : ITokenizer
 {
@@ -22,7 +25,7 @@ public sealed class Gpt2BpeTokenizer : ITokenizer
     public const string EndOfText = "<|endoftext|>";
 
     private const int MaxCachedPieceLength = 48;
-    private const int MaxCacheEntries = 200_000;
+    private const int MaxCacheEntries = 100_000;
     private const int SmallPieceBytes = 96;
     private const int NoRank = int.MaxValue;
 
