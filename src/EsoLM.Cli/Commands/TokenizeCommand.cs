@@ -1,9 +1,67 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using EsoLM.Text;
 
 namespace EsoLM.Cli.Commands;
 
-/// <summary><c>esolm tokenize</c> (placeholder until the tokenizers land).</summary>
+/// <summary><c>esolm tokenize --tokenizer SPEC --text-file F [--allow-special]</c>: prints the ids as one JSON array.</summary>
 internal static class TokenizeCommand
 {
-    public static Command Create() => new("tokenize", "Encode a text file and print the ids as a JSON array.");
+    public static Command Create()
+    {
+        var tokenizerOption = new Option<string>("--tokenizer")
+        {
+            Description = "Tokenizer spec: " + TokenizerFactory.AcceptedSpecs + ".",
+            Required = true,
+        };
+        var textFileOption = new Option<string>("--text-file")
+        {
+            Description = "UTF-8 text file to encode.",
+            Required = true,
+        };
+        var allowSpecialOption = new Option<bool>("--allow-special")
+        {
+            Description = "Encode special tokens such as <|endoftext|> as their ids instead of as text.",
+        };
+
+        var command = new Command("tokenize", "Encode a text file and print the ids as a JSON array.");
+        command.Options.Add(tokenizerOption);
+        command.Options.Add(textFileOption);
+        command.Options.Add(allowSpecialOption);
+        command.SetAction(parseResult => Run(
+            parseResult.GetValue(tokenizerOption)!,
+            parseResult.GetValue(textFileOption)!,
+            parseResult.GetValue(allowSpecialOption)));
+        return command;
+    }
+
+    private static int Run(string spec, string textFile, bool allowSpecial)
+    {
+        try
+        {
+            if (!File.Exists(textFile))
+            {
+                throw new FileNotFoundException($"Text file '{textFile}' does not exist.", textFile);
+            }
+
+            var tokenizer = TokenizerFactory.FromSpec(spec);
+            var ids = tokenizer.Encode(File.ReadAllText(textFile, Encoding.UTF8), allowSpecial);
+            var json = new StringBuilder((ids.Length * 6) + 2).Append('[');
+            for (var i = 0; i < ids.Length; i++)
+            {
+                json.Append(i == 0 ? string.Empty : ",").Append(ids[i].ToString(CultureInfo.InvariantCulture));
+            }
+
+            Console.Out.WriteLine(json.Append(']').ToString());
+            Console.Out.Flush();
+            return 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidDataException or JsonException)
+        {
+            Console.Error.WriteLine("esolm tokenize: " + e.Message);
+            return 1;
+        }
+    }
 }
