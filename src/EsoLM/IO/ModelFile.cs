@@ -1,0 +1,123 @@
+using System.Globalization;
+using System.Text.Json;
+using EsoLM.Modeling;
+using EsoLM.Text;
+
+namespace EsoLM.IO;
+
+/// <summary>What a model file holds.</summary>
+/// <param name="Config">The model shape.</param>
+/// <param name="Parameters">The weights (for a trained model: the EMA weights, which inference uses).</param>
+/// <param name="Tokenizer">The tokenizer description, when the file has one.</param>
+/// <param name="Metadata">All metadata entries of the file, reserved ones included.</param>
+public sealed record ModelFileContents(
+    ModelConfig Config,
+    ModelParameters Parameters,
+    TokenizerDescription? Tokenizer,
+    IReadOnlyDictionary<string, string> Metadata)
+{
+    /// <summary>Rebuilds the tokenizer, or throws when the file has none.</summary>
+    public ITokenizer CreateTokenizer() => Tokenizer is null
+        ? throw new InvalidOperationException("This model file has no tokenizer description.")
+        : TokenizerFactory.FromDescription(Tokenizer);
+}
+
+/// <summary>
+/// The EsoLM.Net model file: ONE safetensors file whose tensors are the parameters under their reference names and whose
+/// <c>__metadata__</c> holds the format tag, the model config (JSON) and the self-contained tokenizer description, so a
+/// model loads with nothing else. Files are written to a temporary name and moved into place.
+/// </summary>
+public static class ModelFile
+{
+    /// <summary>Value of the <c>format</c> metadata entry.</summary>
+    public const string FormatName = "esolm";
+
+    /// <summary>Current format version (<c>esolm.format_version</c>).</summary>
+    public const int FormatVersion = 1;
+
+    /// <summary>Metadata key of the model config JSON.</summary>
+    public const string ConfigKey = "esolm.config";
+
+    /// <summary>Metadata key of the tokenizer description JSON (<c>{"kind": …, "payload": …}</c>).</summary>
+    public const string TokenizerKey = "esolm.tokenizer";
+
+    private const string FormatKey = "format";
+    private const string VersionKey = "esolm.format_version";
+
+    /// <summary>Writes a model file atomically.</summary>
+    /// <param name="path">Destination path.</param>
+    /// <param name="parameters">The weights to store.</param>
+    /// <param name="tokenizer">The tokenizer description (recommended: without it the file cannot decode text).</param>
+    /// <param name="metadata">Extra string entries (e.g. training settings); reserved keys are refused.</param>
+    public static void Save(string path, ModelParameters parameters, TokenizerDescription? tokenizer = null,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(parameters);
+        var meta = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [FormatKey] = FormatName,
+            [VersionKey] = FormatVersion.ToString(CultureInfo.InvariantCulture),
+            [ConfigKey] = parameters.Config.ToJson(),
+        };
+        if (tokenizer is not null)
+        {
+            meta[TokenizerKey] = JsonSerializer.Serialize(new Dictionary<string, string>
+            {
+                ["kind"] = tokenizer.Kind,
+                ["payload"] = tokenizer.Payload,
+            });
+        }
+
+        if (metadata is not null)
+        {
+            foreach (var (key, value) in metadata)
+            {
+                if (meta.ContainsKey(key))
+                {
+                    throw new ArgumentException($"Metadata key '{key}' is reserved by the model file format.", nameof(metadata));
+                }
+
+                meta[key] = value;
+            }
+        }
+
+        var tensors = parameters.Tensors.Select(t => new NamedTensor(t.Name, t.Shape, t.Data));
+        SafetensorsWriter.Write(path, tensors, meta);
+    }
+
+    /// <summary>Loads a model file written by <see cref="Save"/>; every tensor is checked against the stored config.</summary>
+    public static ModelFileContents Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var reader = SafetensorsReader.Open(path);
+        var meta = reader.Metadata;
+        if (!meta.TryGetValue(FormatKey, out var format) || format != FormatName || !meta.TryGetValue(ConfigKey, out var configJson))
+        {
+            throw new InvalidDataException(
+                $"'{path}' is a safetensors file but not an EsoLM.Net model file (no '{FormatKey}: {FormatName}' and '{ConfigKey}' metadata). " +
+                "To import reference weights, use ReferenceImport with a ModelConfig.");
+        }
+
+        if (meta.TryGetValue(VersionKey, out var version) && version != FormatVersion.ToString(CultureInfo.InvariantCulture))
+        {
+            throw new InvalidDataException($"'{path}' has model file format version {version}; this library reads version {FormatVersion}.");
+        }
+
+        var config = ModelConfig.FromJson(configJson);
+        var parameters = ReferenceImport.FromReader(reader, config);
+        TokenizerDescription? tokenizer = null;
+        if (meta.TryGetValue(TokenizerKey, out var tokJson))
+        {
+            var d = JsonSerializer.Deserialize<Dictionary<string, string>>(tokJson);
+            if (d is null || !d.TryGetValue("kind", out var kind) || !d.TryGetValue("payload", out var payload))
+            {
+                throw new InvalidDataException($"'{path}': metadata '{TokenizerKey}' must be a JSON object with 'kind' and 'payload'.");
+            }
+
+            tokenizer = new TokenizerDescription(kind, payload);
+        }
+
+        return new ModelFileContents(config, parameters, tokenizer, meta);
+    }
+}
