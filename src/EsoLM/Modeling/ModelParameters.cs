@@ -180,6 +180,30 @@ public sealed class ModelParameters
         return p;
     }
 
+    /// <summary>Sets every value to zero (reuses the arrays; e.g. gradients before a step).</summary>
+    public void Clear()
+    {
+        foreach (var t in Tensors)
+        {
+            Array.Clear(t.Data);
+        }
+    }
+
+    /// <summary>Copies all values from <paramref name="source"/>, which must have the same config.</summary>
+    public void CopyFrom(ModelParameters source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (source.Config != Config)
+        {
+            throw new ArgumentException("The source parameters belong to a different model config.", nameof(source));
+        }
+
+        for (int i = 0; i < Tensors.Count; i++)
+        {
+            source.Tensors[i].Data.CopyTo(Tensors[i].Data, 0);
+        }
+    }
+
     /// <summary>A deep copy.</summary>
     public ModelParameters Clone()
     {

@@ -1,0 +1,732 @@
+using System.Numerics.Tensors;
+using EsoLM.Tensors;
+
+namespace EsoLM.Modeling;
+
+/// <summary>The outcome of <see cref="TrainingGraph.Run"/>.</summary>
+/// <param name="Loss">Σ over rows of weight·(−log p(target)) (the zero-masked model distribution).</param>
+/// <param name="LossRows">Number of rows with a non-zero weight.</param>
+public readonly record struct TrainingPassResult(double Loss, int LossRows);
+
+/// <summary>
+/// Forward pass that keeps its activations, the weighted cross-entropy on the rows that carry loss, and the exact
+/// backward pass into a gradient buffer for every parameter (embedding, sigma map, adaLN modulations, LayerNorm
+/// weights, qkv/out projections with RoPE and masked attention, MLP, head). Plain loops over named buffers, one method
+/// per layer part, as in llm.c; the matrix products go through the compute seam. One graph per training thread; the
+/// buffers grow to the largest batch seen and are reused.
+/// </summary>
+public sealed class TrainingGraph
+{
+    private readonly DiffusionTransformer _model;
+    private readonly int _d;
+    private readonly int _hidden4;
+    private readonly int _heads;
+    private readonly int _hd;
+    private readonly int _layers;
+    private readonly float _eps;
+    private int _capacity;
+
+    // Per layer activations.
+    private float[][] _x = [];
+    private float[][] _mean1 = [];
+    private float[][] _rstd1 = [];
+    private float[][] _a1 = [];
+    private float[][] _qkv = [];
+    private float[][] _lse = [];
+    private float[][] _att = [];
+    private float[][] _o = [];
+    private float[][] _mid = [];
+    private float[][] _mean2 = [];
+    private float[][] _rstd2 = [];
+    private float[][] _a2 = [];
+    private float[][] _u = [];
+    private float[][] _g = [];
+    private float[][] _m = [];
+
+    // Final layer and loss rows.
+    private float[] _xf = [];
+    private int[] _lossRows = [];
+    private float[] _chunkIn = [];
+    private float[] _chunkNorm = [];
+    private float[] _chunkA = [];
+    private float[] _chunkStats = [];
+    private float[] _logits = [];
+    private float[] _dChunkA = [];
+    private float[] _rowLoss = [];
+
+    // Backward scratch.
+    private float[] _dH = [];
+    private float[] _dMid = [];
+    private float[] _dA = [];
+    private float[] _dBig = [];
+    private float[] _dQkv = [];
+    private float[] _dAtt = [];
+
+    // Constants recomputed from the parameters every pass.
+    private readonly float[] _freq;
+    private readonly float[] _z1;
+    private readonly float[] _s1;
+    private readonly float[] _z2;
+    private readonly float[] _c;
+    private readonly float[][] _mod;
+    private readonly float[] _fmod;
+    private readonly float[][] _dMod;
+    private readonly float[] _dFmod;
+
+    private const int LossChunk = 256;
+
+    /// <summary>Creates a graph for a model.</summary>
+    public TrainingGraph(DiffusionTransformer model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        _model = model;
+        var cfg = model.Config;
+        _d = cfg.HiddenSize;
+        _hidden4 = cfg.MlpHidden;
+        _heads = cfg.Heads;
+        _hd = cfg.HeadDim;
+        _layers = cfg.Layers;
+        _eps = cfg.LayerNormEps;
+        _freq = new float[cfg.FrequencyEmbeddingSize];
+        _freq.AsSpan(0, cfg.FrequencyEmbeddingSize / 2).Fill(1f);
+        _z1 = new float[cfg.CondDim];
+        _s1 = new float[cfg.CondDim];
+        _z2 = new float[cfg.CondDim];
+        _c = new float[cfg.CondDim];
+        _mod = Enumerable.Range(0, _layers).Select(_ => new float[6 * _d]).ToArray();
+        _dMod = Enumerable.Range(0, _layers).Select(_ => new float[6 * _d]).ToArray();
+        _fmod = new float[2 * _d];
+        _dFmod = new float[2 * _d];
+    }
+
+    /// <summary>The network (its packed weights must be current: call <see cref="DiffusionTransformer.RefreshFromParameters"/> after an update).</summary>
+    public DiffusionTransformer Model => _model;
+
+    /// <summary>Dropout probability on the attention and MLP branch outputs (training only; 0 disables).</summary>
+    public float DropoutRate { get; set; }
+
+    /// <summary>Seed of the dropout masks for the next pass (derive it from the step so a resumed run draws the same masks).</summary>
+    public ulong DropoutSeed { get; set; }
+
+    /// <summary>Per-row −log p(target) of the last pass (0 at rows without loss), in batch row order.</summary>
+    public ReadOnlySpan<float> RowLosses => _rowLoss;
+
+    /// <summary>
+    /// Runs the forward pass and the loss; when <paramref name="gradients"/> is given, also the backward pass,
+    /// ACCUMULATING into it (clear it between steps).
+    /// </summary>
+    public TrainingPassResult Run(TrainingBatch batch, ModelParameters? gradients)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (gradients is not null && gradients.Config != _model.Config)
+        {
+            throw new ArgumentException("The gradient buffer belongs to a different model config.", nameof(gradients));
+        }
+
+        int rows = batch.RowCount;
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1, nameof(batch));
+        Validate(batch);
+        Ensure(rows);
+        Constants();
+        ForwardLayers(batch);
+        var result = LossAndHead(batch, gradients);
+        if (gradients is not null)
+        {
+            BackwardLayers(batch, gradients);
+            BackwardConstants(gradients);
+        }
+
+        return result;
+    }
+
+    private void Validate(TrainingBatch batch)
+    {
+        var cfg = _model.Config;
+        var tokens = batch.Tokens;
+        var positions = batch.Positions;
+        var targets = batch.Targets;
+        var weights = batch.Weights;
+        for (int r = 0; r < tokens.Length; r++)
+        {
+            if ((uint)tokens[r] >= (uint)cfg.VocabSize)
+            {
+                throw new ArgumentOutOfRangeException(nameof(batch), tokens[r], $"Token id {tokens[r]} at row {r} is outside the vocabulary [0, {cfg.VocabSize}).");
+            }
+
+            if ((uint)positions[r] >= (uint)cfg.ContextLength)
+            {
+                throw new ArgumentOutOfRangeException(nameof(batch), positions[r], $"Position {positions[r]} at row {r} is outside the context [0, {cfg.ContextLength}).");
+            }
+
+            if (weights[r] != 0 && ((uint)targets[r] >= (uint)cfg.VocabSize || targets[r] == cfg.MaskTokenId))
+            {
+                throw new ArgumentOutOfRangeException(nameof(batch), targets[r],
+                    $"Target {targets[r]} at row {r} must be a non-mask id in [0, {cfg.VocabSize}).");
+            }
+        }
+    }
+
+    private void Ensure(int rows)
+    {
+        if (rows > _capacity)
+        {
+            _capacity = Math.Max(rows, _capacity * 5 / 4);
+            int r = _capacity, d = _d;
+            float[][] Make(int width) => Enumerable.Range(0, _layers).Select(_ => new float[r * width]).ToArray();
+            _x = Make(d);
+            _mean1 = Make(1);
+            _rstd1 = Make(1);
+            _a1 = Make(d);
+            _qkv = Make(3 * d);
+            _lse = Make(_heads);
+            _att = Make(d);
+            _o = Make(d);
+            _mid = Make(d);
+            _mean2 = Make(1);
+            _rstd2 = Make(1);
+            _a2 = Make(d);
+            _u = Make(_hidden4);
+            _g = Make(_hidden4);
+            _m = Make(d);
+            _xf = new float[r * d];
+            _lossRows = new int[r];
+            _rowLoss = new float[r];
+            _dH = new float[r * d];
+            _dMid = new float[r * d];
+            _dA = new float[r * d];
+            _dBig = new float[r * _hidden4];
+            _dQkv = new float[r * 3 * d];
+            _dAtt = new float[r * d];
+        }
+
+        if (_chunkIn.Length == 0)
+        {
+            _chunkIn = new float[LossChunk * _d];
+            _chunkNorm = new float[LossChunk * _d];
+            _chunkA = new float[LossChunk * _d];
+            _chunkStats = new float[2 * LossChunk];
+            _dChunkA = new float[LossChunk * _d];
+            _logits = new float[LossChunk * _model.Config.VocabSize];
+        }
+
+        if (_rowLoss.Length != rows)
+        {
+            _rowLoss = new float[rows];
+        }
+    }
+
+    /// <summary>c = SiLU(W2·SiLU(W0·e + b0) + b2) and the adaLN modulations, from the current parameters.</summary>
+    private void Constants()
+    {
+        var p = _model.Parameters;
+        Affine(p["sigma_map.mlp.0.weight"].Data, p["sigma_map.mlp.0.bias"].Data, _freq, _z1);
+        for (int i = 0; i < _z1.Length; i++)
+        {
+            _s1[i] = Silu(_z1[i]);
+        }
+
+        Affine(p["sigma_map.mlp.2.weight"].Data, p["sigma_map.mlp.2.bias"].Data, _s1, _z2);
+        for (int i = 0; i < _z2.Length; i++)
+        {
+            _c[i] = Silu(_z2[i]);
+        }
+
+        for (int l = 0; l < _layers; l++)
+        {
+            Affine(p[$"blocks.{l}.adaLN_modulation.weight"].Data, p[$"blocks.{l}.adaLN_modulation.bias"].Data, _c, _mod[l]);
+        }
+
+        Affine(p["output_layer.adaLN_modulation.weight"].Data, p["output_layer.adaLN_modulation.bias"].Data, _c, _fmod);
+    }
+
+    private void ForwardLayers(TrainingBatch batch)
+    {
+        var ctx = _model.Compute;
+        int rows = batch.RowCount, d = _d;
+        var emb = _model.Parameters["vocab_embed.embedding"].Data;
+        var tokens = batch.Tokens;
+        for (int r = 0; r < rows; r++)
+        {
+            emb.AsSpan(tokens[r] * d, d).CopyTo(_x[0].AsSpan(r * d, d));
+        }
+
+        float scale = 1f / MathF.Sqrt(_hd);
+        for (int l = 0; l < _layers; l++)
+        {
+            var blk = _model.Blocks[l];
+            var mod = _mod[l];
+            var x = _x[l].AsSpan(0, rows * d);
+            LayerNormForward(x, _mean1[l], _rstd1[l], _a1[l], rows, blk.Norm1, mod.AsSpan(d, d), mod.AsSpan(0, d));
+            var qkv = _qkv[l].AsSpan(0, rows * 3 * d);
+            Gemm.MultiplyTransposed(ctx, _a1[l].AsSpan(0, rows * d), rows, blk.Qkv, default, qkv);
+            _model.Rotary.Apply(qkv, rows, 3 * d, 0, _heads, batch.Positions);
+            _model.Rotary.Apply(qkv, rows, 3 * d, d, _heads, batch.Positions);
+            AttentionForward(batch, l, scale);
+            var o = _o[l].AsSpan(0, rows * d);
+            Gemm.MultiplyTransposed(ctx, _att[l].AsSpan(0, rows * d), rows, blk.Out, default, o);
+            var mid = _mid[l].AsSpan(0, rows * d);
+            Residual(x, o, mod.AsSpan(2 * d, d), mid, rows, l, 0);
+
+            LayerNormForward(mid, _mean2[l], _rstd2[l], _a2[l], rows, blk.Norm2, mod.AsSpan(4 * d, d), mod.AsSpan(3 * d, d));
+            var u = _u[l].AsSpan(0, rows * _hidden4);
+            Gemm.MultiplyTransposed(ctx, _a2[l].AsSpan(0, rows * d), rows, blk.Mlp1, blk.Mlp1Bias, u);
+            var g = _g[l].AsSpan(0, rows * _hidden4);
+            Activations.GeluTanh(u, g);
+            var m = _m[l].AsSpan(0, rows * d);
+            Gemm.MultiplyTransposed(ctx, g, rows, blk.Mlp2, blk.Mlp2Bias, m);
+            var next = l + 1 < _layers ? _x[l + 1].AsSpan(0, rows * d) : _xf.AsSpan(0, rows * d);
+            Residual(mid, m, mod.AsSpan(5 * d, d), next, rows, l, 1);
+        }
+    }
+
+    /// <summary>out = x + gate ⊙ dropout(branch).</summary>
+    private void Residual(ReadOnlySpan<float> x, ReadOnlySpan<float> branch, ReadOnlySpan<float> gate, Span<float> output, int rows, int layer, int which)
+    {
+        int d = _d;
+        for (int r = 0; r < rows; r++)
+        {
+            var o = output.Slice(r * d, d);
+            x.Slice(r * d, d).CopyTo(o);
+            if (DropoutRate > 0)
+            {
+                float keepScale = 1f / (1f - DropoutRate);
+                for (int i = 0; i < d; i++)
+                {
+                    o[i] += gate[i] * branch[(r * d) + i] * DropMask(layer, which, r, i, keepScale);
+                }
+            }
+            else
+            {
+                TensorPrimitives.FusedMultiplyAdd(branch.Slice(r * d, d), gate, o, o);
+            }
+        }
+    }
+
+    private float DropMask(int layer, int which, int row, int col, float keepScale)
+    {
+        ulong h = Mix(DropoutSeed ^ Mix(((ulong)(uint)layer << 33) ^ ((ulong)(uint)which << 32) ^ (uint)row) ^ ((ulong)(uint)col << 20));
+        double u = (h >> 11) * (1.0 / 9007199254740992.0);
+        return u < DropoutRate ? 0f : keepScale;
+    }
+
+    private static ulong Mix(ulong x)
+    {
+        x += 0x9E3779B97F4A7C15UL;
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
+        return x ^ (x >> 31);
+    }
+
+    private void AttentionForward(TrainingBatch batch, int l, float scale)
+    {
+        int tasks = batch.SequenceCount * _heads;
+        var qkv = _qkv[l];
+        var att = _att[l];
+        var lse = _lse[l];
+        void Task(int t)
+        {
+            var (start, count) = batch.Sequences[t / _heads];
+            TrainingAttention.Forward(qkv, start, count, t % _heads, _d, _hd, batch.Visible.Slice(start, count), scale, att, lse, _heads);
+        }
+
+        ForEach(tasks, Task);
+    }
+
+    private TrainingPassResult LossAndHead(TrainingBatch batch, ModelParameters? grads)
+    {
+        var cfg = _model.Config;
+        int d = _d, v = cfg.VocabSize, mask = cfg.MaskTokenId;
+        var weights = batch.Weights;
+        var targets = batch.Targets;
+        int lossCount = 0;
+        for (int r = 0; r < batch.RowCount; r++)
+        {
+            if (weights[r] != 0)
+            {
+                _lossRows[lossCount++] = r;
+            }
+        }
+
+        Array.Clear(_rowLoss);
+        if (grads is not null)
+        {
+            Array.Clear(_dH, 0, batch.RowCount * d);
+            Array.Clear(_dFmod);
+        }
+
+        var p = _model.Parameters;
+        var normW = p["output_layer.norm_final.weight"].Data;
+        var headW = p["output_layer.linear.weight"].Data;
+        var ctx = _model.Compute;
+        double total = 0;
+        for (int start = 0; start < lossCount; start += LossChunk)
+        {
+            int n = Math.Min(LossChunk, lossCount - start);
+            for (int i = 0; i < n; i++)
+            {
+                _xf.AsSpan(_lossRows[start + i] * d, d).CopyTo(_chunkIn.AsSpan(i * d, d));
+            }
+
+            LayerNormForward(_chunkIn.AsSpan(0, n * d), _chunkStats.AsSpan(0, n), _chunkStats.AsSpan(LossChunk, n), _chunkA, n, normW,
+                _fmod.AsSpan(d, d), _fmod.AsSpan(0, d));
+            var logits = _logits.AsSpan(0, n * v);
+            Gemm.MultiplyTransposed(ctx, _chunkA.AsSpan(0, n * d), n, _model.Head, p["output_layer.linear.bias"].Data, logits);
+            for (int i = 0; i < n; i++)
+            {
+                int r = _lossRows[start + i];
+                var row = logits.Slice(i * v, v);
+                row[mask] = -1e6f;
+                Activations.LogSoftmaxInPlace(row);
+                float nll = -row[targets[r]];
+                _rowLoss[r] = nll;
+                total += weights[r] * (double)nll;
+                if (grads is not null)
+                {
+                    // d(w·nll)/dlogits = w·(softmax − onehot); the forced mask logit gets no gradient.
+                    float w = weights[r];
+                    TensorPrimitives.Exp(row, row);
+                    TensorPrimitives.Multiply(row, w, row);
+                    row[targets[r]] -= w;
+                    row[mask] = 0;
+                }
+            }
+
+            if (grads is not null)
+            {
+                Gemm.Multiply(ctx, logits, _chunkA.AsSpan(0, n * d), grads["output_layer.linear.weight"].Data, v, d, n, transposeA: true, accumulate: true);
+                var db = grads["output_layer.linear.bias"].Data;
+                for (int i = 0; i < n; i++)
+                {
+                    TensorPrimitives.Add(db, logits.Slice(i * v, v), db);
+                }
+
+                var dA = _dChunkA.AsSpan(0, n * d);
+                Gemm.Multiply(ctx, logits, headW, dA, n, d, v);
+                var dIn = _dA.AsSpan(0, n * d);
+                LayerNormBackward(_chunkIn.AsSpan(0, n * d), _chunkStats.AsSpan(0, n), _chunkStats.AsSpan(LossChunk, n), dA, dIn, n, normW,
+                    _fmod.AsSpan(d, d), grads["output_layer.norm_final.weight"].Data, _dFmod.AsSpan(d, d), _dFmod.AsSpan(0, d));
+                for (int i = 0; i < n; i++)
+                {
+                    dIn.Slice(i * d, d).CopyTo(_dH.AsSpan(_lossRows[start + i] * d, d));
+                }
+            }
+        }
+
+        return new TrainingPassResult(total, lossCount);
+    }
+
+    private void BackwardLayers(TrainingBatch batch, ModelParameters grads)
+    {
+        var ctx = _model.Compute;
+        var p = _model.Parameters;
+        int rows = batch.RowCount, d = _d, h4 = _hidden4;
+        float scale = 1f / MathF.Sqrt(_hd);
+        for (int l = _layers - 1; l >= 0; l--)
+        {
+            var b = $"blocks.{l}.";
+            var blk = _model.Blocks[l];
+            var mod = _mod[l];
+            var dmod = _dMod[l];
+            Array.Clear(dmod);
+            var dH = _dH.AsSpan(0, rows * d);
+
+            // MLP branch: next = mid + g2 ⊙ drop(m).
+            var dM = _dA.AsSpan(0, rows * d);
+            GateBackward(dH, _m[l], mod.AsSpan(5 * d, d), dM, dmod.AsSpan(5 * d, d), rows, l, 1);
+            Gemm.Multiply(ctx, dM, _g[l], grads[b + "mlp.2.weight"].Data, d, h4, rows, transposeA: true, accumulate: true);
+            ColumnSum(dM, grads[b + "mlp.2.bias"].Data, rows, d);
+            var dG = _dBig.AsSpan(0, rows * h4);
+            Gemm.Multiply(ctx, dM, p[b + "mlp.2.weight"].Data, dG, rows, h4, d);
+            GeluBackward(_u[l].AsSpan(0, rows * h4), dG);
+            Gemm.Multiply(ctx, dG, _a2[l], grads[b + "mlp.0.weight"].Data, h4, d, rows, transposeA: true, accumulate: true);
+            ColumnSum(dG, grads[b + "mlp.0.bias"].Data, rows, h4);
+            var dA2 = _dAtt.AsSpan(0, rows * d);
+            Gemm.Multiply(ctx, dG, p[b + "mlp.0.weight"].Data, dA2, rows, d, h4);
+            var dMid = _dMid.AsSpan(0, rows * d);
+            LayerNormBackward(_mid[l].AsSpan(0, rows * d), _mean2[l], _rstd2[l], dA2, dMid, rows, blk.Norm2, mod.AsSpan(4 * d, d),
+                grads[b + "norm2.weight"].Data, dmod.AsSpan(4 * d, d), dmod.AsSpan(3 * d, d));
+            TensorPrimitives.Add(dMid, dH, dMid);
+
+            // Attention branch: mid = x + g1 ⊙ drop(o).
+            var dO = _dA.AsSpan(0, rows * d);
+            GateBackward(dMid, _o[l], mod.AsSpan(2 * d, d), dO, dmod.AsSpan(2 * d, d), rows, l, 0);
+            Gemm.Multiply(ctx, dO, _att[l], grads[b + "attn_out.weight"].Data, d, d, rows, transposeA: true, accumulate: true);
+            var dAtt = _dAtt.AsSpan(0, rows * d);
+            Gemm.Multiply(ctx, dO, p[b + "attn_out.weight"].Data, dAtt, rows, d, d);
+            Array.Clear(_dQkv, 0, rows * 3 * d);
+            AttentionBackward(batch, l, scale);
+            var dQkv = _dQkv.AsSpan(0, rows * 3 * d);
+            RotaryBackward(dQkv, rows, batch.Positions);
+            Gemm.Multiply(ctx, dQkv, _a1[l], grads[b + "attn_qkv.weight"].Data, 3 * d, d, rows, transposeA: true, accumulate: true);
+            var dA1 = _dA.AsSpan(0, rows * d);
+            Gemm.Multiply(ctx, dQkv, p[b + "attn_qkv.weight"].Data, dA1, rows, d, 3 * d);
+            LayerNormBackward(_x[l].AsSpan(0, rows * d), _mean1[l], _rstd1[l], dA1, dH, rows, blk.Norm1, mod.AsSpan(d, d),
+                grads[b + "norm1.weight"].Data, dmod.AsSpan(d, d), dmod.AsSpan(0, d));
+            TensorPrimitives.Add(dH, dMid, dH);
+        }
+
+        var dE = grads["vocab_embed.embedding"].Data;
+        var tokens = batch.Tokens;
+        for (int r = 0; r < rows; r++)
+        {
+            var dst = dE.AsSpan(tokens[r] * d, d);
+            TensorPrimitives.Add(dst, _dH.AsSpan(r * d, d), dst);
+        }
+    }
+
+    /// <summary>Backprop through out = x + gate ⊙ drop(branch): dBranch = dOut ⊙ gate ⊙ mask, dGate += Σ dOut ⊙ drop(branch).</summary>
+    private void GateBackward(ReadOnlySpan<float> dOut, float[] branch, ReadOnlySpan<float> gate, Span<float> dBranch, Span<float> dGate, int rows, int layer, int which)
+    {
+        int d = _d;
+        float keepScale = DropoutRate > 0 ? 1f / (1f - DropoutRate) : 1f;
+        for (int r = 0; r < rows; r++)
+        {
+            var go = dOut.Slice(r * d, d);
+            var br = branch.AsSpan(r * d, d);
+            var db = dBranch.Slice(r * d, d);
+            if (DropoutRate > 0)
+            {
+                for (int i = 0; i < d; i++)
+                {
+                    float m = DropMask(layer, which, r, i, keepScale);
+                    db[i] = go[i] * gate[i] * m;
+                    dGate[i] += go[i] * br[i] * m;
+                }
+            }
+            else
+            {
+                TensorPrimitives.Multiply(go, gate, db);
+                TensorPrimitives.FusedMultiplyAdd(go, br, dGate, dGate);
+            }
+        }
+    }
+
+    private void AttentionBackward(TrainingBatch batch, int l, float scale)
+    {
+        int tasks = batch.SequenceCount * _heads;
+        var qkv = _qkv[l];
+        var att = _att[l];
+        var lse = _lse[l];
+        void Task(int t)
+        {
+            var (start, count) = batch.Sequences[t / _heads];
+            TrainingAttention.Backward(qkv, att, lse, _dAtt, start, count, t % _heads, _d, _hd, batch.Visible.Slice(start, count), scale, _dQkv, _heads);
+        }
+
+        ForEach(tasks, Task);
+    }
+
+    /// <summary>The transpose of the rotation: applies RoPE with −θ to the q and k gradients.</summary>
+    private void RotaryBackward(Span<float> dQkv, int rows, ReadOnlySpan<int> positions)
+    {
+        int half = _hd / 2, stride = 3 * _d;
+        var table = _model.Rotary;
+        for (int r = 0; r < rows; r++)
+        {
+            var cos = table.Cos(positions[r]);
+            var sin = table.Sin(positions[r]);
+            for (int part = 0; part < 2; part++)
+            {
+                for (int h = 0; h < _heads; h++)
+                {
+                    var x = dQkv.Slice((r * stride) + (part * _d) + (h * _hd), _hd);
+                    for (int j = 0; j < half; j++)
+                    {
+                        float a = x[j], b = x[j + half];
+                        x[j] = (a * cos[j]) + (b * sin[j]);
+                        x[j + half] = (b * cos[j]) - (a * sin[j]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Modulation and sigma-map gradients from the accumulated dmod (mod = W·c + b, c = SiLU(W2·SiLU(W0·e + b0) + b2)).</summary>
+    private void BackwardConstants(ModelParameters grads)
+    {
+        var p = _model.Parameters;
+        int cd = _c.Length;
+        var dc = new double[cd];
+        void Linear(string prefix, float[] dmod)
+        {
+            var w = p[prefix + ".weight"].Data;
+            var dw = grads[prefix + ".weight"].Data;
+            var db = grads[prefix + ".bias"].Data;
+            for (int i = 0; i < dmod.Length; i++)
+            {
+                float g = dmod[i];
+                db[i] += g;
+                for (int j = 0; j < cd; j++)
+                {
+                    dw[(i * cd) + j] += g * _c[j];
+                    dc[j] += g * (double)w[(i * cd) + j];
+                }
+            }
+        }
+
+        for (int l = 0; l < _layers; l++)
+        {
+            Linear($"blocks.{l}.adaLN_modulation", _dMod[l]);
+        }
+
+        Linear("output_layer.adaLN_modulation", _dFmod);
+
+        var dz2 = new double[cd];
+        for (int i = 0; i < cd; i++)
+        {
+            dz2[i] = dc[i] * SiluGrad(_z2[i]);
+        }
+
+        var w2 = p["sigma_map.mlp.2.weight"].Data;
+        var dw2 = grads["sigma_map.mlp.2.weight"].Data;
+        var db2 = grads["sigma_map.mlp.2.bias"].Data;
+        var ds1 = new double[cd];
+        for (int i = 0; i < cd; i++)
+        {
+            db2[i] += (float)dz2[i];
+            for (int j = 0; j < cd; j++)
+            {
+                dw2[(i * cd) + j] += (float)(dz2[i] * _s1[j]);
+                ds1[j] += dz2[i] * w2[(i * cd) + j];
+            }
+        }
+
+        int f = _freq.Length;
+        var dw0 = grads["sigma_map.mlp.0.weight"].Data;
+        var db0 = grads["sigma_map.mlp.0.bias"].Data;
+        for (int i = 0; i < cd; i++)
+        {
+            double dz1 = ds1[i] * SiluGrad(_z1[i]);
+            db0[i] += (float)dz1;
+            for (int j = 0; j < f; j++)
+            {
+                dw0[(i * f) + j] += (float)(dz1 * _freq[j]);
+            }
+        }
+    }
+
+    /// <summary>y = LN(x)·w·(1 + scale) + shift per row, keeping mean and 1/std.</summary>
+    private void LayerNormForward(ReadOnlySpan<float> x, Span<float> mean, Span<float> rstd, Span<float> y, int rows, ReadOnlySpan<float> w,
+        ReadOnlySpan<float> scale, ReadOnlySpan<float> shift)
+    {
+        int d = _d;
+        for (int r = 0; r < rows; r++)
+        {
+            var xr = x.Slice(r * d, d);
+            float mu = TensorPrimitives.Sum(xr) / d;
+            double var = 0;
+            for (int i = 0; i < d; i++)
+            {
+                double t = xr[i] - mu;
+                var += t * t;
+            }
+
+            float rs = (float)(1.0 / Math.Sqrt((var / d) + _eps));
+            mean[r] = mu;
+            rstd[r] = rs;
+            var yr = y.Slice(r * d, d);
+            for (int i = 0; i < d; i++)
+            {
+                yr[i] = ((xr[i] - mu) * rs * w[i] * (1f + scale[i])) + shift[i];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Backprop of y = n·w·(1+scale) + shift, n = (x − μ)·rstd: accumulates dw, dscale, dshift, and WRITES dx =
+    /// rstd·(dn − mean(dn) − n·mean(dn⊙n)) with dn = dy⊙w⊙(1+scale).
+    /// </summary>
+    private void LayerNormBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, ReadOnlySpan<float> dy, Span<float> dx,
+        int rows, ReadOnlySpan<float> w, ReadOnlySpan<float> scale, Span<float> dw, Span<float> dScale, Span<float> dShift)
+    {
+        int d = _d;
+        Span<float> n = d <= 1024 ? stackalloc float[d] : new float[d];
+        Span<float> dn = d <= 1024 ? stackalloc float[d] : new float[d];
+        for (int r = 0; r < rows; r++)
+        {
+            var xr = x.Slice(r * d, d);
+            var dyr = dy.Slice(r * d, d);
+            float mu = mean[r], rs = rstd[r];
+            double sumDn = 0, sumDnN = 0;
+            for (int i = 0; i < d; i++)
+            {
+                float ni = (xr[i] - mu) * rs;
+                n[i] = ni;
+                float g = dyr[i];
+                dShift[i] += g;
+                dScale[i] += g * ni * w[i];
+                dw[i] += g * ni * (1f + scale[i]);
+                float dni = g * w[i] * (1f + scale[i]);
+                dn[i] = dni;
+                sumDn += dni;
+                sumDnN += dni * ni;
+            }
+
+            float a = (float)(sumDn / d), b = (float)(sumDnN / d);
+            var dxr = dx.Slice(r * d, d);
+            for (int i = 0; i < d; i++)
+            {
+                dxr[i] = rs * (dn[i] - a - (n[i] * b));
+            }
+        }
+    }
+
+    /// <summary>In place: dG ← dG ⊙ GELU'(u) for the tanh approximation.</summary>
+    private static void GeluBackward(ReadOnlySpan<float> u, Span<float> dG)
+    {
+        const float c = 0.7978845608028654f;
+        for (int i = 0; i < u.Length; i++)
+        {
+            float x = u[i];
+            float t = MathF.Tanh(c * (x + (0.044715f * x * x * x)));
+            float grad = (0.5f * (1f + t)) + (0.5f * x * (1f - (t * t)) * c * (1f + (3f * 0.044715f * x * x)));
+            dG[i] *= grad;
+        }
+    }
+
+    private static void ColumnSum(ReadOnlySpan<float> m, Span<float> acc, int rows, int cols)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            TensorPrimitives.Add(acc, m.Slice(r * cols, cols), acc);
+        }
+    }
+
+    private void ForEach(int tasks, Action<int> body)
+    {
+        if (_model.Compute.MaxDegreeOfParallelism == 1 || tasks == 1)
+        {
+            for (int t = 0; t < tasks; t++)
+            {
+                body(t);
+            }
+        }
+        else
+        {
+            Parallel.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = _model.Compute.MaxDegreeOfParallelism }, body);
+        }
+    }
+
+    private static float Silu(float x) => x / (1f + MathF.Exp(-x));
+
+    private static double SiluGrad(float z)
+    {
+        double s = 1.0 / (1.0 + Math.Exp(-z));
+        return s * (1 + (z * (1 - s)));
+    }
+
+    private static void Affine(float[] w, float[] b, ReadOnlySpan<float> x, Span<float> y)
+    {
+        int k = x.Length;
+        for (int i = 0; i < y.Length; i++)
+        {
+            double s = b[i];
+            for (int j = 0; j < k; j++)
+            {
+                s += (double)w[(i * k) + j] * x[j];
+            }
+
+            y[i] = (float)s;
+        }
+    }
+}
