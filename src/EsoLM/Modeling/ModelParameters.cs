@@ -116,6 +116,45 @@ public sealed class ModelParameters
     }
 
     /// <summary>
+    /// The reference initialisation for training from scratch (spec §5): adaLN modulations and the output linear are zero
+    /// (so every block starts as the identity and the logits start uniform), LayerNorm weights are one, the embedding is
+    /// U(±1/√hidden) (kaiming_uniform with a = √5), every other linear layer uses the PyTorch default U(±1/√fan_in) for
+    /// weight and bias. Deterministic in the seed.
+    /// </summary>
+    public static ModelParameters CreateInitialized(ModelConfig config, ulong seed)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var p = new ModelParameters(config);
+        ulong counter = 0;
+        foreach (var t in p.Tensors)
+        {
+            string n = t.Name;
+            if (n.EndsWith("norm1.weight", StringComparison.Ordinal) || n.EndsWith("norm2.weight", StringComparison.Ordinal)
+                || n.EndsWith("norm_final.weight", StringComparison.Ordinal))
+            {
+                Array.Fill(t.Data, 1f);
+                continue;
+            }
+
+            if (n.Contains("adaLN_modulation", StringComparison.Ordinal) || n.StartsWith("output_layer.linear", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            // fan_in: the second dimension of a weight; a bias uses its layer's weight's fan_in.
+            int fanIn = t.Shape.Count == 2 ? t.Shape[1] : p[n[..^"bias".Length] + "weight"].Shape[1];
+            double bound = 1.0 / Math.Sqrt(fanIn);
+            for (int i = 0; i < t.Data.Length; i++)
+            {
+                ulong bits = SplitMix(seed ^ SplitMix(counter++ + 0x5151));
+                t.Data[i] = (float)((((bits >> 11) * (1.0 / 9007199254740992.0)) * 2 - 1) * bound);
+            }
+        }
+
+        return p;
+    }
+
+    /// <summary>
     /// Builds parameters from named tensors (reference key names, with or without the <c>backbone.</c> prefix). Every
     /// parameter must be present with the shape the config implies; unknown names are an error except the rotary
     /// buffer <c>rotary_emb.inv_freq</c>, which is recomputed.

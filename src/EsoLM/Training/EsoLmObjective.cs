@@ -1,0 +1,279 @@
+using EsoLM.Masks;
+using EsoLM.Modeling;
+using EsoLM.Tensors;
+
+namespace EsoLM.Training;
+
+/// <summary>How one row of a batch is corrupted for the objective.</summary>
+/// <param name="Sequential">True for the sequential (AR) term, false for the diffusion term.</param>
+/// <param name="Time">Diffusion time t (diffusion rows only).</param>
+/// <param name="Noisy">The noisy sequence z_t (diffusion) or z0 (sequential), in original order.</param>
+/// <param name="SortIndex">The permutation: slot i holds original position SortIndex[i]; clean positions come first.</param>
+public sealed record RowCorruption(bool Sequential, double Time, int[] Noisy, int[] SortIndex);
+
+/// <summary>The value of the objective on one batch.</summary>
+/// <param name="Loss">Per-token NELBO estimate: diffusion term per diffusion token + sequential term per sequential token.</param>
+/// <param name="DiffusionLoss">Σ of the diffusion term over its rows (unnormalised).</param>
+/// <param name="SequentialLoss">Σ of the sequential term over its rows (unnormalised).</param>
+/// <param name="DiffusionTokens">Tokens in the diffusion rows.</param>
+/// <param name="SequentialTokens">Tokens in the sequential rows.</param>
+public readonly record struct ObjectiveValue(double Loss, double DiffusionLoss, double SequentialLoss, int DiffusionTokens, int SequentialTokens)
+{
+    /// <summary>Tokens the loss is normalised over for perplexity bookkeeping (diffusion tokens, or sequential ones if there are none).</summary>
+    public int NumTokens => DiffusionTokens > 0 ? DiffusionTokens : SequentialTokens;
+}
+
+/// <summary>
+/// The Eso-LM training objective (spec §2): the first split·B rows feed the diffusion term (stratified t, z_t ~ q_t,
+/// clean-first permutation, causal (B) or mixed2 (A) attention, ELBO or unweighted CE at masked slots), the other rows
+/// feed the sequential term (z0 ~ q_{α0}, masks in natural order, 2L input [z0 ; x] under the sequential mask, CE at
+/// masked z-rows, no shift-by-one). Each term is normalised by its own token count and the two are summed. α0 = 0 gives
+/// plain AR training and α0 = 1 MDLM-style training through the same code. Random draws are keyed by (seed, step, row,
+/// position), so a batch's corruption does not depend on threads or on what ran before.
+/// </summary>
+public sealed class EsoLmObjective
+{
+    private readonly TrainingBatch _batch = new();
+    private KeyRange[] _ranges = [];
+    private int[] _tokens = [];
+    private int[] _positions = [];
+    private int[] _targets = [];
+    private float[] _weights = [];
+
+    /// <summary>Creates the objective for a model with the given mask id.</summary>
+    public EsoLmObjective(ObjectiveOptions options, int maskTokenId)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        ArgumentOutOfRangeException.ThrowIfNegative(maskTokenId);
+        Options = options;
+        MaskTokenId = maskTokenId;
+    }
+
+    /// <summary>The settings.</summary>
+    public ObjectiveOptions Options { get; }
+
+    /// <summary>The mask id.</summary>
+    public int MaskTokenId { get; }
+
+    /// <summary>Rows (out of <paramref name="batch"/>) that feed the diffusion term: int(split·B) as in the reference.</summary>
+    public int DiffusionRows(int batch) => (int)(Options.EffectiveBatchSplit * batch);
+
+    /// <summary>Draws the corruption of every row of a batch of clean sequences x [batch, length] (original order).</summary>
+    public RowCorruption[] Sample(ReadOnlySpan<int> x, int batch, int length, ulong seed, long step)
+    {
+        CheckInput(x, batch, length);
+        int split = DiffusionRows(batch);
+        var rows = new RowCorruption[batch];
+        double alpha0 = Options.Alpha0, eps = Options.SamplingEpsilon;
+        for (int b = 0; b < batch; b++)
+        {
+            var row = x.Slice(b * length, length);
+            var z = new int[length];
+            bool sequential = b >= split;
+            double t = 0, keep;
+            if (sequential)
+            {
+                keep = alpha0;
+            }
+            else
+            {
+                // Stratified ("antithetic") time: one draw per stratum of the diffusion rows.
+                double u = Uniform(seed, step, b, -1, 0);
+                double e = ((u / split) + ((double)b / split)) % 1.0;
+                t = ((1 - eps) * e) + eps;
+                keep = Options.Schedule.Alpha(t, alpha0);
+            }
+
+            for (int i = 0; i < length; i++)
+            {
+                z[i] = Uniform(seed, step, b, i, 1) < keep ? row[i] : MaskTokenId;
+            }
+
+            bool shuffle = sequential ? Options.EffectiveSequentialShuffle : Options.DiffusionShuffle;
+            rows[b] = new RowCorruption(sequential, t, z, SortIndex(z, shuffle, masksInOrder: sequential || !shuffle, seed, step, b));
+        }
+
+        return rows;
+    }
+
+    /// <summary>
+    /// Fills <paramref name="output"/> with the network input, key ranges, targets and loss weights of a corrupted batch, and
+    /// returns the normalisers (1/#diffusion tokens, 1/#sequential tokens) folded into the weights.
+    /// </summary>
+    public void Build(ReadOnlySpan<int> x, int batch, int length, IReadOnlyList<RowCorruption> corruption, TrainingBatch output,
+        bool forEvaluation = false)
+    {
+        CheckInput(x, batch, length);
+        ArgumentNullException.ThrowIfNull(corruption);
+        ArgumentNullException.ThrowIfNull(output);
+        if (corruption.Count != batch)
+        {
+            throw new ArgumentException($"Expected {batch} row corruptions, got {corruption.Count}.", nameof(corruption));
+        }
+
+        int diffRows = corruption.Count(c => !c.Sequential), seqRows = batch - diffRows;
+        double diffNorm = diffRows > 0 ? 1.0 / (diffRows * length) : 0, seqNorm = seqRows > 0 ? 1.0 / (seqRows * length) : 0;
+        EnsureScratch(2 * length);
+        output.Clear();
+        for (int b = 0; b < batch; b++)
+        {
+            var c = corruption[b];
+            var row = x.Slice(b * length, length);
+            int clean = 0;
+            for (int i = 0; i < length; i++)
+            {
+                clean += c.Noisy[c.SortIndex[i]] != MaskTokenId ? 1 : 0;
+            }
+
+            if (!c.Sequential)
+            {
+                double w = Options.Weighting == LossWeighting.Elbo || forEvaluation
+                    ? -Options.Schedule.ElboWeight(c.Time, Options.Alpha0)
+                    : 1.0;
+                for (int i = 0; i < length; i++)
+                {
+                    int p = c.SortIndex[i];
+                    _tokens[i] = c.Noisy[p];
+                    _positions[i] = p;
+                    _targets[i] = row[p];
+                    _weights[i] = c.Noisy[p] == MaskTokenId ? (float)(w * diffNorm) : 0f;
+                }
+
+                MaskRules.Diffusion(Options.Variant, length, clean, _ranges);
+                output.Add(_tokens.AsSpan(0, length), _positions.AsSpan(0, length), _ranges.AsSpan(0, length), _targets.AsSpan(0, length),
+                    _weights.AsSpan(0, length));
+            }
+            else
+            {
+                for (int i = 0; i < length; i++)
+                {
+                    int p = c.SortIndex[i];
+                    _tokens[i] = c.Noisy[p];
+                    _tokens[length + i] = row[p];
+                    _positions[i] = _positions[length + i] = p;
+                    _targets[i] = _targets[length + i] = row[p];
+                    _weights[i] = c.Noisy[p] == MaskTokenId ? (float)seqNorm : 0f;
+                    _weights[length + i] = 0f;
+                }
+
+                MaskRules.Sequential(Options.Variant, length, clean, _ranges);
+                output.Add(_tokens.AsSpan(0, 2 * length), _positions.AsSpan(0, 2 * length), _ranges.AsSpan(0, 2 * length),
+                    _targets.AsSpan(0, 2 * length), _weights.AsSpan(0, 2 * length));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Samples the corruption, runs the graph and (when <paramref name="gradients"/> is given) accumulates the gradient of
+    /// <see cref="ObjectiveValue.Loss"/>.
+    /// </summary>
+    public ObjectiveValue Evaluate(TrainingGraph graph, ReadOnlySpan<int> x, int batch, int length, ulong seed, long step,
+        ModelParameters? gradients, bool forEvaluation = false)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var corruption = Sample(x, batch, length, seed, step);
+        return Evaluate(graph, x, batch, length, corruption, gradients, forEvaluation);
+    }
+
+    /// <summary>Runs the graph on a given corruption (e.g. one recorded by the reference implementation).</summary>
+    public ObjectiveValue Evaluate(TrainingGraph graph, ReadOnlySpan<int> x, int batch, int length, IReadOnlyList<RowCorruption> corruption,
+        ModelParameters? gradients, bool forEvaluation = false)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        Build(x, batch, length, corruption, _batch, forEvaluation);
+        graph.Run(_batch, gradients);
+        var rowLoss = graph.RowLosses;
+        double diff = 0, seq = 0;
+        int row = 0;
+        var weights = _batch.Weights;
+        foreach (var c in corruption)
+        {
+            int n = c.Sequential ? 2 * length : length;
+            double w = c.Sequential ? 1.0 : (Options.Weighting == LossWeighting.Elbo || forEvaluation ? -Options.Schedule.ElboWeight(c.Time, Options.Alpha0) : 1.0);
+            for (int i = 0; i < n; i++)
+            {
+                if (weights[row + i] != 0)
+                {
+                    if (c.Sequential)
+                    {
+                        seq += rowLoss[row + i];
+                    }
+                    else
+                    {
+                        diff += w * rowLoss[row + i];
+                    }
+                }
+            }
+
+            row += n;
+        }
+
+        int diffTokens = corruption.Count(c => !c.Sequential) * length, seqTokens = corruption.Count(c => c.Sequential) * length;
+        double loss = (diffTokens > 0 ? diff / diffTokens : 0) + (seqTokens > 0 ? seq / seqTokens : 0);
+        return new ObjectiveValue(loss, diff, seq, diffTokens, seqTokens);
+    }
+
+    private int[] SortIndex(int[] z, bool shuffle, bool masksInOrder, ulong seed, long step, int row)
+    {
+        int n = z.Length;
+        var keys = new double[n];
+        var idx = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            bool masked = z[i] == MaskTokenId;
+            double tie = masked ? (masksInOrder ? 0.9 * i / Math.Max(1, n - 1) : 0.9 * Uniform(seed, step, row, i, 2))
+                : (shuffle ? 0.9 * Uniform(seed, step, row, i, 3) : 0.9 * i / Math.Max(1, n - 1));
+            keys[i] = (masked ? 1 : 0) + tie;
+            idx[i] = i;
+        }
+
+        Array.Sort(keys, idx);
+        return idx;
+    }
+
+    private void CheckInput(ReadOnlySpan<int> x, int batch, int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(length, 1);
+        if (x.Length != batch * length)
+        {
+            throw new ArgumentException($"x has {x.Length} ids; expected batch {batch} × length {length}.", nameof(x));
+        }
+
+        for (int i = 0; i < x.Length; i++)
+        {
+            if (x[i] == MaskTokenId)
+            {
+                throw new ArgumentException($"Clean data contains the mask id {MaskTokenId} at index {i}.", nameof(x));
+            }
+        }
+    }
+
+    private void EnsureScratch(int n)
+    {
+        if (_ranges.Length < n)
+        {
+            _ranges = new KeyRange[n];
+            _tokens = new int[n];
+            _positions = new int[n];
+            _targets = new int[n];
+            _weights = new float[n];
+        }
+    }
+
+    /// <summary>A uniform double in [0, 1) keyed by (seed, step, row, position, purpose).</summary>
+    internal static double Uniform(ulong seed, long step, int row, int position, int purpose)
+    {
+        ulong h = Mix(seed ^ Mix((ulong)step ^ Mix(((ulong)(uint)row << 32) ^ (uint)position ^ ((ulong)(uint)purpose << 58))));
+        return (h >> 11) * (1.0 / 9007199254740992.0);
+    }
+
+    private static ulong Mix(ulong x)
+    {
+        x += 0x9E3779B97F4A7C15UL;
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
+        return x ^ (x >> 31);
+    }
+}

@@ -1,0 +1,101 @@
+namespace EsoLM.Training;
+
+/// <summary>Settings of a training run.</summary>
+public sealed record TrainerOptions
+{
+    /// <summary>Total optimizer steps (also when resuming: the run stops at this step).</summary>
+    public int Steps { get; init; } = 1000;
+
+    /// <summary>Rows per batch.</summary>
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>Peak learning rate.</summary>
+    public double LearningRate { get; init; } = 3e-4;
+
+    /// <summary>Linear warm-up steps.</summary>
+    public int WarmupSteps { get; init; } = 100;
+
+    /// <summary>What follows the warm-up.</summary>
+    public LearningRateDecay Decay { get; init; } = LearningRateDecay.Constant;
+
+    /// <summary>Gradient-norm clipping threshold (0 disables).</summary>
+    public double GradientClip { get; init; } = 1.0;
+
+    /// <summary>EMA decay (with the reference warm-up).</summary>
+    public double EmaDecay { get; init; } = 0.9999;
+
+    /// <summary>Dropout on the branch outputs.</summary>
+    public float Dropout { get; init; }
+
+    /// <summary>Optimizer settings.</summary>
+    public AdamWOptions Optimizer { get; init; } = new();
+
+    /// <summary>Seed of data order, corruption and dropout.</summary>
+    public ulong Seed { get; init; } = 1;
+
+    /// <summary>Write a checkpoint every this many steps (0: only at the end).</summary>
+    public int CheckpointInterval { get; init; }
+
+    /// <summary>Throws naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(Steps, 1, nameof(Steps));
+        ArgumentOutOfRangeException.ThrowIfLessThan(BatchSize, 1, nameof(BatchSize));
+        if (!(LearningRate > 0 && double.IsFinite(LearningRate)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be positive and finite.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(WarmupSteps, nameof(WarmupSteps));
+        if (!(GradientClip >= 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(GradientClip), GradientClip, "The gradient clip must be non-negative (0 disables).");
+        }
+
+        if (!(Dropout >= 0 && Dropout < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "Dropout must be in [0, 1).");
+        }
+
+        if (!(EmaDecay >= 0 && EmaDecay < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(EmaDecay), EmaDecay, "The EMA decay must be in [0, 1).");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(CheckpointInterval, nameof(CheckpointInterval));
+        Optimizer.Validate();
+    }
+}
+
+/// <summary>Progress of a training run.</summary>
+/// <param name="Step">Steps done.</param>
+/// <param name="TotalSteps">Steps in the run.</param>
+/// <param name="Loss">Loss of the last step (per-token NELBO estimate).</param>
+/// <param name="LearningRate">Learning rate of the last step.</param>
+/// <param name="TokensPerSecond">Training throughput since the run (or resume) started.</param>
+/// <param name="Elapsed">Time since the run (or resume) started.</param>
+public readonly record struct TrainingProgress(int Step, int TotalSteps, double Loss, double LearningRate, double TokensPerSecond, TimeSpan Elapsed);
+
+/// <summary>Raised when the loss or the gradient becomes NaN or infinite; the last checkpoint on disk stays intact.</summary>
+public sealed class TrainingDivergedException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public TrainingDivergedException()
+    {
+    }
+
+    /// <summary>Creates the exception with a message.</summary>
+    public TrainingDivergedException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a message and a cause.</summary>
+    public TrainingDivergedException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    /// <summary>The step at which the loss stopped being finite.</summary>
+    public int Step { get; init; }
+}
