@@ -81,11 +81,11 @@ public sealed record GrammarOptions
         }
     } = 20;
 
-    /// <summary>Probability of each further adjective before a noun (up to <see cref="MaxAdjectives" />). Default 0.3.</summary>
-    public double AdjectiveProbability { get; init => field = CheckProbability(value, nameof(AdjectiveProbability)); } = 0.3;
+    /// <summary>Probability of each further adjective before a noun (up to <see cref="MaxAdjectives" />). Default 0.4.</summary>
+    public double AdjectiveProbability { get; init => field = CheckProbability(value, nameof(AdjectiveProbability)); } = 0.4;
 
-    /// <summary>Probability that a noun phrase or verb phrase (below the depth bound) takes a prepositional phrase. Default 0.15.</summary>
-    public double PrepositionalPhraseProbability { get; init => field = CheckProbability(value, nameof(PrepositionalPhraseProbability)); } = 0.15;
+    /// <summary>Probability that a noun phrase or verb phrase (below the depth bound) takes a prepositional phrase. Default 0.2.</summary>
+    public double PrepositionalPhraseProbability { get; init => field = CheckProbability(value, nameof(PrepositionalPhraseProbability)); } = 0.2;
 
     /// <summary>Probability that a noun phrase (below the depth bound) takes a relative clause. Default 0.12.</summary>
     public double RelativeClauseProbability { get; init => field = CheckProbability(value, nameof(RelativeClauseProbability)); } = 0.12;
@@ -96,14 +96,14 @@ public sealed record GrammarOptions
     /// </summary>
     public double ObjectRelativeProbability { get; init => field = CheckProbability(value, nameof(ObjectRelativeProbability)); } = 0.35;
 
-    /// <summary>Probability that a verb phrase uses a transitive verb (with an object). Default 0.55.</summary>
-    public double TransitiveProbability { get; init => field = CheckProbability(value, nameof(TransitiveProbability)); } = 0.55;
+    /// <summary>Probability that a verb phrase uses a transitive verb (with an object). Default 0.65.</summary>
+    public double TransitiveProbability { get; init => field = CheckProbability(value, nameof(TransitiveProbability)); } = 0.65;
 
-    /// <summary>Probability that a verb phrase takes an adverb. Default 0.2.</summary>
-    public double AdverbProbability { get; init => field = CheckProbability(value, nameof(AdverbProbability)); } = 0.2;
+    /// <summary>Probability that a verb phrase takes an adverb. Default 0.25.</summary>
+    public double AdverbProbability { get; init => field = CheckProbability(value, nameof(AdverbProbability)); } = 0.25;
 
-    /// <summary>Probability of each further coordinated clause (up to <see cref="MaxClauses" />). Default 0.2.</summary>
-    public double CoordinationProbability { get; init => field = CheckProbability(value, nameof(CoordinationProbability)); } = 0.2;
+    /// <summary>Probability of each further coordinated clause (up to <see cref="MaxClauses" />). Default 0.25.</summary>
+    public double CoordinationProbability { get; init => field = CheckProbability(value, nameof(CoordinationProbability)); } = 0.25;
 
     /// <summary>Probability that a noun phrase is plural. Default 0.45.</summary>
     public double PluralProbability { get; init => field = CheckProbability(value, nameof(PluralProbability)); } = 0.45;
