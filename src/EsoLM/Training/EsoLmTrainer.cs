@@ -1,0 +1,243 @@
+using System.Diagnostics;
+using EsoLM.Evaluation;
+using EsoLM.IO;
+using EsoLM.Modeling;
+using EsoLM.Tensors;
+using EsoLM.Text;
+
+namespace EsoLM.Training;
+
+/// <summary>
+/// Trains an Eso-LM: per step a batch of rows → the objective's corruption → forward/backward → gradient clipping → AdamW
+/// at the scheduled learning rate → EMA. Deterministic: data order, corruption and dropout are keyed by (seed, step), so
+/// N steps in one run and N/2 + resume + N/2 give bit-identical weights. A non-finite loss or gradient stops the run with
+/// <see cref="TrainingDivergedException"/> before the weights change; checkpoints are written atomically.
+/// </summary>
+public sealed class EsoLmTrainer
+{
+    private readonly TokenDataset _data;
+    private readonly EsoLmObjective _objective;
+    private readonly TrainingGraph _graph;
+    private readonly ModelParameters _gradients;
+    private readonly AdamW _optimizer;
+    private readonly ExponentialMovingAverage _ema;
+    private readonly LearningRateSchedule _schedule;
+    private readonly int[] _batchTokens;
+
+    /// <summary>Starts a run from the reference initialisation (seeded by <see cref="TrainerOptions.Seed"/>).</summary>
+    public EsoLmTrainer(ModelConfig config, ObjectiveOptions objective, TrainerOptions options, TokenDataset data,
+        ComputeContext? compute = null, TokenizerDescription? tokenizer = null)
+        : this(ModelParameters.CreateInitialized(Checked(config, data), options?.Seed ?? 1), null, objective, options!, data, compute, tokenizer)
+    {
+    }
+
+    private EsoLmTrainer(ModelParameters parameters, CheckpointState? resume, ObjectiveOptions objective, TrainerOptions options, TokenDataset data,
+        ComputeContext? compute, TokenizerDescription? tokenizer)
+    {
+        ArgumentNullException.ThrowIfNull(objective);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(data);
+        options.Validate();
+        objective.Validate();
+        Checked(parameters.Config, data);
+        Options = options;
+        ObjectiveOptions = objective;
+        Tokenizer = tokenizer;
+        _data = data;
+        Model = new DiffusionTransformer(parameters, compute);
+        _objective = new EsoLmObjective(objective, parameters.Config.MaskTokenId);
+        _graph = new TrainingGraph(Model) { DropoutRate = options.Dropout };
+        _gradients = ModelParameters.CreateZero(parameters.Config);
+        _optimizer = new AdamW(parameters.Config, options.Optimizer);
+        _ema = new ExponentialMovingAverage(parameters, options.EmaDecay);
+        _schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, options.Steps, options.Decay);
+        _batchTokens = new int[options.BatchSize * data.Length];
+        if (resume is not null)
+        {
+            _ema.Shadow.CopyFrom(resume.Ema);
+            _ema.UpdateCount = resume.EmaUpdates;
+            _optimizer.FirstMoment.CopyFrom(resume.FirstMoment);
+            _optimizer.SecondMoment.CopyFrom(resume.SecondMoment);
+            _optimizer.StepCount = resume.OptimizerSteps;
+            Step = resume.Step;
+        }
+    }
+
+    /// <summary>Continues a run from a checkpoint. The model config, objective, data and step-defining settings must match.</summary>
+    public static EsoLmTrainer Resume(string checkpointPath, ObjectiveOptions objective, TrainerOptions options, TokenDataset data,
+        ComputeContext? compute = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(checkpointPath);
+        ArgumentNullException.ThrowIfNull(objective);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(data);
+        var state = Checkpoint.Load(checkpointPath);
+        void Same(string what, string saved, string now)
+        {
+            if (saved != now)
+            {
+                throw new InvalidOperationException(
+                    $"Cannot resume from '{checkpointPath}': its {what} differ from this run's.\n  checkpoint: {saved}\n  this run:   {now}");
+            }
+        }
+
+        Same("objective settings", state.Objective, Checkpoint.Describe(objective));
+        Same("trainer settings", state.Trainer, Checkpoint.Describe(options));
+        if (state.DataFingerprint != data.Fingerprint)
+        {
+            throw new InvalidOperationException($"Cannot resume from '{checkpointPath}': it was trained on different data (fingerprint mismatch).");
+        }
+
+        if (state.Step > options.Steps)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Steps, $"The checkpoint is already at step {state.Step}, past --steps {options.Steps}.");
+        }
+
+        return new EsoLmTrainer(state.Parameters, state, objective, options, data, compute, state.Tokenizer);
+    }
+
+    /// <summary>Checks that a model config and a checkpoint's agree, naming the difference (used before resuming with a given config).</summary>
+    public static void EnsureSameConfig(ModelConfig expected, string checkpointPath)
+    {
+        ArgumentNullException.ThrowIfNull(expected);
+        var saved = Checkpoint.Load(checkpointPath).Config;
+        if (saved != expected)
+        {
+            throw new InvalidOperationException(
+                $"Cannot resume from '{checkpointPath}': it holds a model with config {saved.ToJson()}, this run asks for {expected.ToJson()}.");
+        }
+    }
+
+    /// <summary>The network being trained (raw weights).</summary>
+    public DiffusionTransformer Model { get; }
+
+    /// <summary>The EMA weights (what inference should use).</summary>
+    public ModelParameters EmaParameters => _ema.Shadow;
+
+    /// <summary>Run settings.</summary>
+    public TrainerOptions Options { get; }
+
+    /// <summary>Objective settings.</summary>
+    public ObjectiveOptions ObjectiveOptions { get; }
+
+    /// <summary>The tokenizer stored with checkpoints and the model file.</summary>
+    public TokenizerDescription? Tokenizer { get; }
+
+    /// <summary>Optimizer steps done.</summary>
+    public int Step { get; private set; }
+
+    /// <summary>
+    /// Trains until <see cref="TrainerOptions.Steps"/>, reporting progress every step, writing a checkpoint to
+    /// <paramref name="checkpointPath"/> (when given) every <see cref="TrainerOptions.CheckpointInterval"/> steps and at the end.
+    /// Returns the last progress report.
+    /// </summary>
+    public TrainingProgress Train(IProgress<TrainingProgress>? progress = null, string? checkpointPath = null, CancellationToken cancellationToken = default)
+    {
+        var watch = Stopwatch.StartNew();
+        int startStep = Step;
+        int rowTokens = Options.BatchSize * _data.Length;
+        var last = new TrainingProgress(Step, Options.Steps, double.NaN, 0, 0, TimeSpan.Zero);
+        while (Step < Options.Steps)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            double loss = TrainStep();
+            var elapsed = watch.Elapsed;
+            last = new TrainingProgress(Step, Options.Steps, loss, _schedule.At(Step - 1), (Step - startStep) * (double)rowTokens / Math.Max(1e-9, elapsed.TotalSeconds), elapsed);
+            progress?.Report(last);
+            if (checkpointPath is not null && Options.CheckpointInterval > 0 && Step % Options.CheckpointInterval == 0 && Step < Options.Steps)
+            {
+                SaveCheckpoint(checkpointPath);
+            }
+        }
+
+        if (checkpointPath is not null)
+        {
+            SaveCheckpoint(checkpointPath);
+        }
+
+        return last;
+    }
+
+    /// <summary>One optimizer step; returns its loss.</summary>
+    public double TrainStep()
+    {
+        int b = Options.BatchSize, length = _data.Length;
+        _data.FillBatch(Step, b, Options.Seed, _batchTokens);
+        _gradients.Clear();
+        _graph.DropoutSeed = Options.Seed ^ ((ulong)Step * 0x9E3779B97F4A7C15UL);
+        var value = _objective.Evaluate(_graph, _batchTokens, b, length, Options.Seed, Step, _gradients);
+        double norm = GradientNorm();
+        if (!double.IsFinite(value.Loss) || !double.IsFinite(norm))
+        {
+            throw new TrainingDivergedException(
+                $"Training diverged at step {Step + 1}: loss {value.Loss}, gradient norm {norm}. The weights were not updated; the last checkpoint is intact. " +
+                "Try a lower learning rate or a longer warm-up.")
+            { Step = Step + 1 };
+        }
+
+        if (Options.GradientClip > 0 && norm > Options.GradientClip)
+        {
+            float scale = (float)(Options.GradientClip / (norm + 1e-6));
+            foreach (var t in _gradients.Tensors)
+            {
+                System.Numerics.Tensors.TensorPrimitives.Multiply(t.Data, scale, t.Data);
+            }
+        }
+
+        _optimizer.Step(Model.Parameters, _gradients, _schedule.At(Step));
+        Model.RefreshFromParameters();
+        _ema.Update(Model.Parameters);
+        Step++;
+        return value.Loss;
+    }
+
+    /// <summary>Writes the training state (atomically).</summary>
+    public void SaveCheckpoint(string path) => Checkpoint.Save(path, new CheckpointState(Model.Config, Model.Parameters, _ema.Shadow,
+        _optimizer.FirstMoment, _optimizer.SecondMoment, Step, _optimizer.StepCount, _ema.UpdateCount, Checkpoint.Describe(ObjectiveOptions),
+        Checkpoint.Describe(Options), _data.Fingerprint, Tokenizer));
+
+    /// <summary>Writes the EMA weights as a model file (atomically), with the objective settings in the metadata.</summary>
+    public void SaveModel(string path, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()) { ["esolm.objective"] = Checkpoint.Describe(ObjectiveOptions) };
+        ModelFile.Save(path, _ema.Shadow, Tokenizer, meta);
+    }
+
+    /// <summary>NELBO perplexity of the held-out rows under the EMA weights (fixed seed, ELBO weights, training α0 and split).</summary>
+    public NelboResult ValidationNelbo(int batchSize = 16, CancellationToken cancellationToken = default)
+    {
+        if (_data.ValidationRows == 0)
+        {
+            throw new InvalidOperationException("The dataset has no validation rows.");
+        }
+
+        var ema = new DiffusionTransformer(_ema.Shadow, Model.Compute);
+        var rows = Enumerable.Range(0, _data.ValidationRows).Select(i => (ReadOnlyMemory<int>)_data.ValidationRow(i).ToArray()).ToArray();
+        return NelboEvaluator.Evaluate(ema, ObjectiveOptions, rows.Length, _data.Length, i => rows[i], batchSize, seed: 12345, cancellationToken);
+    }
+
+    private double GradientNorm()
+    {
+        double s = 0;
+        foreach (var t in _gradients.Tensors)
+        {
+            s += System.Numerics.Tensors.TensorPrimitives.SumOfSquares(t.Data);
+        }
+
+        return Math.Sqrt(s);
+    }
+
+    private static ModelConfig Checked(ModelConfig config, TokenDataset data)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(data);
+        config.Validate();
+        if (data.Length > config.ContextLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(data), data.Length,
+                $"The data rows are {data.Length} tokens long but the model's context is {config.ContextLength}.");
+        }
+
+        return config;
+    }
+}
