@@ -12,9 +12,6 @@ internal static unsafe partial class GemmKernels
     /// <summary>Depth of one packed block (k steps per micro-kernel call).</summary>
     internal const int KC = 256;
 
-    /// <summary>Largest number of panels one task walks (keeps its B slice in L2).</summary>
-    internal const int MaxPanelsPerTask = 16;
-
     /// <summary>Rows below which the Vector512 path streams packed B once per row group instead of packing A.</summary>
     internal const int SmallM = 12;
 
@@ -221,14 +218,14 @@ internal static unsafe partial class GemmKernels
         int panels = (n + NR - 1) / NR;
         int mc = mr * 4;
         int mBlocks = (m + mc - 1) / mc;
-        int nChunks = (panels + MaxPanelsPerTask - 1) / MaxPanelsPerTask;
+        int nChunks = 1;
         if (threads > 1)
         {
+            // Enough tasks for dynamic balancing; split N only when M alone does not give them.
             int target = threads * 8;
-            nChunks = Math.Max(nChunks, (target + mBlocks - 1) / mBlocks);
+            nChunks = Math.Clamp((target + mBlocks - 1) / mBlocks, 1, panels);
         }
 
-        nChunks = Math.Clamp(nChunks, 1, panels);
         int panelsPerChunk = (panels + nChunks - 1) / nChunks;
         nChunks = (panels + panelsPerChunk - 1) / panelsPerChunk;
         var args = new BlockedArgs
@@ -263,12 +260,20 @@ internal static unsafe partial class GemmKernels
         int jp0 = jb * g.PanelsPerChunk, jpn = Math.Min(g.PanelsPerChunk, ((g.N + NR - 1) / NR) - jp0);
         int mr = g.Mr, k = g.K;
         nint ldc = g.Ldc;
-        float* pack = Scratch.Get(Scratch.PackA, g.Mc * Math.Min(KC, k));
+        int mcPad = (mc + mr - 1) / mr * mr;
+        float* pack = Scratch.Get(Scratch.PackA, mcPad * k);
         float* tile = Scratch.Get(Scratch.Tile, mr * NR);
+
+        // Pack the whole A block once (KC-deep blocks, each mr-row k-major panels), then stream the B panels.
+        for (int p0 = 0; p0 < k; p0 += KC)
+        {
+            PackA(g.A, g.ARowStride, g.AColStride, i0, mc, p0, Math.Min(KC, k - p0), mr, pack + ((nint)mcPad * p0));
+        }
+
         for (int p0 = 0; p0 < k; p0 += KC)
         {
             int kc = Math.Min(KC, k - p0);
-            PackA(g.A, g.ARowStride, g.AColStride, i0, mc, p0, kc, mr, pack);
+            float* packBlock = pack + ((nint)mcPad * p0);
             bool load = p0 > 0 || g.Accumulate;
             for (int jj = 0; jj < jpn; jj++)
             {
@@ -280,7 +285,7 @@ internal static unsafe partial class GemmKernels
                 for (int q = 0; q < mc; q += mr)
                 {
                     int rows = Math.Min(mr, mc - q);
-                    float* ap = pack + ((nint)q * kc);
+                    float* ap = packBlock + ((nint)q * kc);
                     float* cp = g.C + ((i0 + q) * ldc) + j0;
                     if (rows == mr && nr == NR)
                     {
