@@ -10,6 +10,41 @@ namespace EsoLM.Benchmarks;
 /// </summary>
 internal static unsafe class Quick
 {
+    private static void Attn()
+    {
+        const int slots = 1024, d = 64, queries = 256;
+        var keys = Data.Random(slots * d, 1);
+        var values = Data.Random(slots * d, 2);
+        var q = Data.Random(queries * d, 3);
+        var o = new float[queries * d];
+        var visible = new KeyRange[queries];
+        long visibleKeys = 0;
+        for (int r = 0; r < queries; r++)
+        {
+            visible[r] = new KeyRange(0, 512 + r, slots - 64, slots);
+            visibleKeys += visible[r].Count;
+        }
+
+        foreach (var level in new[] { SimdLevel.Vector512, SimdLevel.Vector256 })
+        {
+            double best = 0;
+            var sw = Stopwatch.StartNew();
+            while (sw.Elapsed.TotalSeconds < double.Parse(Environment.GetEnvironmentVariable("WARM") ?? "0.5", CultureInfo.InvariantCulture))
+            {
+                Attention.AttendHead(level, q, d, queries, keys, values, d, visible, o, d, 0.125f);
+            }
+
+            for (int r = 0; r < 15; r++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                Attention.AttendHead(level, q, d, queries, keys, values, d, visible, o, d, 0.125f);
+                best = Math.Max(best, 4.0 * d * visibleKeys / Stopwatch.GetElapsedTime(t0).TotalSeconds / 1e9);
+            }
+
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"attention {level} 1t {best,8:F1} GFLOP/s ({best * 1e9 / (4.0 * d) / 3.5e9:F3} keys/cycle)"));
+        }
+    }
+
     private static void TileOnly()
     {
         const int kc = 256;
@@ -53,6 +88,12 @@ internal static unsafe class Quick
         if (threads == 1)
         {
             TileOnly();
+        }
+
+        if (args.Length > 2 && args[2] == "attn")
+        {
+            Attn();
+            return;
         }
 
         foreach (var shape in shapes)

@@ -42,8 +42,11 @@ internal static class KernelBenchmark
     /// <summary>Minimum warm-up per measured kernel.</summary>
     public static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(0.5);
 
-    private const int Runs = 7;
-    private const double RunSeconds = 0.06;
+    /// <summary>Maximum warm-up per measured kernel.</summary>
+    public static readonly TimeSpan MaxWarmUp = TimeSpan.FromSeconds(3);
+
+    private const int Runs = 21;
+    private const double RunSeconds = 0.02;
 
     /// <summary>Runs every measurement on <paramref name="threads"/> threads (≤ 0: all cores).</summary>
     public static KernelBenchmarkResult Run(int threads = -1, SimdLevel simd = SimdLevel.Auto)
@@ -150,7 +153,7 @@ internal static class KernelBenchmark
         long visibleKeys = 0;
         for (int r = 0; r < queries; r++)
         {
-            int split = 512 + (2 * r);
+            int split = 512 + (r * 3 / 2);
             visible[r] = new KeyRange(0, split, slots - 64, slots);
             visibleKeys += visible[r].Count;
         }
@@ -206,21 +209,35 @@ internal static class KernelBenchmark
     }
 
     /// <summary>
-    /// Warms <paramref name="action"/> up for at least <see cref="WarmUp"/>, then times <see cref="Runs"/> runs of
-    /// enough repetitions to last about 60 ms each. Returns (best, median) in flop/s.
+    /// Warms <paramref name="action"/> up for at least <see cref="WarmUp"/> and then until its speed stops improving
+    /// (tier-1 re-JIT of ReadyToRun code such as TensorPrimitives can take a second or more on a loaded machine; at most
+    /// <see cref="MaxWarmUp"/>), then times <see cref="Runs"/> runs of enough repetitions to last about 20 ms each (many short runs catch quiet moments on a shared machine).
+    /// Returns (best, median) in flop/s.
     /// </summary>
     public static (double Best, double Median) Time(Action action, double flopsPerCall)
     {
         ArgumentNullException.ThrowIfNull(action);
-        var sw = Stopwatch.StartNew();
+        var total = Stopwatch.StartNew();
+        double bestWindow = 0;
+        int stale = 0;
         long calls = 0;
-        while (sw.Elapsed < WarmUp || calls < 3)
+        while (total.Elapsed < MaxWarmUp && (total.Elapsed < WarmUp || stale < 4))
         {
-            action();
-            calls++;
+            long t0 = Stopwatch.GetTimestamp();
+            long windowCalls = 0;
+            while (Stopwatch.GetElapsedTime(t0).TotalSeconds < 0.1 || windowCalls < 2)
+            {
+                action();
+                windowCalls++;
+            }
+
+            calls += windowCalls;
+            double rate = windowCalls / Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            stale = rate > bestWindow * 1.03 ? 0 : stale + 1;
+            bestWindow = Math.Max(bestWindow, rate);
         }
 
-        double perCall = sw.Elapsed.TotalSeconds / calls;
+        double perCall = 1 / bestWindow;
         int reps = (int)Math.Clamp(RunSeconds / perCall, 1, 1_000_000);
         var rates = new double[Runs];
         for (int r = 0; r < Runs; r++)

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 namespace EsoLM.Tensors;
 
 /// <summary>Scaled dot-product attention of one head over a key/value buffer, with per-query visible key ranges.</summary>
-public static unsafe class Attention
+public static unsafe partial class Attention
 {
     /// <summary>
     /// For each of <paramref name="queryCount"/> queries (row r at r·<paramref name="queryStride"/> in
@@ -46,28 +46,40 @@ public static unsafe class Attention
         }
 
         int slots = keys.Length / headDim;
-        float* scores = Scratch.Get(Scratch.Scores, Math.Max(slots, 1));
+        for (int r = 0; r < queryCount; r++)
+        {
+            var vr = visible[r];
+            output.Slice(r * outputStride, headDim).Clear();
+            if (vr.Count != 0 && (vr.Start0 < 0 || vr.Start1 < 0 || vr.End0 < vr.Start0 || vr.End1 < vr.Start1 || vr.MaxEnd > slots))
+            {
+                throw new ArgumentOutOfRangeException(nameof(visible), vr, $"Key ranges must lie in [0, {slots}).");
+            }
+
+            if (vr.End0 > vr.Start0 && vr.End1 > vr.Start1 && vr.Start0 < vr.End1 && vr.Start1 < vr.End0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(visible), vr, "The two key ranges of a query must not overlap.");
+            }
+        }
+
         fixed (float* pq = queries)
         fixed (float* pk = keys)
         fixed (float* pv = values)
         fixed (float* po = output)
         {
+            if (simd != SimdLevel.Scalar && queryCount >= BlockedMinQueries)
+            {
+                Blocked(simd, pq, queryStride, queryCount, pk, pv, headDim, visible, po, outputStride, scale);
+                return;
+            }
+
+            float* scores = Scratch.Get(Scratch.Scores, Math.Max(slots, 1));
             for (int r = 0; r < queryCount; r++)
             {
                 var vr = visible[r];
-                float* o = po + ((nint)r * outputStride);
-                new Span<float>(o, headDim).Clear();
-                if (vr.Count == 0)
+                if (vr.Count != 0)
                 {
-                    continue;
+                    OneQuery(simd, pq + ((nint)r * queryStride), pk, pv, headDim, vr, po + ((nint)r * outputStride), scale, scores);
                 }
-
-                if (vr.Start0 < 0 || vr.Start1 < 0 || vr.End0 < vr.Start0 || vr.End1 < vr.Start1 || vr.MaxEnd > slots)
-                {
-                    throw new ArgumentOutOfRangeException(nameof(visible), vr, $"Key ranges must lie in [0, {slots}).");
-                }
-
-                OneQuery(simd, pq + ((nint)r * queryStride), pk, pv, headDim, vr, o, scale, scores);
             }
         }
     }
@@ -92,7 +104,7 @@ public static unsafe class Attention
                     var acc = Vector512.FusedMultiplyAdd(q1, Vector512.Load(kp + 16), q0 * Vector512.Load(kp));
                     acc = Vector512.FusedMultiplyAdd(q2, Vector512.Load(kp + 32), acc);
                     acc = Vector512.FusedMultiplyAdd(q3, Vector512.Load(kp + 48), acc);
-                    float v = Vector512.Sum(acc);
+                    float v = HorizontalSum(acc);
                     scores[kk] = v;
                     max = MathF.Max(max, v);
                 }
@@ -191,6 +203,13 @@ public static unsafe class Attention
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float HorizontalSum(Vector512<float> v)
+    {
+        var h = v.GetLower() + v.GetUpper();
+        return Vector128.Sum(h.GetLower() + h.GetUpper());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Dot(SimdLevel simd, float* x, float* y, int d)
     {
         int i = 0;
@@ -203,7 +222,7 @@ public static unsafe class Attention
                 acc = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), Vector512.Load(y + i), acc);
             }
 
-            s = Vector512.Sum(acc);
+            s = HorizontalSum(acc);
         }
 
         if (simd != SimdLevel.Scalar)
@@ -214,7 +233,8 @@ public static unsafe class Attention
                 acc = Vector256.FusedMultiplyAdd(Vector256.Load(x + i), Vector256.Load(y + i), acc);
             }
 
-            s += Vector256.Sum(acc);
+            var h = acc.GetLower() + acc.GetUpper();
+            s += Vector128.Sum(h);
         }
 
         for (; i < d; i++)

@@ -322,7 +322,7 @@ internal static unsafe partial class GemmKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RunTile(SimdLevel simd, int kc, int mr, float* a, float* b, float* c, nint ldc, float* bias, bool load)
+    internal static void RunTile(SimdLevel simd, int kc, int mr, float* a, float* b, float* c, nint ldc, float* bias, bool load)
     {
         if (simd == SimdLevel.Vector512)
         {

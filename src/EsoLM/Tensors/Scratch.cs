@@ -18,7 +18,19 @@ internal static unsafe class Scratch
     /// <summary>Attention scores.</summary>
     public const int Scores = 3;
 
-    private const int SlotCount = 4;
+    /// <summary>Packed keys (blocked attention).</summary>
+    public const int AttnKeys = 4;
+
+    /// <summary>Packed values (blocked attention).</summary>
+    public const int AttnValues = 5;
+
+    /// <summary>Packed query or probability block (blocked attention).</summary>
+    public const int AttnPack = 6;
+
+    /// <summary>Output block (blocked attention).</summary>
+    public const int AttnOut = 7;
+
+    private const int SlotCount = 8;
 
     [ThreadStatic]
     private static float[]?[]? _buffers;
@@ -30,7 +42,7 @@ internal static unsafe class Scratch
         var buffer = buffers[slot];
         if (buffer is null || buffer.Length < count + 16)
         {
-            buffer = GC.AllocateUninitializedArray<float>(Math.Max(count + 16, 1024), pinned: true);
+            buffer = GC.AllocateUninitializedArray<float>(Math.Max(count + 16 + (count / 4), 1024), pinned: true);
             buffers[slot] = buffer;
         }
 

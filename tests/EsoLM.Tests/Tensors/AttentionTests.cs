@@ -65,6 +65,46 @@ public sealed class AttentionTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void AttendHead_matches_plain_loops_on_many_queries(SimdLevel simd, int headDim)
+    {
+        // Many queries, so the blocked path runs with full and partial query blocks and sequential-mask shapes.
+        const int slots = 200, queries = 70;
+        var keys = TensorTestData.Random(slots * headDim, 11, 2f);
+        var values = TensorTestData.Random(slots * headDim, 12);
+        var q = TensorTestData.Random(queries * headDim, 13, 2f);
+        var visible = new KeyRange[queries];
+        for (int r = 0; r < queries; r++)
+        {
+            visible[r] = (r % 5) switch
+            {
+                0 => KeyRange.Of(0, r + 1),
+                1 => new KeyRange(0, 40 + r, 150, 150 + (r % 37)),
+                2 => r % 3 == 0 ? default : KeyRange.Of(r, slots),
+                3 => new KeyRange(120 + (r % 50), 190, 3, 9),
+                _ => new KeyRange(0, 64, 64, 64 + r),
+            };
+        }
+
+        var expected = new float[queries * headDim];
+        var actual = TensorTestData.Random(queries * headDim, 14);
+        float scale = 1f / MathF.Sqrt(headDim);
+        ReferenceKernels.AttendHead(q, headDim, queries, keys, values, headDim, visible, expected, headDim, scale);
+        Attention.AttendHead(simd, q, headDim, queries, keys, values, headDim, visible, actual, headDim, scale);
+        TensorTestData.AssertClose(expected, actual, 2e-5, $"{simd} d={headDim} many");
+    }
+
+    [Fact]
+    public void AttendHead_rejects_overlapping_ranges()
+    {
+        var kv = new float[8 * 16];
+        var q = new float[16];
+        var o = new float[16];
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            Attention.AttendHead(SimdLevel.Auto, q, 16, 1, kv, kv, 16, new[] { new KeyRange(0, 5, 4, 6) }, o, 16, 1f));
+    }
+
     [Fact]
     public void AttendHead_rejects_ranges_past_the_buffer()
     {
