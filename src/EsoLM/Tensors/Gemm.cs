@@ -42,14 +42,7 @@ public static unsafe class Gemm
         fixed (float* pb = bias)
         {
             float* biasPointer = bias.IsEmpty ? null : pb;
-            if (context.Simd == SimdLevel.Vector512 && m < GemmKernels.SmallM)
-            {
-                GemmKernels.Small(context.MaxDegreeOfParallelism, pa, w.Data, pc, biasPointer, m, n, k, accumulate);
-            }
-            else
-            {
-                GemmKernels.Blocked(context.MaxDegreeOfParallelism, context.Simd, pa, k, 1, w.Data, pc, n, biasPointer, m, n, k, accumulate);
-            }
+            RowMajorA(context, pa, w.Data, pc, biasPointer, m, n, k, accumulate);
         }
 
         w.KeepAlive();
@@ -102,27 +95,49 @@ public static unsafe class Gemm
         fixed (float* pb = b)
         fixed (float* pc = c)
         {
+            int threads = context.MaxDegreeOfParallelism;
             if (transposeB)
             {
-                GemmKernels.PackPanels(pb, k, 1, n, k, packed);
+                GemmKernels.PackPanelsParallel(threads, pb, k, 1, n, k, packed);
             }
             else
             {
-                GemmKernels.PackPanels(pb, 1, n, n, k, packed);
+                GemmKernels.PackPanelsParallel(threads, pb, 1, n, n, k, packed);
             }
 
             if (transposeA)
             {
-                GemmKernels.Blocked(context.MaxDegreeOfParallelism, context.Simd, pa, 1, m, packed, pc, n, null, m, n, k, accumulate);
-            }
-            else if (context.Simd == SimdLevel.Vector512 && m < GemmKernels.SmallM)
-            {
-                GemmKernels.Small(context.MaxDegreeOfParallelism, pa, packed, pc, null, m, n, k, accumulate);
+                GemmKernels.Blocked(threads, context.Simd, pa, 1, m, packed, pc, n, null, m, n, k, accumulate);
             }
             else
             {
-                GemmKernels.Blocked(context.MaxDegreeOfParallelism, context.Simd, pa, k, 1, packed, pc, n, null, m, n, k, accumulate);
+                RowMajorA(context, pa, packed, pc, null, m, n, k, accumulate);
             }
+        }
+    }
+
+    /// <summary>
+    /// Row-major A against packed B. On Vector512, few rows take the streaming small-M path; otherwise whole 12-row
+    /// tiles take the blocked path and a remainder of fewer than 12 rows the small-M path (no zero-padded tile rows).
+    /// </summary>
+    private static void RowMajorA(ComputeContext context, float* a, float* packed, float* c, float* bias, int m, int n, int k, bool accumulate)
+    {
+        int threads = context.MaxDegreeOfParallelism;
+        if (context.Simd != SimdLevel.Vector512)
+        {
+            GemmKernels.Blocked(threads, context.Simd, a, k, 1, packed, c, n, bias, m, n, k, accumulate);
+            return;
+        }
+
+        int full = m < GemmKernels.SmallM ? 0 : m / GemmKernels.SmallM * GemmKernels.SmallM;
+        if (full > 0)
+        {
+            GemmKernels.Blocked(threads, context.Simd, a, k, 1, packed, c, n, bias, full, n, k, accumulate);
+        }
+
+        if (full < m)
+        {
+            GemmKernels.Small(threads, a + ((nint)full * k), packed, c + ((nint)full * n), bias, m - full, n, k, accumulate);
         }
     }
 }

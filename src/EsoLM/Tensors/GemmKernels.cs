@@ -100,6 +100,41 @@ internal static unsafe partial class GemmKernels
         }
     }
 
+    /// <summary>Arguments of a parallel <see cref="PackPanels"/>.</summary>
+    internal struct PackArgs
+    {
+        public float* Source;
+        public nint RowStride;
+        public nint ColStride;
+        public int N;
+        public int K;
+        public float* Destination;
+        public int PanelsPerTask;
+    }
+
+    /// <summary><see cref="PackPanels"/> split over panel ranges on up to <paramref name="threads"/> threads.</summary>
+    internal static void PackPanelsParallel(int threads, float* src, nint rowStride, nint colStride, int n, int k, float* dst)
+    {
+        int panels = (n + NR - 1) / NR;
+        if (threads <= 1 || (long)n * k < 65536)
+        {
+            PackPanels(src, rowStride, colStride, n, k, dst);
+            return;
+        }
+
+        int perTask = Math.Max(1, (panels + (threads * 4) - 1) / (threads * 4));
+        var args = new PackArgs { Source = src, RowStride = rowStride, ColStride = colStride, N = n, K = k, Destination = dst, PanelsPerTask = perTask };
+        WorkerPool.Run(threads, (panels + perTask - 1) / perTask, &PackTask, &args);
+    }
+
+    private static void PackTask(void* argsPointer, int task)
+    {
+        ref PackArgs g = ref Unsafe.AsRef<PackArgs>(argsPointer);
+        int j0 = task * g.PanelsPerTask * NR;
+        int n = Math.Min(g.PanelsPerTask * NR, g.N - j0);
+        PackPanels(g.Source + (j0 * g.RowStride), g.RowStride, g.ColStride, n, g.K, g.Destination + ((nint)j0 * g.K));
+    }
+
     /// <summary>
     /// Packs rows [i0, i0+mc) × cols [p0, p0+kc) of op(A) (element (i, p) at a[i·rowStride + p·colStride]) into
     /// mr-row, k-major panels, zero-padding the last panel.

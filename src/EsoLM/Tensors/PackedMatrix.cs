@@ -6,7 +6,7 @@ namespace EsoLM.Tensors;
 /// <summary>
 /// A weight matrix W stored as [rows = outputs, cols = inputs] (the PyTorch Linear layout), packed once into the
 /// panel layout the GEMM micro-kernel streams, for computing Y = X·Wᵀ. Immutable after packing except through
-/// <see cref="Repack"/>; safe to share between threads for reading.
+/// <see cref="Repack(ReadOnlySpan{float})"/>; safe to share between threads for reading.
 /// </summary>
 /// <remarks>
 /// Layout: Wᵀ cut into <see cref="PanelWidth"/>-wide column panels; panel j holds, for each input p (k-major), the
@@ -61,6 +61,25 @@ public sealed unsafe class PackedMatrix
         fixed (float* src = weights)
         {
             GemmKernels.PackPanels(src, Cols, 1, Rows, Cols, Data);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Repack(ReadOnlySpan{float})"/> on up to <see cref="ComputeContext.MaxDegreeOfParallelism"/> threads.
+    /// </summary>
+    /// <param name="context">Threads to use.</param>
+    /// <param name="weights">Row-major [<see cref="Rows"/>, <see cref="Cols"/>] values.</param>
+    public void Repack(ComputeContext context, ReadOnlySpan<float> weights)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (weights.Length != Rows * Cols)
+        {
+            throw new ArgumentException($"Expected {Rows}×{Cols} = {Rows * Cols} values, got {weights.Length}.", nameof(weights));
+        }
+
+        fixed (float* src = weights)
+        {
+            GemmKernels.PackPanelsParallel(context.MaxDegreeOfParallelism, src, Cols, 1, Rows, Cols, Data);
         }
     }
 

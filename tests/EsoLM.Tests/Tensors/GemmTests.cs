@@ -9,7 +9,7 @@ public sealed class GemmTests
     [
         (1, 1, 1), (1, 7, 65), (1, 768, 100), (2, 33, 31), (3, 64, 64), (5, 17, 97), (7, 7, 7), (11, 65, 40),
         (12, 32, 32), (13, 300, 33), (63, 1000, 7), (65, 65, 65), (1, 1000, 63), (100, 7, 129), (48, 257, 96),
-        (97, 520, 200),
+        (97, 520, 200), (25, 40, 70), (36, 64, 33),
     ];
 
     public static TheoryData<SimdLevel, int> Paths()
@@ -103,6 +103,18 @@ public sealed class GemmTests
         var packed = PackedMatrix.Pack(w1, n, k);
         packed.Repack(w2);
         var back = new float[n * k];
+        packed.CopyTo(back);
+        Assert.Equal(w2, back);
+        packed.Repack(new ComputeContext(2), w1);
+        packed.CopyTo(back);
+        Assert.Equal(w1, back);
+        var big = TensorTestData.Random(300 * 301, 4);
+        var bigPacked = PackedMatrix.Pack(new float[300 * 301], 300, 301);
+        bigPacked.Repack(new ComputeContext(2), big);
+        var bigBack = new float[300 * 301];
+        bigPacked.CopyTo(bigBack);
+        Assert.Equal(big, bigBack);
+        packed.Repack(w2);
         packed.CopyTo(back);
         Assert.Equal(w2, back);
         Assert.Equal(3, packed.PanelCount);
