@@ -2,9 +2,21 @@ using BenchmarkDotNet.Running;
 
 namespace EsoLM.Benchmarks;
 
-/// <summary>Runs the BenchmarkDotNet suites: <c>dotnet run -c Release --project tests/EsoLM.Benchmarks -- --filter *</c>.</summary>
+/// <summary>
+/// Runs the BenchmarkDotNet suites: <c>dotnet run -c Release --project tests/EsoLM.Benchmarks -- --filter *</c>,
+/// or a quick GFLOP/s check: <c>… -- quick [threads] [MxKxN ...]</c>.
+/// </summary>
 public static class Program
 {
     /// <summary>Entry point.</summary>
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static void Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "quick")
+        {
+            Quick.Run(args);
+            return;
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
 }

@@ -1,70 +1,97 @@
+using System.Numerics.Tensors;
+
 namespace EsoLM.Tensors;
 
-/// <summary>Element-wise activations and row softmax.</summary>
+/// <summary>Element-wise activations and row softmax (vectorised with <see cref="TensorPrimitives"/>).</summary>
 public static class Activations
 {
+    private const int Chunk = 512;
+
     /// <summary>GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). In place allowed.</summary>
+    /// <param name="x">Input.</param>
+    /// <param name="y">Output (same length as <paramref name="x"/>; may be <paramref name="x"/>).</param>
     public static void GeluTanh(ReadOnlySpan<float> x, Span<float> y)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(y.Length, x.Length, nameof(y));
         const float c = 0.7978845608028654f;
-        for (int i = 0; i < x.Length; i++)
+        Span<float> t = stackalloc float[Chunk];
+        for (int i = 0; i < x.Length; i += Chunk)
         {
-            float v = x[i];
-            y[i] = 0.5f * v * (1f + MathF.Tanh(c * (v + 0.044715f * v * v * v)));
+            int len = Math.Min(Chunk, x.Length - i);
+            var xs = x.Slice(i, len);
+            var ys = y.Slice(i, len);
+            var ts = t[..len];
+            TensorPrimitives.Multiply(xs, xs, ts);                 // x²
+            TensorPrimitives.Multiply(ts, 0.044715f * c, ts);
+            TensorPrimitives.Add(ts, c, ts);                       // c·(1 + 0.044715·x²)
+            TensorPrimitives.Multiply(ts, xs, ts);                 // c·(x + 0.044715·x³)
+            TensorPrimitives.Tanh(ts, ts);
+            TensorPrimitives.Add(ts, 1f, ts);
+            TensorPrimitives.Multiply(ts, xs, ts);
+            TensorPrimitives.Multiply(ts, 0.5f, ys);
         }
     }
 
     /// <summary>SiLU: x·sigmoid(x). In place allowed.</summary>
+    /// <param name="x">Input.</param>
+    /// <param name="y">Output (same length as <paramref name="x"/>; may be <paramref name="x"/>).</param>
     public static void Silu(ReadOnlySpan<float> x, Span<float> y)
     {
-        for (int i = 0; i < x.Length; i++)
+        ArgumentOutOfRangeException.ThrowIfLessThan(y.Length, x.Length, nameof(y));
+        Span<float> t = stackalloc float[Chunk];
+        for (int i = 0; i < x.Length; i += Chunk)
         {
-            y[i] = x[i] / (1f + MathF.Exp(-x[i]));
+            int len = Math.Min(Chunk, x.Length - i);
+            var xs = x.Slice(i, len);
+            var ts = t[..len];
+            TensorPrimitives.Sigmoid(xs, ts);
+            TensorPrimitives.Multiply(ts, xs, y.Slice(i, len));
         }
     }
 
     /// <summary>Numerically stable softmax of one row, in place.</summary>
+    /// <param name="row">The row.</param>
     public static void SoftmaxInPlace(Span<float> row)
     {
-        float max = float.NegativeInfinity;
-        foreach (var v in row)
+        if (row.IsEmpty)
         {
-            max = MathF.Max(max, v);
+            return;
         }
 
+        float max = TensorPrimitives.Max<float>(row);
+        TensorPrimitives.Subtract(row, max, row);
+        TensorPrimitives.Exp(row, row);
         double sum = 0;
-        for (int i = 0; i < row.Length; i++)
+        for (int i = 0; i < row.Length; i += Chunk)
         {
-            row[i] = MathF.Exp(row[i] - max);
-            sum += row[i];
+            sum += TensorPrimitives.Sum<float>(row.Slice(i, Math.Min(Chunk, row.Length - i)));
         }
 
-        float inv = (float)(1.0 / sum);
-        for (int i = 0; i < row.Length; i++)
-        {
-            row[i] *= inv;
-        }
+        TensorPrimitives.Multiply(row, (float)(1.0 / sum), row);
     }
 
     /// <summary>Numerically stable log-softmax of one row, in place.</summary>
+    /// <param name="row">The row.</param>
     public static void LogSoftmaxInPlace(Span<float> row)
     {
-        float max = float.NegativeInfinity;
-        foreach (var v in row)
+        if (row.IsEmpty)
         {
-            max = MathF.Max(max, v);
+            return;
         }
 
+        float max = TensorPrimitives.Max<float>(row);
+        Span<float> t = stackalloc float[Chunk];
         double sum = 0;
-        foreach (var v in row)
+        for (int i = 0; i < row.Length; i += Chunk)
         {
-            sum += Math.Exp(v - max);
+            int len = Math.Min(Chunk, row.Length - i);
+            var ts = t[..len];
+            TensorPrimitives.Subtract(row.Slice(i, len), max, ts);
+            TensorPrimitives.Exp(ts, ts);
+            sum += TensorPrimitives.Sum<float>(ts);
         }
 
         float lse = max + (float)Math.Log(sum);
-        for (int i = 0; i < row.Length; i++)
-        {
-            row[i] -= lse;
-        }
+        TensorPrimitives.Subtract(row, lse, row);
     }
 }

@@ -1,72 +1,293 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
 namespace EsoLM.Tensors;
 
 /// <summary>Scaled dot-product attention of one head over a key/value buffer, with per-query visible key ranges.</summary>
-public static class Attention
+public static unsafe partial class Attention
 {
     /// <summary>
     /// For each of <paramref name="queryCount"/> queries (row r at r·<paramref name="queryStride"/> in
     /// <paramref name="queries"/>, width <paramref name="headDim"/>): out = softmax(q·kᵀ·<paramref name="scale"/>)·v over
     /// the key slots <paramref name="visible"/>[r]. Keys and values are [slots, headDim] row-major buffers of one head.
     /// A query with no visible key gets a zero output. Single-threaded; callers parallelise over heads and sequences.
+    /// Allocation-free after warm-up (scores live in a per-thread scratch buffer).
     /// </summary>
+    /// <param name="simd">SIMD width (<see cref="SimdLevel.Auto"/> picks the best).</param>
+    /// <param name="queries">Query rows.</param>
+    /// <param name="queryStride">Distance between query rows.</param>
+    /// <param name="queryCount">Number of queries.</param>
+    /// <param name="keys">Keys [slots, headDim].</param>
+    /// <param name="values">Values [slots, headDim].</param>
+    /// <param name="headDim">Head width.</param>
+    /// <param name="visible">Visible key ranges, one per query.</param>
+    /// <param name="output">Output rows.</param>
+    /// <param name="outputStride">Distance between output rows.</param>
+    /// <param name="scale">Score scale (usually 1/√headDim).</param>
     public static void AttendHead(SimdLevel simd, ReadOnlySpan<float> queries, int queryStride, int queryCount,
         ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int headDim, ReadOnlySpan<KeyRange> visible,
         Span<float> output, int outputStride, float scale)
     {
-        _ = simd;
-        var scores = new float[keys.Length / headDim];
+        ArgumentOutOfRangeException.ThrowIfLessThan(headDim, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(queryCount);
+        ArgumentOutOfRangeException.ThrowIfLessThan(visible.Length, queryCount, nameof(visible));
+        ArgumentOutOfRangeException.ThrowIfNotEqual(values.Length, keys.Length, nameof(values));
+        if (queryCount == 0)
+        {
+            return;
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(queries.Length, ((queryCount - 1) * queryStride) + headDim, nameof(queries));
+        ArgumentOutOfRangeException.ThrowIfLessThan(output.Length, ((queryCount - 1) * outputStride) + headDim, nameof(output));
+        if (simd == SimdLevel.Auto)
+        {
+            simd = ComputeContext.BestAvailable;
+        }
+
+        int slots = keys.Length / headDim;
         for (int r = 0; r < queryCount; r++)
         {
-            var q = queries.Slice(r * queryStride, headDim);
-            var o = output.Slice(r * outputStride, headDim);
-            o.Clear();
             var vr = visible[r];
-            if (vr.Count == 0)
+            output.Slice(r * outputStride, headDim).Clear();
+            if (vr.Count != 0 && (vr.Start0 < 0 || vr.Start1 < 0 || vr.End0 < vr.Start0 || vr.End1 < vr.Start1 || vr.MaxEnd > slots))
+            {
+                throw new ArgumentOutOfRangeException(nameof(visible), vr, $"Key ranges must lie in [0, {slots}).");
+            }
+
+            if (vr.End0 > vr.Start0 && vr.End1 > vr.Start1 && vr.Start0 < vr.End1 && vr.Start1 < vr.End0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(visible), vr, "The two key ranges of a query must not overlap.");
+            }
+        }
+
+        fixed (float* pq = queries)
+        fixed (float* pk = keys)
+        fixed (float* pv = values)
+        fixed (float* po = output)
+        {
+            if (simd != SimdLevel.Scalar && queryCount >= BlockedMinQueries)
+            {
+                Blocked(simd, pq, queryStride, queryCount, pk, pv, headDim, visible, po, outputStride, scale);
+                return;
+            }
+
+            float* scores = Scratch.Get(Scratch.Scores, Math.Max(slots, 1));
+            for (int r = 0; r < queryCount; r++)
+            {
+                var vr = visible[r];
+                if (vr.Count != 0)
+                {
+                    OneQuery(simd, pq + ((nint)r * queryStride), pk, pv, headDim, vr, po + ((nint)r * outputStride), scale, scores);
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void OneQuery(SimdLevel simd, float* q, float* keys, float* values, int d, KeyRange vr, float* o,
+        float scale, float* scores)
+    {
+        float max = float.NegativeInfinity;
+        for (int pass = 0; pass < 2; pass++)
+        {
+            int s = pass == 0 ? vr.Start0 : vr.Start1, e = pass == 0 ? vr.End0 : vr.End1;
+            if (simd == SimdLevel.Vector512 && d == 64)
+            {
+                var q0 = Vector512.Load(q) * scale;
+                var q1 = Vector512.Load(q + 16) * scale;
+                var q2 = Vector512.Load(q + 32) * scale;
+                var q3 = Vector512.Load(q + 48) * scale;
+                for (int kk = s; kk < e; kk++)
+                {
+                    float* kp = keys + ((nint)kk * 64);
+                    var acc = Vector512.FusedMultiplyAdd(q1, Vector512.Load(kp + 16), q0 * Vector512.Load(kp));
+                    acc = Vector512.FusedMultiplyAdd(q2, Vector512.Load(kp + 32), acc);
+                    acc = Vector512.FusedMultiplyAdd(q3, Vector512.Load(kp + 48), acc);
+                    float v = HorizontalSum(acc);
+                    scores[kk] = v;
+                    max = MathF.Max(max, v);
+                }
+            }
+            else
+            {
+                for (int kk = s; kk < e; kk++)
+                {
+                    float v = Dot(simd, q, keys + ((nint)kk * d), d) * scale;
+                    scores[kk] = v;
+                    max = MathF.Max(max, v);
+                }
+            }
+        }
+
+        double sum = 0;
+        for (int pass = 0; pass < 2; pass++)
+        {
+            int s = pass == 0 ? vr.Start0 : vr.Start1, e = pass == 0 ? vr.End0 : vr.End1;
+            if (e <= s)
             {
                 continue;
             }
 
-            float max = float.NegativeInfinity;
-            for (int pass = 0; pass < 2; pass++)
+            var span = new Span<float>(scores + s, e - s);
+            if (simd == SimdLevel.Scalar)
             {
-                int s = pass == 0 ? vr.Start0 : vr.Start1, e = pass == 0 ? vr.End0 : vr.End1;
-                for (int kk = s; kk < e; kk++)
+                for (int i = 0; i < span.Length; i++)
                 {
-                    float dot = 0;
-                    for (int d = 0; d < headDim; d++)
-                    {
-                        dot += q[d] * keys[kk * headDim + d];
-                    }
-
-                    scores[kk] = dot * scale;
-                    max = MathF.Max(max, scores[kk]);
+                    span[i] = MathF.Exp(span[i] - max);
+                    sum += span[i];
                 }
             }
-
-            double sum = 0;
-            for (int pass = 0; pass < 2; pass++)
+            else
             {
-                int s = pass == 0 ? vr.Start0 : vr.Start1, e = pass == 0 ? vr.End0 : vr.End1;
+                TensorPrimitives.Subtract(span, max, span);
+                TensorPrimitives.Exp(span, span);
+                sum += TensorPrimitives.Sum<float>(span);
+            }
+        }
+
+        float inv = (float)(1.0 / sum);
+        for (int pass = 0; pass < 2; pass++)
+        {
+            int s = pass == 0 ? vr.Start0 : vr.Start1, e = pass == 0 ? vr.End0 : vr.End1;
+            if (simd == SimdLevel.Vector512 && d == 64)
+            {
+                Accumulate64(values, s, e, scores, o);
+            }
+            else
+            {
                 for (int kk = s; kk < e; kk++)
                 {
-                    scores[kk] = MathF.Exp(scores[kk] - max);
-                    sum += scores[kk];
+                    Axpy(simd, scores[kk], values + ((nint)kk * d), o, d);
                 }
+            }
+        }
+
+        Scale(simd, o, d, inv);
+    }
+
+    private static void Accumulate64(float* values, int s, int e, float* scores, float* o)
+    {
+        Vector512<float> o0 = Vector512.Load(o), o1 = Vector512.Load(o + 16), o2 = Vector512.Load(o + 32), o3 = Vector512.Load(o + 48);
+        Vector512<float> p0 = default, p1 = default, p2 = default, p3 = default;
+        int kk = s;
+        for (; kk + 2 <= e; kk += 2)
+        {
+            float* vp = values + ((nint)kk * 64);
+            var w0 = Vector512.Create(scores[kk]);
+            var w1 = Vector512.Create(scores[kk + 1]);
+            o0 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(vp), o0);
+            o1 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(vp + 16), o1);
+            o2 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(vp + 32), o2);
+            o3 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(vp + 48), o3);
+            p0 = Vector512.FusedMultiplyAdd(w1, Vector512.Load(vp + 64), p0);
+            p1 = Vector512.FusedMultiplyAdd(w1, Vector512.Load(vp + 80), p1);
+            p2 = Vector512.FusedMultiplyAdd(w1, Vector512.Load(vp + 96), p2);
+            p3 = Vector512.FusedMultiplyAdd(w1, Vector512.Load(vp + 112), p3);
+        }
+
+        if (kk < e)
+        {
+            float* vp = values + ((nint)kk * 64);
+            var w0 = Vector512.Create(scores[kk]);
+            o0 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(vp), o0);
+            o1 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(vp + 16), o1);
+            o2 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(vp + 32), o2);
+            o3 = Vector512.FusedMultiplyAdd(w0, Vector512.Load(vp + 48), o3);
+        }
+
+        (o0 + p0).Store(o);
+        (o1 + p1).Store(o + 16);
+        (o2 + p2).Store(o + 32);
+        (o3 + p3).Store(o + 48);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float HorizontalSum(Vector512<float> v)
+    {
+        var h = v.GetLower() + v.GetUpper();
+        return Vector128.Sum(h.GetLower() + h.GetUpper());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Dot(SimdLevel simd, float* x, float* y, int d)
+    {
+        int i = 0;
+        float s = 0;
+        if (simd == SimdLevel.Vector512)
+        {
+            var acc = Vector512<float>.Zero;
+            for (; i + 16 <= d; i += 16)
+            {
+                acc = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), Vector512.Load(y + i), acc);
             }
 
-            float inv = (float)(1.0 / sum);
-            for (int pass = 0; pass < 2; pass++)
+            s = HorizontalSum(acc);
+        }
+
+        if (simd != SimdLevel.Scalar)
+        {
+            var acc = Vector256<float>.Zero;
+            for (; i + 8 <= d; i += 8)
             {
-                int s = pass == 0 ? vr.Start0 : vr.Start1, e = pass == 0 ? vr.End0 : vr.End1;
-                for (int kk = s; kk < e; kk++)
-                {
-                    float w = scores[kk] * inv;
-                    for (int d = 0; d < headDim; d++)
-                    {
-                        o[d] += w * values[kk * headDim + d];
-                    }
-                }
+                acc = Vector256.FusedMultiplyAdd(Vector256.Load(x + i), Vector256.Load(y + i), acc);
             }
+
+            var h = acc.GetLower() + acc.GetUpper();
+            s += Vector128.Sum(h);
+        }
+
+        for (; i < d; i++)
+        {
+            s += x[i] * y[i];
+        }
+
+        return s;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Axpy(SimdLevel simd, float w, float* x, float* y, int d)
+    {
+        int i = 0;
+        if (simd == SimdLevel.Vector512)
+        {
+            var wv = Vector512.Create(w);
+            for (; i + 16 <= d; i += 16)
+            {
+                Vector512.FusedMultiplyAdd(wv, Vector512.Load(x + i), Vector512.Load(y + i)).Store(y + i);
+            }
+        }
+
+        if (simd != SimdLevel.Scalar)
+        {
+            var wv = Vector256.Create(w);
+            for (; i + 8 <= d; i += 8)
+            {
+                Vector256.FusedMultiplyAdd(wv, Vector256.Load(x + i), Vector256.Load(y + i)).Store(y + i);
+            }
+        }
+
+        for (; i < d; i++)
+        {
+            y[i] += w * x[i];
+        }
+    }
+
+    private static void Scale(SimdLevel simd, float* y, int d, float s)
+    {
+        int i = 0;
+        if (simd != SimdLevel.Scalar)
+        {
+            var sv = Vector256.Create(s);
+            for (; i + 8 <= d; i += 8)
+            {
+                (Vector256.Load(y + i) * sv).Store(y + i);
+            }
+        }
+
+        for (; i < d; i++)
+        {
+            y[i] *= s;
         }
     }
 }

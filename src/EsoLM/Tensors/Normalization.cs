@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace EsoLM.Tensors;
 
 /// <summary>Layer normalisation without bias, as the DiT uses it, optionally fused with the adaLN modulation.</summary>
@@ -7,45 +9,62 @@ public static class Normalization
     /// For each of <paramref name="rows"/> rows of width <paramref name="dim"/>:
     /// y = (x − mean)/sqrt(var + eps) · weight · (1 + scale) + shift. <paramref name="scale"/> and
     /// <paramref name="shift"/> may be empty (then 0). Variance is the biased (population) variance.
+    /// <paramref name="y"/> may be <paramref name="x"/> (in place). Vectorised; parallel over rows for large inputs.
     /// </summary>
+    /// <param name="context">Threads and SIMD width.</param>
+    /// <param name="x">Input rows.</param>
+    /// <param name="y">Output rows.</param>
+    /// <param name="rows">Number of rows.</param>
+    /// <param name="dim">Row width.</param>
+    /// <param name="weight">Per-feature weight (length <paramref name="dim"/>).</param>
+    /// <param name="scale">adaLN scale (length <paramref name="dim"/>) or empty.</param>
+    /// <param name="shift">adaLN shift (length <paramref name="dim"/>) or empty.</param>
+    /// <param name="eps">Variance epsilon.</param>
     public static void LayerNormModulated(ComputeContext context, ReadOnlySpan<float> x, Span<float> y, int rows, int dim,
         ReadOnlySpan<float> weight, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, float eps)
     {
         ArgumentNullException.ThrowIfNull(context);
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentOutOfRangeException.ThrowIfLessThan(dim, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(x.Length, rows * dim, nameof(x));
+        ArgumentOutOfRangeException.ThrowIfLessThan(y.Length, rows * dim, nameof(y));
+        ArgumentOutOfRangeException.ThrowIfLessThan(weight.Length, dim, nameof(weight));
+        if (context.Simd == SimdLevel.Scalar)
+        {
+            ReferenceKernels.LayerNormModulated(x, y, rows, dim, weight, scale, shift, eps);
+            return;
+        }
+
+        weight = weight[..dim];
+        if (!scale.IsEmpty)
+        {
+            scale = scale[..dim];
+        }
+
+        if (!shift.IsEmpty)
+        {
+            shift = shift[..dim];
+        }
+
         for (int r = 0; r < rows; r++)
         {
             var xr = x.Slice(r * dim, dim);
             var yr = y.Slice(r * dim, dim);
-            double mean = 0;
-            for (int i = 0; i < dim; i++)
-            {
-                mean += xr[i];
-            }
-
-            mean /= dim;
-            double var = 0;
-            for (int i = 0; i < dim; i++)
-            {
-                double d = xr[i] - mean;
-                var += d * d;
-            }
-
-            var /= dim;
+            float mean = TensorPrimitives.Sum(xr) / dim;
+            TensorPrimitives.Subtract(xr, mean, yr);
+            double var = TensorPrimitives.SumOfSquares<float>(yr) / (double)dim;
             float inv = (float)(1.0 / Math.Sqrt(var + eps));
-            for (int i = 0; i < dim; i++)
+            TensorPrimitives.Multiply(yr, inv, yr);
+            TensorPrimitives.Multiply(yr, weight, yr);
+            if (!scale.IsEmpty)
             {
-                float v = (float)(xr[i] - mean) * inv * weight[i];
-                if (!scale.IsEmpty)
-                {
-                    v *= 1f + scale[i];
-                }
+                // y·(1 + s) = y·s + y
+                TensorPrimitives.FusedMultiplyAdd(yr, scale, yr, yr);
+            }
 
-                if (!shift.IsEmpty)
-                {
-                    v += shift[i];
-                }
-
-                yr[i] = v;
+            if (!shift.IsEmpty)
+            {
+                TensorPrimitives.Add(yr, shift, yr);
             }
         }
     }

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace EsoLM.Tensors;
 
 /// <summary>
@@ -81,13 +83,32 @@ public sealed class RotaryTable
             for (int h = 0; h < heads; h++)
             {
                 var x = data.Slice(r * rowStride + offset + h * d, d);
-                for (int j = 0; j < Half; j++)
-                {
-                    float a = x[j], b = x[j + Half];
-                    x[j] = a * cos[j] - b * sin[j];
-                    x[j + Half] = b * cos[j] + a * sin[j];
-                }
+                Rotate(x[..Half], x[Half..], cos, sin);
             }
+        }
+    }
+
+    private static void Rotate(Span<float> lo, Span<float> hi, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
+    {
+        int n = lo.Length, j = 0;
+        if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
+        {
+            for (; j + 8 <= n; j += 8)
+            {
+                var a = System.Runtime.Intrinsics.Vector256.Create(lo.Slice(j, 8));
+                var b = System.Runtime.Intrinsics.Vector256.Create(hi.Slice(j, 8));
+                var c = System.Runtime.Intrinsics.Vector256.Create(cos.Slice(j, 8));
+                var s = System.Runtime.Intrinsics.Vector256.Create(sin.Slice(j, 8));
+                (a * c - b * s).CopyTo(lo.Slice(j, 8));
+                (b * c + a * s).CopyTo(hi.Slice(j, 8));
+            }
+        }
+
+        for (; j < n; j++)
+        {
+            float a = lo[j], b = hi[j];
+            lo[j] = a * cos[j] - b * sin[j];
+            hi[j] = b * cos[j] + a * sin[j];
         }
     }
 }

@@ -1,0 +1,335 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Text.Json;
+using EsoLM.Tensors;
+
+namespace EsoLM.Cli.Bench;
+
+/// <summary>GFLOP/s of one GEMM shape (C[m, n] = A[m, k]·Wᵀ with W pre-packed).</summary>
+/// <param name="M">Rows of A.</param>
+/// <param name="K">Inner dimension.</param>
+/// <param name="N">Outputs.</param>
+/// <param name="Gflops">Best of the timed runs.</param>
+/// <param name="MedianGflops">Median of the timed runs.</param>
+internal sealed record GemmMeasurement(int M, int K, int N, double Gflops, double MedianGflops);
+
+/// <summary>Result of <see cref="KernelBenchmark.Run"/>; <see cref="Extra"/> carries fields other benchmarks append.</summary>
+/// <param name="Threads">Threads used.</param>
+/// <param name="Simd">SIMD width used.</param>
+/// <param name="Gemm">The GEMM shapes.</param>
+/// <param name="FmaCeilingGflops">Pure FMA-loop throughput on all <paramref name="Threads"/> threads in the same run.</param>
+/// <param name="GemmPeakRatio">GFLOP/s of the largest GEMM shape divided by <paramref name="FmaCeilingGflops"/>.</param>
+/// <param name="AttentionGflops">One-head attention GFLOP/s (single thread, as the kernel is called per head).</param>
+/// <param name="AttentionQueriesPerSecond">Queries per second of the attention measurement.</param>
+internal sealed record KernelBenchmarkResult(int Threads, SimdLevel Simd, IReadOnlyList<GemmMeasurement> Gemm,
+    double FmaCeilingGflops, double GemmPeakRatio, double AttentionGflops, double AttentionQueriesPerSecond)
+{
+    /// <summary>Extra numeric fields written after the kernel ones, in insertion order (e.g. forward_tokens_per_second).</summary>
+    public IList<KeyValuePair<string, double>> Extra { get; } = new List<KeyValuePair<string, double>>();
+}
+
+/// <summary>
+/// The <c>esolm bench kernels</c> measurements: GEMM at the model's shapes, an FMA ceiling and attention.
+/// Each shape is warmed up for at least <see cref="WarmUp"/> (tier-1 JIT with AVX-512 needs that) and then timed in
+/// several runs; the best and the median are reported.
+/// </summary>
+internal static class KernelBenchmark
+{
+    /// <summary>The GEMM shapes (M, K, N): a decode GEMV, a 128-token block, a 1024-token MLP projection.</summary>
+    public static readonly (int M, int K, int N)[] GemmShapes = [(1, 768, 2304), (128, 768, 2304), (1024, 768, 3072)];
+
+    /// <summary>Minimum warm-up per measured kernel.</summary>
+    public static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(0.5);
+
+    /// <summary>Maximum warm-up per measured kernel.</summary>
+    public static readonly TimeSpan MaxWarmUp = TimeSpan.FromSeconds(3);
+
+    private const int Runs = 21;
+    private const double RunSeconds = 0.02;
+
+    /// <summary>Runs every measurement on <paramref name="threads"/> threads (≤ 0: all cores).</summary>
+    public static KernelBenchmarkResult Run(int threads = -1, SimdLevel simd = SimdLevel.Auto)
+    {
+        var ctx = new ComputeContext(threads, simd);
+        var gemm = new List<GemmMeasurement>();
+        foreach (var (m, k, n) in GemmShapes)
+        {
+            gemm.Add(MeasureGemm(ctx, m, k, n));
+        }
+
+        double ceiling = MeasureFmaCeiling(ctx.MaxDegreeOfParallelism, ctx.Simd);
+        var (attnGflops, attnQps) = MeasureAttention(ctx.Simd);
+        return new KernelBenchmarkResult(ctx.MaxDegreeOfParallelism, ctx.Simd, gemm, ceiling, gemm[^1].Gflops / ceiling, attnGflops, attnQps);
+    }
+
+    /// <summary>Measures one GEMM shape.</summary>
+    public static GemmMeasurement MeasureGemm(ComputeContext context, int m, int k, int n)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var rng = new Random(42);
+        var a = new float[m * k];
+        var w = new float[n * k];
+        var bias = new float[n];
+        var c = new float[m * n];
+        Fill(rng, a);
+        Fill(rng, w);
+        Fill(rng, bias);
+        var packed = PackedMatrix.Pack(w, n, k);
+        double flops = 2.0 * m * n * k;
+        var (best, median) = Time(() => Gemm.MultiplyTransposed(context, a, m, packed, bias, c), flops);
+        return new GemmMeasurement(m, k, n, best / 1e9, median / 1e9);
+    }
+
+    /// <summary>
+    /// GFLOP/s of a pure FMA loop (12 independent accumulators per thread, no memory traffic) run on
+    /// <paramref name="threads"/> threads at once: the practical ceiling the GEMM is compared with.
+    /// </summary>
+    public static double MeasureFmaCeiling(int threads, SimdLevel simd)
+    {
+        const long iterations = 4_000_000;
+        int lanes = simd == SimdLevel.Vector512 ? 16 : simd == SimdLevel.Vector256 ? 8 : 1;
+        double flopsPerThread = 2.0 * 12 * lanes * iterations;
+        double best = 0;
+        var warmUntil = Stopwatch.StartNew();
+        int round = 0;
+        while (warmUntil.Elapsed < WarmUp || round < Runs)
+        {
+            using var start = new Barrier(threads + 1);
+            var workers = new Thread[threads];
+            var sink = new float[threads];
+            for (int t = 0; t < threads; t++)
+            {
+                int index = t;
+                workers[t] = new Thread(() =>
+                {
+                    start.SignalAndWait();
+                    sink[index] = simd switch
+                    {
+                        SimdLevel.Vector512 => Fma512(iterations),
+                        SimdLevel.Vector256 => Fma256(iterations),
+                        _ => FmaScalar(iterations),
+                    };
+                });
+                workers[t].Start();
+            }
+
+            start.SignalAndWait();
+            var sw = Stopwatch.StartNew();
+            foreach (var worker in workers)
+            {
+                worker.Join();
+            }
+
+            double seconds = sw.Elapsed.TotalSeconds;
+            if (warmUntil.Elapsed >= WarmUp)
+            {
+                best = Math.Max(best, flopsPerThread * threads / seconds);
+                round++;
+            }
+
+            GC.KeepAlive(sink);
+        }
+
+        return best / 1e9;
+    }
+
+    /// <summary>
+    /// One head of attention: 256 queries, 1024 key slots, head width 64, each query seeing a causal prefix plus a
+    /// second range (the Eso-LM sequential mask shape). Returns (GFLOP/s, queries/s), single-threaded.
+    /// </summary>
+    public static (double Gflops, double QueriesPerSecond) MeasureAttention(SimdLevel simd)
+    {
+        const int slots = 1024, d = 64, queries = 256;
+        var rng = new Random(7);
+        var keys = new float[slots * d];
+        var values = new float[slots * d];
+        var q = new float[queries * d];
+        var o = new float[queries * d];
+        Fill(rng, keys);
+        Fill(rng, values);
+        Fill(rng, q);
+        var visible = new KeyRange[queries];
+        long visibleKeys = 0;
+        for (int r = 0; r < queries; r++)
+        {
+            int split = 512 + (r * 3 / 2);
+            visible[r] = new KeyRange(0, split, slots - 64, slots);
+            visibleKeys += visible[r].Count;
+        }
+
+        double flops = 4.0 * d * visibleKeys;
+        var (best, _) = Time(() => Attention.AttendHead(simd, q, d, queries, keys, values, d, visible, o, d, 0.125f), flops);
+        return (best / 1e9, best / flops * queries);
+    }
+
+    /// <summary>Writes the result as one JSON object with snake_case keys.</summary>
+    public static void WriteJson(Utf8JsonWriter writer, KernelBenchmarkResult result)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(result);
+        writer.WriteStartObject();
+        writer.WriteNumber("threads", result.Threads);
+        writer.WriteString("simd", result.Simd.ToString());
+        writer.WriteStartArray("gemm");
+        foreach (var g in result.Gemm)
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("m", g.M);
+            writer.WriteNumber("k", g.K);
+            writer.WriteNumber("n", g.N);
+            writer.WriteNumber("gflops", Math.Round(g.Gflops, 2));
+            writer.WriteNumber("gflops_median", Math.Round(g.MedianGflops, 2));
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        writer.WriteNumber("fma_ceiling_gflops", Math.Round(result.FmaCeilingGflops, 2));
+        writer.WriteNumber("gemm_peak_ratio", Math.Round(result.GemmPeakRatio, 4));
+        writer.WriteNumber("attention_gflops", Math.Round(result.AttentionGflops, 2));
+        writer.WriteNumber("attention_queries_per_second", Math.Round(result.AttentionQueriesPerSecond, 0));
+        foreach (var (name, value) in result.Extra)
+        {
+            writer.WriteNumber(name, value);
+        }
+
+        writer.WriteEndObject();
+    }
+
+    /// <summary>The result as one JSON line.</summary>
+    public static string ToJson(KernelBenchmarkResult result)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream))
+        {
+            WriteJson(writer, result);
+        }
+
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    /// <summary>
+    /// Warms <paramref name="action"/> up for at least <see cref="WarmUp"/> and then until its speed stops improving
+    /// (tier-1 re-JIT of ReadyToRun code such as TensorPrimitives can take a second or more on a loaded machine; at most
+    /// <see cref="MaxWarmUp"/>), then times <see cref="Runs"/> runs of enough repetitions to last about 20 ms each (many short runs catch quiet moments on a shared machine).
+    /// Returns (best, median) in flop/s.
+    /// </summary>
+    public static (double Best, double Median) Time(Action action, double flopsPerCall)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        var total = Stopwatch.StartNew();
+        double bestWindow = 0;
+        int stale = 0;
+        long calls = 0;
+        while (total.Elapsed < MaxWarmUp && (total.Elapsed < WarmUp || stale < 4))
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            long windowCalls = 0;
+            while (Stopwatch.GetElapsedTime(t0).TotalSeconds < 0.1 || windowCalls < 2)
+            {
+                action();
+                windowCalls++;
+            }
+
+            calls += windowCalls;
+            double rate = windowCalls / Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            stale = rate > bestWindow * 1.03 ? 0 : stale + 1;
+            bestWindow = Math.Max(bestWindow, rate);
+        }
+
+        double perCall = 1 / bestWindow;
+        int reps = (int)Math.Clamp(RunSeconds / perCall, 1, 1_000_000);
+        var rates = new double[Runs];
+        for (int r = 0; r < Runs; r++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            for (int i = 0; i < reps; i++)
+            {
+                action();
+            }
+
+            double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            rates[r] = flopsPerCall * reps / seconds;
+        }
+
+        Array.Sort(rates);
+        return (rates[^1], rates[Runs / 2]);
+    }
+
+    private static void Fill(Random rng, float[] data)
+    {
+        for (int i = 0; i < data.Length; i++)
+        {
+            data[i] = (float)(rng.NextDouble() - 0.5);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static float Fma512(long iterations)
+    {
+        var x = Vector512.Create(0.999f);
+        var y = Vector512.Create(1e-7f);
+        Vector512<float> a0 = Vector512.Create(0f), a1 = Vector512.Create(1f), a2 = Vector512.Create(2f), a3 = Vector512.Create(3f),
+            a4 = Vector512.Create(4f), a5 = Vector512.Create(5f), a6 = Vector512.Create(6f), a7 = Vector512.Create(7f),
+            a8 = Vector512.Create(8f), a9 = Vector512.Create(9f), a10 = Vector512.Create(10f), a11 = Vector512.Create(11f);
+        for (long i = 0; i < iterations; i++)
+        {
+            a0 = Vector512.FusedMultiplyAdd(a0, x, y);
+            a1 = Vector512.FusedMultiplyAdd(a1, x, y);
+            a2 = Vector512.FusedMultiplyAdd(a2, x, y);
+            a3 = Vector512.FusedMultiplyAdd(a3, x, y);
+            a4 = Vector512.FusedMultiplyAdd(a4, x, y);
+            a5 = Vector512.FusedMultiplyAdd(a5, x, y);
+            a6 = Vector512.FusedMultiplyAdd(a6, x, y);
+            a7 = Vector512.FusedMultiplyAdd(a7, x, y);
+            a8 = Vector512.FusedMultiplyAdd(a8, x, y);
+            a9 = Vector512.FusedMultiplyAdd(a9, x, y);
+            a10 = Vector512.FusedMultiplyAdd(a10, x, y);
+            a11 = Vector512.FusedMultiplyAdd(a11, x, y);
+        }
+
+        return Vector512.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static float Fma256(long iterations)
+    {
+        var x = Vector256.Create(0.999f);
+        var y = Vector256.Create(1e-7f);
+        Vector256<float> a0 = Vector256.Create(0f), a1 = Vector256.Create(1f), a2 = Vector256.Create(2f), a3 = Vector256.Create(3f),
+            a4 = Vector256.Create(4f), a5 = Vector256.Create(5f), a6 = Vector256.Create(6f), a7 = Vector256.Create(7f),
+            a8 = Vector256.Create(8f), a9 = Vector256.Create(9f), a10 = Vector256.Create(10f), a11 = Vector256.Create(11f);
+        for (long i = 0; i < iterations; i++)
+        {
+            a0 = Vector256.FusedMultiplyAdd(a0, x, y);
+            a1 = Vector256.FusedMultiplyAdd(a1, x, y);
+            a2 = Vector256.FusedMultiplyAdd(a2, x, y);
+            a3 = Vector256.FusedMultiplyAdd(a3, x, y);
+            a4 = Vector256.FusedMultiplyAdd(a4, x, y);
+            a5 = Vector256.FusedMultiplyAdd(a5, x, y);
+            a6 = Vector256.FusedMultiplyAdd(a6, x, y);
+            a7 = Vector256.FusedMultiplyAdd(a7, x, y);
+            a8 = Vector256.FusedMultiplyAdd(a8, x, y);
+            a9 = Vector256.FusedMultiplyAdd(a9, x, y);
+            a10 = Vector256.FusedMultiplyAdd(a10, x, y);
+            a11 = Vector256.FusedMultiplyAdd(a11, x, y);
+        }
+
+        return Vector256.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static float FmaScalar(long iterations)
+    {
+        float a0 = 0, a1 = 1, a2 = 2, a3 = 3, x = 0.999f, y = 1e-7f;
+        for (long i = 0; i < iterations * 3; i++)
+        {
+            a0 = MathF.FusedMultiplyAdd(a0, x, y);
+            a1 = MathF.FusedMultiplyAdd(a1, x, y);
+            a2 = MathF.FusedMultiplyAdd(a2, x, y);
+            a3 = MathF.FusedMultiplyAdd(a3, x, y);
+        }
+
+        return a0 + a1 + a2 + a3;
+    }
+}

@@ -1,0 +1,598 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace EsoLM.Tensors;
+
+/// <summary>Packing routines, small-M kernels and the blocked GEMM driver.</summary>
+internal static unsafe partial class GemmKernels
+{
+    /// <summary>Panel width of packed B (outputs per panel).</summary>
+    internal const int NR = 32;
+
+    /// <summary>Depth of one packed block (k steps per micro-kernel call).</summary>
+    internal const int KC = 256;
+
+    /// <summary>Rows below which the Vector512 path streams packed B once per row group instead of packing A.</summary>
+    internal const int SmallM = 12;
+
+    /// <summary>Micro-tile rows for a SIMD level.</summary>
+    internal static int MicroRows(SimdLevel simd) => simd switch
+    {
+        SimdLevel.Vector512 => 12,
+        SimdLevel.Vector256 => 6,
+        _ => 4,
+    };
+
+    /// <summary>
+    /// Packs op(B) [n, k] (element (j, p) at src[j·rowStride + p·colStride]) into NR-wide k-major panels, zero-padded.
+    /// </summary>
+    internal static void PackPanels(float* src, nint rowStride, nint colStride, int n, int k, float* dst)
+    {
+        int panels = (n + NR - 1) / NR;
+        for (int jp = 0; jp < panels; jp++)
+        {
+            float* panel = dst + ((nint)jp * k * NR);
+            int j0 = jp * NR;
+            int nr = Math.Min(NR, n - j0);
+            if (colStride == 1)
+            {
+                for (int c = 0; c < nr; c++)
+                {
+                    float* row = src + ((j0 + c) * rowStride);
+                    float* d = panel + c;
+                    for (int p = 0; p < k; p++)
+                    {
+                        d[p * NR] = row[p];
+                    }
+                }
+
+                for (int c = nr; c < NR; c++)
+                {
+                    for (int p = 0; p < k; p++)
+                    {
+                        panel[(p * NR) + c] = 0f;
+                    }
+                }
+            }
+            else if (rowStride == 1)
+            {
+                for (int p = 0; p < k; p++)
+                {
+                    float* s = src + j0 + (p * colStride);
+                    float* d = panel + (p * NR);
+                    if (nr == NR)
+                    {
+                        if (Vector512.IsHardwareAccelerated)
+                        {
+                            Vector512.Store(Vector512.Load(s), d);
+                            Vector512.Store(Vector512.Load(s + 16), d + 16);
+                        }
+                        else
+                        {
+                            Buffer.MemoryCopy(s, d, NR * sizeof(float), NR * sizeof(float));
+                        }
+                    }
+                    else
+                    {
+                        int c = 0;
+                        for (; c < nr; c++)
+                        {
+                            d[c] = s[c];
+                        }
+
+                        for (; c < NR; c++)
+                        {
+                            d[c] = 0f;
+                        }
+                    }
+                }
+            }
+            else
+            {
+                for (int p = 0; p < k; p++)
+                {
+                    for (int c = 0; c < NR; c++)
+                    {
+                        panel[(p * NR) + c] = c < nr ? src[((j0 + c) * rowStride) + (p * colStride)] : 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Arguments of a parallel <see cref="PackPanels"/>.</summary>
+    internal struct PackArgs
+    {
+        public float* Source;
+        public nint RowStride;
+        public nint ColStride;
+        public int N;
+        public int K;
+        public float* Destination;
+        public int PanelsPerTask;
+    }
+
+    /// <summary><see cref="PackPanels"/> split over panel ranges on up to <paramref name="threads"/> threads.</summary>
+    internal static void PackPanelsParallel(int threads, float* src, nint rowStride, nint colStride, int n, int k, float* dst)
+    {
+        int panels = (n + NR - 1) / NR;
+        if (threads <= 1 || (long)n * k < 65536)
+        {
+            PackPanels(src, rowStride, colStride, n, k, dst);
+            return;
+        }
+
+        int perTask = Math.Max(1, (panels + (threads * 4) - 1) / (threads * 4));
+        var args = new PackArgs { Source = src, RowStride = rowStride, ColStride = colStride, N = n, K = k, Destination = dst, PanelsPerTask = perTask };
+        WorkerPool.Run(threads, (panels + perTask - 1) / perTask, &PackTask, &args);
+    }
+
+    private static void PackTask(void* argsPointer, int task)
+    {
+        ref PackArgs g = ref Unsafe.AsRef<PackArgs>(argsPointer);
+        int j0 = task * g.PanelsPerTask * NR;
+        int n = Math.Min(g.PanelsPerTask * NR, g.N - j0);
+        PackPanels(g.Source + (j0 * g.RowStride), g.RowStride, g.ColStride, n, g.K, g.Destination + ((nint)j0 * g.K));
+    }
+
+    /// <summary>
+    /// Packs rows [i0, i0+mc) × cols [p0, p0+kc) of op(A) (element (i, p) at a[i·rowStride + p·colStride]) into
+    /// mr-row, k-major panels, zero-padding the last panel.
+    /// </summary>
+    internal static void PackA(float* a, nint rowStride, nint colStride, int i0, int mc, int p0, int kc, int mr, float* dst)
+    {
+        for (int q = 0; q < mc; q += mr)
+        {
+            int rows = Math.Min(mr, mc - q);
+            float* panel = dst + ((nint)q * kc);
+            if (colStride == 1)
+            {
+                for (int r = 0; r < rows; r++)
+                {
+                    float* s = a + ((i0 + q + r) * rowStride) + p0;
+                    float* d = panel + r;
+                    for (int p = 0; p < kc; p++)
+                    {
+                        d[p * mr] = s[p];
+                    }
+                }
+            }
+            else
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    float* s = a + ((p0 + p) * colStride) + ((i0 + q) * rowStride);
+                    float* d = panel + (p * mr);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        d[r] = s[r * rowStride];
+                    }
+                }
+            }
+
+            if (rows < mr)
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    for (int r = rows; r < mr; r++)
+                    {
+                        panel[(p * mr) + r] = 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Scalar mr×32 tile with the same contract as <see cref="Tile512"/>.</summary>
+    internal static void TileScalar(int kc, int mr, float* a, float* b, float* c, nint ldc, float* bias, bool load)
+    {
+        float* acc = stackalloc float[4 * NR];
+        for (int r0 = 0; r0 < mr; r0 += 4)
+        {
+            int rows = Math.Min(4, mr - r0);
+            for (int r = 0; r < rows; r++)
+            {
+                for (int j = 0; j < NR; j++)
+                {
+                    acc[(r * NR) + j] = (load ? c[((r0 + r) * ldc) + j] : 0f) + (bias != null ? bias[j] : 0f);
+                }
+            }
+
+            for (int p = 0; p < kc; p++)
+            {
+                float* bp = b + (p * NR);
+                float* ap = a + (p * mr) + r0;
+                for (int r = 0; r < rows; r++)
+                {
+                    float av = ap[r];
+                    float* accRow = acc + (r * NR);
+                    for (int j = 0; j < NR; j++)
+                    {
+                        accRow[j] += av * bp[j];
+                    }
+                }
+            }
+
+            for (int r = 0; r < rows; r++)
+            {
+                for (int j = 0; j < NR; j++)
+                {
+                    c[((r0 + r) * ldc) + j] = acc[(r * NR) + j];
+                }
+            }
+        }
+    }
+
+    /// <summary>Arguments of one blocked GEMM (lives on the caller's stack during <see cref="WorkerPool.Run"/>).</summary>
+    internal struct BlockedArgs
+    {
+        public float* A;
+        public nint ARowStride;
+        public nint AColStride;
+        public float* B;
+        public float* C;
+        public nint Ldc;
+        public float* Bias;
+        public int M;
+        public int N;
+        public int K;
+        public bool Accumulate;
+        public SimdLevel Simd;
+        public int Mr;
+        public int Mc;
+        public int MBlocks;
+        public int NChunks;
+        public int PanelsPerChunk;
+    }
+
+    /// <summary>C[m, n] = op(A)·B (+ bias) (+ C) with B pre-packed in NR panels of depth K.</summary>
+    internal static void Blocked(int threads, SimdLevel simd, float* a, nint aRowStride, nint aColStride, float* b,
+        float* c, nint ldc, float* bias, int m, int n, int k, bool accumulate)
+    {
+        int mr = MicroRows(simd);
+        int panels = (n + NR - 1) / NR;
+        int mc = mr * 4;
+        int mBlocks = (m + mc - 1) / mc;
+        int nChunks = 1;
+        if (threads > 1)
+        {
+            // Enough tasks for dynamic balancing; split N only when M alone does not give them.
+            int target = threads * 8;
+            nChunks = Math.Clamp((target + mBlocks - 1) / mBlocks, 1, panels);
+        }
+
+        int panelsPerChunk = (panels + nChunks - 1) / nChunks;
+        nChunks = (panels + panelsPerChunk - 1) / panelsPerChunk;
+        var args = new BlockedArgs
+        {
+            A = a,
+            ARowStride = aRowStride,
+            AColStride = aColStride,
+            B = b,
+            C = c,
+            Ldc = ldc,
+            Bias = bias,
+            M = m,
+            N = n,
+            K = k,
+            Accumulate = accumulate,
+            Simd = simd,
+            Mr = mr,
+            Mc = mc,
+            MBlocks = mBlocks,
+            NChunks = nChunks,
+            PanelsPerChunk = panelsPerChunk,
+        };
+        WorkerPool.Run(threads, mBlocks * nChunks, &BlockedTask, &args);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BlockedTask(void* argsPointer, int task)
+    {
+        ref BlockedArgs g = ref Unsafe.AsRef<BlockedArgs>(argsPointer);
+        int ib = task / g.NChunks, jb = task % g.NChunks;
+        int i0 = ib * g.Mc, mc = Math.Min(g.Mc, g.M - i0);
+        int jp0 = jb * g.PanelsPerChunk, jpn = Math.Min(g.PanelsPerChunk, ((g.N + NR - 1) / NR) - jp0);
+        int mr = g.Mr, k = g.K;
+        nint ldc = g.Ldc;
+        int mcPad = (mc + mr - 1) / mr * mr;
+        float* pack = Scratch.Get(Scratch.PackA, mcPad * k);
+        float* tile = Scratch.Get(Scratch.Tile, mr * NR);
+
+        // Pack the whole A block once (KC-deep blocks, each mr-row k-major panels), then stream the B panels.
+        for (int p0 = 0; p0 < k; p0 += KC)
+        {
+            PackA(g.A, g.ARowStride, g.AColStride, i0, mc, p0, Math.Min(KC, k - p0), mr, pack + ((nint)mcPad * p0));
+        }
+
+        for (int p0 = 0; p0 < k; p0 += KC)
+        {
+            int kc = Math.Min(KC, k - p0);
+            float* packBlock = pack + ((nint)mcPad * p0);
+            bool load = p0 > 0 || g.Accumulate;
+            for (int jj = 0; jj < jpn; jj++)
+            {
+                int jp = jp0 + jj;
+                int j0 = jp * NR;
+                int nr = Math.Min(NR, g.N - j0);
+                float* bp = g.B + ((nint)jp * k * NR) + ((nint)p0 * NR);
+                float* bias = p0 == 0 && g.Bias != null ? g.Bias + j0 : null;
+                for (int q = 0; q < mc; q += mr)
+                {
+                    int rows = Math.Min(mr, mc - q);
+                    float* ap = packBlock + ((nint)q * kc);
+                    float* cp = g.C + ((i0 + q) * ldc) + j0;
+                    if (rows == mr && nr == NR)
+                    {
+                        RunTile(g.Simd, kc, mr, ap, bp, cp, ldc, bias, load);
+                    }
+                    else
+                    {
+                        for (int r = 0; r < mr; r++)
+                        {
+                            for (int j = 0; j < NR; j++)
+                            {
+                                float v = load && r < rows && j < nr ? cp[(r * ldc) + j] : 0f;
+                                if (bias != null && j < nr)
+                                {
+                                    v += bias[j];
+                                }
+
+                                tile[(r * NR) + j] = v;
+                            }
+                        }
+
+                        RunTile(g.Simd, kc, mr, ap, bp, tile, NR, null, true);
+                        for (int r = 0; r < rows; r++)
+                        {
+                            for (int j = 0; j < nr; j++)
+                            {
+                                cp[(r * ldc) + j] = tile[(r * NR) + j];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void RunTile(SimdLevel simd, int kc, int mr, float* a, float* b, float* c, nint ldc, float* bias, bool load)
+    {
+        if (simd == SimdLevel.Vector512)
+        {
+            Tile512(kc, a, b, c, ldc, bias, load);
+        }
+        else if (simd == SimdLevel.Vector256)
+        {
+            Tile256(kc, a, b, c, ldc, bias, load);
+        }
+        else
+        {
+            TileScalar(kc, mr, a, b, c, ldc, bias, load);
+        }
+    }
+
+    /// <summary>Arguments of the small-M (GEMV-like) path.</summary>
+    internal struct SmallArgs
+    {
+        public float* A;
+        public float* B;
+        public float* C;
+        public float* Bias;
+        public int M;
+        public int N;
+        public int K;
+        public bool Accumulate;
+        public int PanelsPerTask;
+        public int Panels;
+    }
+
+    /// <summary>C[m, n] = A[m, k]·B (+ bias) (+ C) for small m (Vector512): streams each packed panel once per call.</summary>
+    internal static void Small(int threads, float* a, float* b, float* c, float* bias, int m, int n, int k, bool accumulate)
+    {
+        int panels = (n + NR - 1) / NR;
+        int perTask = threads > 1 ? Math.Max(1, (panels + (threads * 8) - 1) / (threads * 8)) : panels;
+        var args = new SmallArgs
+        {
+            A = a,
+            B = b,
+            C = c,
+            Bias = bias,
+            M = m,
+            N = n,
+            K = k,
+            Accumulate = accumulate,
+            PanelsPerTask = perTask,
+            Panels = panels,
+        };
+        WorkerPool.Run(threads, (panels + perTask - 1) / perTask, &SmallTask, &args);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SmallTask(void* argsPointer, int task)
+    {
+        ref SmallArgs g = ref Unsafe.AsRef<SmallArgs>(argsPointer);
+        int jpEnd = Math.Min(g.Panels, (task + 1) * g.PanelsPerTask);
+        int k = g.K, m = g.M, n = g.N;
+        float* tile = stackalloc float[4 * NR];
+        for (int jp = task * g.PanelsPerTask; jp < jpEnd; jp++)
+        {
+            float* bp = g.B + ((nint)jp * k * NR);
+            int j0 = jp * NR;
+            int nr = Math.Min(NR, n - j0);
+            int i = 0;
+            while (i < m)
+            {
+                int rows = m - i >= 4 ? 4 : m - i >= 2 ? 2 : 1;
+                float* ap = g.A + ((nint)i * k);
+                if (rows == 4)
+                {
+                    Rows4(k, ap, bp, tile);
+                }
+                else if (rows == 2)
+                {
+                    Rows2(k, ap, bp, tile);
+                }
+                else
+                {
+                    Row1(k, ap, bp, tile);
+                }
+
+                for (int r = 0; r < rows; r++)
+                {
+                    float* cr = g.C + ((nint)(i + r) * n) + j0;
+                    float* tr = tile + (r * NR);
+                    if (nr == NR)
+                    {
+                        var v0 = Vector512.Load(tr);
+                        var v1 = Vector512.Load(tr + 16);
+                        if (g.Bias != null)
+                        {
+                            v0 += Vector512.Load(g.Bias + j0);
+                            v1 += Vector512.Load(g.Bias + j0 + 16);
+                        }
+
+                        if (g.Accumulate)
+                        {
+                            v0 += Vector512.Load(cr);
+                            v1 += Vector512.Load(cr + 16);
+                        }
+
+                        v0.Store(cr);
+                        v1.Store(cr + 16);
+                    }
+                    else
+                    {
+                        for (int j = 0; j < nr; j++)
+                        {
+                            float v = tr[j];
+                            if (g.Bias != null)
+                            {
+                                v += g.Bias[j0 + j];
+                            }
+
+                            cr[j] = g.Accumulate ? cr[j] + v : v;
+                        }
+                    }
+                }
+
+                i += rows;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Row1(int k, float* a, float* b, float* t)
+    {
+        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        int p = 0;
+        for (; p + 4 <= k; p += 4)
+        {
+            float* bp = b + (p * NR);
+            var a0 = Vector512.Create(a[p]);
+            s0 = Vector512.FusedMultiplyAdd(a0, Vector512.Load(bp), s0);
+            s1 = Vector512.FusedMultiplyAdd(a0, Vector512.Load(bp + 16), s1);
+            var a1 = Vector512.Create(a[p + 1]);
+            s2 = Vector512.FusedMultiplyAdd(a1, Vector512.Load(bp + 32), s2);
+            s3 = Vector512.FusedMultiplyAdd(a1, Vector512.Load(bp + 48), s3);
+            var a2 = Vector512.Create(a[p + 2]);
+            s4 = Vector512.FusedMultiplyAdd(a2, Vector512.Load(bp + 64), s4);
+            s5 = Vector512.FusedMultiplyAdd(a2, Vector512.Load(bp + 80), s5);
+            var a3 = Vector512.Create(a[p + 3]);
+            s6 = Vector512.FusedMultiplyAdd(a3, Vector512.Load(bp + 96), s6);
+            s7 = Vector512.FusedMultiplyAdd(a3, Vector512.Load(bp + 112), s7);
+        }
+
+        for (; p < k; p++)
+        {
+            float* bp = b + (p * NR);
+            var a0 = Vector512.Create(a[p]);
+            s0 = Vector512.FusedMultiplyAdd(a0, Vector512.Load(bp), s0);
+            s1 = Vector512.FusedMultiplyAdd(a0, Vector512.Load(bp + 16), s1);
+        }
+
+        ((s0 + s2) + (s4 + s6)).Store(t);
+        ((s1 + s3) + (s5 + s7)).Store(t + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Rows2(int k, float* a, float* b, float* t)
+    {
+        float* a1p = a + k;
+        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        int p = 0;
+        for (; p + 2 <= k; p += 2)
+        {
+            float* bp = b + (p * NR);
+            var b0 = Vector512.Load(bp);
+            var b1 = Vector512.Load(bp + 16);
+            var b2 = Vector512.Load(bp + 32);
+            var b3 = Vector512.Load(bp + 48);
+            var x = Vector512.Create(a[p]);
+            s0 = Vector512.FusedMultiplyAdd(x, b0, s0);
+            s1 = Vector512.FusedMultiplyAdd(x, b1, s1);
+            x = Vector512.Create(a1p[p]);
+            s2 = Vector512.FusedMultiplyAdd(x, b0, s2);
+            s3 = Vector512.FusedMultiplyAdd(x, b1, s3);
+            x = Vector512.Create(a[p + 1]);
+            s4 = Vector512.FusedMultiplyAdd(x, b2, s4);
+            s5 = Vector512.FusedMultiplyAdd(x, b3, s5);
+            x = Vector512.Create(a1p[p + 1]);
+            s6 = Vector512.FusedMultiplyAdd(x, b2, s6);
+            s7 = Vector512.FusedMultiplyAdd(x, b3, s7);
+        }
+
+        for (; p < k; p++)
+        {
+            float* bp = b + (p * NR);
+            var b0 = Vector512.Load(bp);
+            var b1 = Vector512.Load(bp + 16);
+            var x = Vector512.Create(a[p]);
+            s0 = Vector512.FusedMultiplyAdd(x, b0, s0);
+            s1 = Vector512.FusedMultiplyAdd(x, b1, s1);
+            x = Vector512.Create(a1p[p]);
+            s2 = Vector512.FusedMultiplyAdd(x, b0, s2);
+            s3 = Vector512.FusedMultiplyAdd(x, b1, s3);
+        }
+
+        (s0 + s4).Store(t);
+        (s1 + s5).Store(t + 16);
+        (s2 + s6).Store(t + NR);
+        (s3 + s7).Store(t + NR + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Rows4(int k, float* a, float* b, float* t)
+    {
+        float* a1 = a + k, a2 = a1 + k, a3 = a2 + k;
+        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        for (int p = 0; p < k; p++)
+        {
+            float* bp = b + (p * NR);
+            var b0 = Vector512.Load(bp);
+            var b1 = Vector512.Load(bp + 16);
+            var x = Vector512.Create(a[p]);
+            s0 = Vector512.FusedMultiplyAdd(x, b0, s0);
+            s1 = Vector512.FusedMultiplyAdd(x, b1, s1);
+            x = Vector512.Create(a1[p]);
+            s2 = Vector512.FusedMultiplyAdd(x, b0, s2);
+            s3 = Vector512.FusedMultiplyAdd(x, b1, s3);
+            x = Vector512.Create(a2[p]);
+            s4 = Vector512.FusedMultiplyAdd(x, b0, s4);
+            s5 = Vector512.FusedMultiplyAdd(x, b1, s5);
+            x = Vector512.Create(a3[p]);
+            s6 = Vector512.FusedMultiplyAdd(x, b0, s6);
+            s7 = Vector512.FusedMultiplyAdd(x, b1, s7);
+        }
+
+        s0.Store(t);
+        s1.Store(t + 16);
+        s2.Store(t + NR);
+        s3.Store(t + NR + 16);
+        s4.Store(t + (2 * NR));
+        s5.Store(t + (2 * NR) + 16);
+        s6.Store(t + (3 * NR));
+        s7.Store(t + (3 * NR) + 16);
+    }
+}

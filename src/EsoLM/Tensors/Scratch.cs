@@ -1,0 +1,54 @@
+namespace EsoLM.Tensors;
+
+/// <summary>
+/// Per-thread, 64-byte-aligned float scratch buffers on the pinned object heap. They grow on demand and are then
+/// reused, so kernels allocate nothing after warm-up. A slot must not be requested again while its pointer is in use.
+/// </summary>
+internal static unsafe class Scratch
+{
+    /// <summary>Packed A block (GEMM).</summary>
+    public const int PackA = 0;
+
+    /// <summary>Edge tile (GEMM).</summary>
+    public const int Tile = 1;
+
+    /// <summary>Packed B panels (general GEMM).</summary>
+    public const int PackB = 2;
+
+    /// <summary>Attention scores.</summary>
+    public const int Scores = 3;
+
+    /// <summary>Packed keys (blocked attention).</summary>
+    public const int AttnKeys = 4;
+
+    /// <summary>Packed values (blocked attention).</summary>
+    public const int AttnValues = 5;
+
+    /// <summary>Packed query or probability block (blocked attention).</summary>
+    public const int AttnPack = 6;
+
+    /// <summary>Output block (blocked attention).</summary>
+    public const int AttnOut = 7;
+
+    private const int SlotCount = 8;
+
+    [ThreadStatic]
+    private static float[]?[]? _buffers;
+
+    /// <summary>Returns an aligned pointer to at least <paramref name="count"/> floats of the calling thread's slot.</summary>
+    public static float* Get(int slot, int count)
+    {
+        var buffers = _buffers ??= new float[SlotCount][];
+        var buffer = buffers[slot];
+        if (buffer is null || buffer.Length < count + 16)
+        {
+            buffer = GC.AllocateUninitializedArray<float>(Math.Max(count + 16 + (count / 4), 1024), pinned: true);
+            buffers[slot] = buffer;
+        }
+
+        // Pinned-object-heap arrays never move, so the address is stable for the buffer's lifetime.
+        float* p = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(buffer));
+        nint misalign = (nint)p & 63;
+        return misalign == 0 ? p : (float*)((byte*)p + (64 - misalign));
+    }
+}

@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using System.Globalization;
+using EsoLM.Tensors;
+
+namespace EsoLM.Benchmarks;
+
+/// <summary>
+/// <c>dotnet run -c Release --project tests/EsoLM.Benchmarks -- quick [threads] [MxKxN ...]</c>: a fast best-of-N
+/// GFLOP/s check for kernel work, without BenchmarkDotNet's full statistics.
+/// </summary>
+internal static unsafe class Quick
+{
+    private static void Attn()
+    {
+        const int slots = 1024, d = 64, queries = 256;
+        var keys = Data.Random(slots * d, 1);
+        var values = Data.Random(slots * d, 2);
+        var q = Data.Random(queries * d, 3);
+        var o = new float[queries * d];
+        var visible = new KeyRange[queries];
+        long visibleKeys = 0;
+        for (int r = 0; r < queries; r++)
+        {
+            visible[r] = new KeyRange(0, 512 + r, slots - 64, slots);
+            visibleKeys += visible[r].Count;
+        }
+
+        foreach (var level in new[] { SimdLevel.Vector512, SimdLevel.Vector256 })
+        {
+            double best = 0;
+            var sw = Stopwatch.StartNew();
+            while (sw.Elapsed.TotalSeconds < double.Parse(Environment.GetEnvironmentVariable("WARM") ?? "0.5", CultureInfo.InvariantCulture))
+            {
+                Attention.AttendHead(level, q, d, queries, keys, values, d, visible, o, d, 0.125f);
+            }
+
+            for (int r = 0; r < 15; r++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                Attention.AttendHead(level, q, d, queries, keys, values, d, visible, o, d, 0.125f);
+                best = Math.Max(best, 4.0 * d * visibleKeys / Stopwatch.GetElapsedTime(t0).TotalSeconds / 1e9);
+            }
+
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"attention {level} 1t {best,8:F1} GFLOP/s ({best * 1e9 / (4.0 * d) / 3.5e9:F3} keys/cycle)"));
+        }
+    }
+
+    private static void TileOnly()
+    {
+        const int kc = 256;
+        float* a = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(12 * kc * 4 * 4, 64);
+        float* b = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(32 * kc * 4, 64);
+        float* c = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(48 * 32 * 4, 64);
+        for (int i = 0; i < 12 * kc * 4; i++)
+        {
+            a[i] = 0.001f * (i % 7);
+        }
+
+        for (int i = 0; i < 32 * kc; i++)
+        {
+            b[i] = 0.001f * (i % 5);
+        }
+
+        double best = 0;
+        for (int r = 0; r < 40; r++)
+        {
+            const int reps = 2000;
+            long t0 = Stopwatch.GetTimestamp();
+            for (int i = 0; i < reps; i++)
+            {
+                for (int q = 0; q < 4; q++)
+                {
+                    GemmKernels.Tile512(kc, a + (q * 12 * kc), b, c + (q * 12 * 32), 32, null, true);
+                }
+            }
+
+            best = Math.Max(best, 2.0 * 48 * 32 * kc * reps / Stopwatch.GetElapsedTime(t0).TotalSeconds / 1e9);
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Tile512 L1-resident 1t {best,8:F1} GFLOP/s"));
+    }
+
+    public static void Run(string[] args)
+    {
+        int threads = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : -1;
+        var shapes = args.Length > 2 ? args[2..] : ["1x768x2304", "8x768x2304", "128x768x2304", "1024x768x3072", "mul:512x768x2304", "mulT:2304x768x512"];
+        var ctx = new ComputeContext(threads);
+        if (threads == 1)
+        {
+            TileOnly();
+        }
+
+        if (args.Length > 2 && args[2] == "attn")
+        {
+            Attn();
+            return;
+        }
+
+        foreach (var shape in shapes)
+        {
+            string kind = shape.Contains(':', StringComparison.Ordinal) ? shape.Split(':')[0] : "mt";
+            var dims = shape.Split(':')[^1].Split('x').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+            int m = dims[0], k = dims[1], n = dims[2];
+            var a = Data.Random(m * k, 1);
+            var b = Data.Random(n * k, 2);
+            var c = new float[m * n];
+            var w = PackedMatrix.Pack(b, n, k);
+            Action act = kind switch
+            {
+                "mul" => () => Gemm.Multiply(ctx, a, b, c, m, n, k),
+                "mulT" => () => Gemm.Multiply(ctx, a, b, c, m, n, k, transposeA: true),
+                _ => () => Gemm.MultiplyTransposed(ctx, a, m, w, default, c),
+            };
+            double best = 0;
+            var sw = Stopwatch.StartNew();
+            while (sw.Elapsed.TotalSeconds < 0.5)
+            {
+                act();
+            }
+
+            for (int r = 0; r < 15; r++)
+            {
+                int reps = Math.Max(1, (int)(2e7 / (2.0 * m * n * k)));
+                long t0 = Stopwatch.GetTimestamp();
+                for (int i = 0; i < reps; i++)
+                {
+                    act();
+                }
+
+                best = Math.Max(best, 2.0 * m * n * k * reps / Stopwatch.GetElapsedTime(t0).TotalSeconds / 1e9);
+            }
+
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{shape,-22} {ctx.MaxDegreeOfParallelism}t {best,8:F1} GFLOP/s"));
+        }
+    }
+}

@@ -1,0 +1,162 @@
+using EsoLM.Tensors;
+using Xunit;
+
+namespace EsoLM.Tests.Tensors;
+
+public sealed class GemmTests
+{
+    private static readonly (int M, int K, int N)[] Shapes =
+    [
+        (1, 1, 1), (1, 7, 65), (1, 768, 100), (2, 33, 31), (3, 64, 64), (5, 17, 97), (7, 7, 7), (11, 65, 40),
+        (12, 32, 32), (13, 300, 33), (63, 1000, 7), (65, 65, 65), (1, 1000, 63), (100, 7, 129), (48, 257, 96),
+        (97, 520, 200), (25, 40, 70), (36, 64, 33),
+    ];
+
+    public static TheoryData<SimdLevel, int> Paths()
+    {
+        var data = new TheoryData<SimdLevel, int>();
+        foreach (var level in TensorTestData.Levels())
+        {
+            data.Add(level, 1);
+            data.Add(level, 2);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void MultiplyTransposed_matches_plain_loops(SimdLevel simd, int threads)
+    {
+        var ctx = new ComputeContext(threads, simd);
+        int seed = 1;
+        foreach (var (m, k, n) in Shapes)
+        {
+            var a = TensorTestData.Random(m * k, seed++);
+            var w = TensorTestData.Random(n * k, seed++);
+            var bias = TensorTestData.Random(n, seed++);
+            var packed = PackedMatrix.Pack(w, n, k);
+            double tol = 1e-5 * Math.Sqrt(k);
+            foreach (bool withBias in new[] { false, true })
+            {
+                foreach (bool accumulate in new[] { false, true })
+                {
+                    var initial = TensorTestData.Random(m * n, seed++);
+                    var expected = (float[])initial.Clone();
+                    var actual = (float[])initial.Clone();
+                    var b = withBias ? bias : ReadOnlySpan<float>.Empty;
+                    ReferenceKernels.MultiplyTransposed(a, m, w, n, k, b, expected, accumulate);
+                    Gemm.MultiplyTransposed(ctx, a, m, packed, b, actual, accumulate);
+                    TensorTestData.AssertClose(expected, actual, tol, $"{simd}/{threads}t {m}x{k}x{n} bias={withBias} acc={accumulate}");
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void Multiply_matches_plain_loops_for_all_transposes(SimdLevel simd, int threads)
+    {
+        var ctx = new ComputeContext(threads, simd);
+        int seed = 100;
+        foreach (var (m, k, n) in Shapes)
+        {
+            var a = TensorTestData.Random(m * k, seed++);
+            var b = TensorTestData.Random(n * k, seed++);
+            double tol = 1e-5 * Math.Sqrt(k);
+            foreach (bool ta in new[] { false, true })
+            {
+                foreach (bool tb in new[] { false, true })
+                {
+                    bool accumulate = (seed & 1) == 0;
+                    var initial = TensorTestData.Random(m * n, seed++);
+                    var expected = (float[])initial.Clone();
+                    var actual = (float[])initial.Clone();
+                    ReferenceKernels.Multiply(a, b, expected, m, n, k, ta, tb, accumulate);
+                    Gemm.Multiply(ctx, a, b, actual, m, n, k, ta, tb, accumulate);
+                    TensorTestData.AssertClose(expected, actual, tol, $"{simd}/{threads}t {m}x{k}x{n} tA={ta} tB={tb} acc={accumulate}");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Large_shape_matches_on_the_default_path()
+    {
+        const int m = 128, k = 384, n = 2304 / 2 + 5;
+        var a = TensorTestData.Random(m * k, 7);
+        var w = TensorTestData.Random(n * k, 8);
+        var bias = TensorTestData.Random(n, 9);
+        var expected = new float[m * n];
+        var actual = new float[m * n];
+        ReferenceKernels.MultiplyTransposed(a, m, w, n, k, bias, expected, false);
+        Gemm.MultiplyTransposed(ComputeContext.Default, a, m, PackedMatrix.Pack(w, n, k), bias, actual);
+        TensorTestData.AssertClose(expected, actual, 1e-5 * Math.Sqrt(k), "large");
+    }
+
+    [Fact]
+    public void Repack_replaces_values_and_round_trips()
+    {
+        const int n = 70, k = 33;
+        var w1 = TensorTestData.Random(n * k, 1);
+        var w2 = TensorTestData.Random(n * k, 2);
+        var packed = PackedMatrix.Pack(w1, n, k);
+        packed.Repack(w2);
+        var back = new float[n * k];
+        packed.CopyTo(back);
+        Assert.Equal(w2, back);
+        packed.Repack(new ComputeContext(2), w1);
+        packed.CopyTo(back);
+        Assert.Equal(w1, back);
+        var big = TensorTestData.Random(300 * 301, 4);
+        var bigPacked = PackedMatrix.Pack(new float[300 * 301], 300, 301);
+        bigPacked.Repack(new ComputeContext(2), big);
+        var bigBack = new float[300 * 301];
+        bigPacked.CopyTo(bigBack);
+        Assert.Equal(big, bigBack);
+        packed.Repack(w2);
+        packed.CopyTo(back);
+        Assert.Equal(w2, back);
+        Assert.Equal(3, packed.PanelCount);
+
+        var a = TensorTestData.Random(3 * k, 3);
+        var expected = new float[3 * n];
+        var actual = new float[3 * n];
+        ReferenceKernels.MultiplyTransposed(a, 3, w2, n, k, default, expected, false);
+        Gemm.MultiplyTransposed(ComputeContext.Default, a, 3, packed, default, actual);
+        TensorTestData.AssertClose(expected, actual, 1e-5 * Math.Sqrt(k), "repacked");
+    }
+
+    [Fact]
+    public void Repack_rejects_a_wrong_length()
+    {
+        var packed = PackedMatrix.Pack(new float[6], 2, 3);
+        Assert.Throws<ArgumentException>(() => packed.Repack(new float[5]));
+    }
+
+    [Fact]
+    public void Kernels_do_not_allocate_after_warm_up()
+    {
+        var ctx = new ComputeContext(2, SimdLevel.Auto);
+        const int m = 40, k = 300, n = 200;
+        var a = TensorTestData.Random(m * k, 1);
+        var b = TensorTestData.Random(n * k, 2);
+        var c = new float[m * n];
+        var packed = PackedMatrix.Pack(b, n, k);
+        var w = TensorTestData.Random(n * k, 3);
+        for (int i = 0; i < 3; i++)
+        {
+            Gemm.MultiplyTransposed(ctx, a, m, packed, default, c);
+            Gemm.MultiplyTransposed(ctx, a, 1, packed, default, c);
+            Gemm.Multiply(ctx, a, b, c, m, n, k, false, true);
+            packed.Repack(w);
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Gemm.MultiplyTransposed(ctx, a, m, packed, default, c);
+        Gemm.MultiplyTransposed(ctx, a, 1, packed, default, c);
+        Gemm.Multiply(ctx, a, b, c, m, n, k, false, true);
+        packed.Repack(w);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+}
