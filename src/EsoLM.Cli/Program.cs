@@ -13,6 +13,7 @@ public static class Program
         root.Subcommands.Add(CheckParityCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
         return root;
     }
 

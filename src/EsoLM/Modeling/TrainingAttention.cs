@@ -4,123 +4,204 @@ using EsoLM.Tensors;
 namespace EsoLM.Modeling;
 
 /// <summary>
-/// Attention forward and backward for training, one (sequence, head) at a time, reading q, k and v straight from the
-/// packed [rows, 3·hidden] qkv buffer. The forward keeps only each row's log-sum-exp; the backward recomputes the
-/// probabilities from it (as flash attention does) instead of storing n² of them.
+/// Attention forward and backward for training, one (sequence, head) per call, as small dense GEMMs on packed q/k/v:
+/// S = Q·Kᵀ·scale, P = masked softmax(S) (zero outside each row's key ranges), O = P·V. The forward keeps only each row's
+/// log-sum-exp; the backward recomputes P from it (as flash attention does) and forms dP = dO·Vᵀ,
+/// dS = P ⊙ (dP − rowsum(dO ⊙ O))·scale, dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dO. Callers run tasks in parallel with a
+/// single-threaded <see cref="ComputeContext"/>; scratch is per thread.
 /// </summary>
 internal static class TrainingAttention
 {
     [ThreadStatic]
-    private static float[]? _scratch;
+    private static float[]? _buffer;
 
-    /// <summary>out_i = Σ_k softmax(q_i·k_k·scale) v_k over the visible keys; lse_i = log Σ exp(scores).</summary>
-    public static void Forward(ReadOnlySpan<float> qkv, int rowStart, int n, int head, int hidden, int headDim,
-        ReadOnlySpan<KeyRange> visible, float scale, Span<float> output, Span<float> lse, int heads)
+    public static void Forward(ComputeContext ctx1, float[] qkv, int rowStart, int n, int head, int hidden, int headDim,
+        ReadOnlySpan<KeyRange> visible, float scale, float[] output, float[] lse, int heads)
     {
-        var scores = Scratch(n);
-        int stride = 3 * hidden, qOff = head * headDim, kOff = hidden + qOff, vOff = (2 * hidden) + qOff;
+        var buf = Buffer((4 * n * headDim) + (n * n));
+        var q = buf.AsSpan(0, n * headDim);
+        var k = buf.AsSpan(n * headDim, n * headDim);
+        var v = buf.AsSpan(2 * n * headDim, n * headDim);
+        var o = buf.AsSpan(3 * n * headDim, n * headDim);
+        var s = buf.AsSpan(4 * n * headDim, n * n);
+        Gather(qkv, rowStart, n, 3 * hidden, head * headDim, headDim, q);
+        Gather(qkv, rowStart, n, 3 * hidden, hidden + (head * headDim), headDim, k);
+        Gather(qkv, rowStart, n, 3 * hidden, (2 * hidden) + (head * headDim), headDim, v);
+        Gemm.Multiply(ctx1, q, k, s, n, n, headDim, transposeB: true);
         for (int i = 0; i < n; i++)
         {
-            var q = qkv.Slice(((rowStart + i) * stride) + qOff, headDim);
-            var o = output.Slice(((rowStart + i) * hidden) + qOff, headDim);
-            o.Clear();
+            lse[((rowStart + i) * heads) + head] = SoftmaxRow(s.Slice(i * n, n), visible[i], scale);
+        }
+
+        Gemm.Multiply(ctx1, s, v, o, n, headDim, n);
+        Scatter(o, rowStart, n, hidden, head * headDim, headDim, output, add: false);
+    }
+
+    public static void Backward(ComputeContext ctx1, float[] qkv, float[] output, float[] lse, float[] dOut, int rowStart, int n, int head,
+        int hidden, int headDim, ReadOnlySpan<KeyRange> visible, float scale, float[] dQkv, int heads)
+    {
+        int nh = n * headDim;
+        var buf = Buffer((8 * nh) + (2 * n * n));
+        var q = buf.AsSpan(0, nh);
+        var k = buf.AsSpan(nh, nh);
+        var v = buf.AsSpan(2 * nh, nh);
+        var o = buf.AsSpan(3 * nh, nh);
+        var dO = buf.AsSpan(4 * nh, nh);
+        var dq = buf.AsSpan(5 * nh, nh);
+        var dk = buf.AsSpan(6 * nh, nh);
+        var dv = buf.AsSpan(7 * nh, nh);
+        var p = buf.AsSpan(8 * nh, n * n);
+        var dp = buf.AsSpan((8 * nh) + (n * n), n * n);
+        int qOff = head * headDim;
+        Gather(qkv, rowStart, n, 3 * hidden, qOff, headDim, q);
+        Gather(qkv, rowStart, n, 3 * hidden, hidden + qOff, headDim, k);
+        Gather(qkv, rowStart, n, 3 * hidden, (2 * hidden) + qOff, headDim, v);
+        Gather(output, rowStart, n, hidden, qOff, headDim, o);
+        Gather(dOut, rowStart, n, hidden, qOff, headDim, dO);
+
+        // Recompute P from the stored log-sum-exp.
+        Gemm.Multiply(ctx1, q, k, p, n, n, headDim, transposeB: true);
+        for (int i = 0; i < n; i++)
+        {
+            var row = p.Slice(i * n, n);
             var vr = visible[i];
-            if (vr.Count == 0)
-            {
-                lse[((rowStart + i) * heads) + head] = float.NegativeInfinity;
-                continue;
-            }
+            float l = lse[((rowStart + i) * heads) + head];
+            MaskedExp(row, vr, scale, l);
+        }
 
-            float max = float.NegativeInfinity;
-            for (int pass = 0; pass < 2; pass++)
-            {
-                int s = pass == 0 ? vr.Start0 : vr.Start1, e = pass == 0 ? vr.End0 : vr.End1;
-                for (int k = s; k < e; k++)
-                {
-                    float v = TensorPrimitives.Dot(q, qkv.Slice(((rowStart + k) * stride) + kOff, headDim)) * scale;
-                    scores[k] = v;
-                    max = MathF.Max(max, v);
-                }
-            }
+        Gemm.Multiply(ctx1, dO, v, dp, n, n, headDim, transposeB: true);
+        for (int i = 0; i < n; i++)
+        {
+            float delta = TensorPrimitives.Dot(dO.Slice(i * headDim, headDim), o.Slice(i * headDim, headDim));
+            var pr = p.Slice(i * n, n);
+            var dr = dp.Slice(i * n, n);
+            TensorPrimitives.Subtract(dr, delta, dr);
+            TensorPrimitives.Multiply(dr, pr, dr);
+            TensorPrimitives.Multiply(dr, scale, dr);
+        }
 
-            double sum = 0;
-            for (int pass = 0; pass < 2; pass++)
-            {
-                int s = pass == 0 ? vr.Start0 : vr.Start1, e = pass == 0 ? vr.End0 : vr.End1;
-                for (int k = s; k < e; k++)
-                {
-                    float p = MathF.Exp(scores[k] - max);
-                    scores[k] = p;
-                    sum += p;
-                }
-            }
+        Gemm.Multiply(ctx1, dp, k, dq, n, headDim, n);
+        Gemm.Multiply(ctx1, dp, q, dk, n, headDim, n, transposeA: true);
+        Gemm.Multiply(ctx1, p, dO, dv, n, headDim, n, transposeA: true);
+        Scatter(dq, rowStart, n, 3 * hidden, qOff, headDim, dQkv, add: true);
+        Scatter(dk, rowStart, n, 3 * hidden, hidden + qOff, headDim, dQkv, add: true);
+        Scatter(dv, rowStart, n, 3 * hidden, (2 * hidden) + qOff, headDim, dQkv, add: true);
+    }
 
-            float inv = (float)(1.0 / sum);
-            for (int pass = 0; pass < 2; pass++)
-            {
-                int s = pass == 0 ? vr.Start0 : vr.Start1, e = pass == 0 ? vr.End0 : vr.End1;
-                for (int k = s; k < e; k++)
-                {
-                    TensorPrimitives.MultiplyAdd(qkv.Slice(((rowStart + k) * stride) + vOff, headDim), scores[k] * inv, o, o);
-                }
-            }
+    /// <summary>In place: scores → probabilities over the visible keys (0 elsewhere); returns the log-sum-exp of the scaled scores.</summary>
+    private static float SoftmaxRow(Span<float> row, KeyRange vr, float scale)
+    {
+        if (vr.Count == 0)
+        {
+            row.Clear();
+            return float.NegativeInfinity;
+        }
 
-            lse[((rowStart + i) * heads) + head] = max + (float)Math.Log(sum);
+        float max = float.NegativeInfinity;
+        if (vr.End0 > vr.Start0)
+        {
+            max = TensorPrimitives.Max(row[vr.Start0..vr.End0]);
+        }
+
+        if (vr.End1 > vr.Start1)
+        {
+            max = MathF.Max(max, TensorPrimitives.Max(row[vr.Start1..vr.End1]));
+        }
+
+        float lseScaled = max * scale;
+        double sum = 0;
+        foreach (var (s, e) in new[] { (vr.Start0, vr.End0), (vr.Start1, vr.End1) })
+        {
+            if (e > s)
+            {
+                var seg = row[s..e];
+                TensorPrimitives.Multiply(seg, scale, seg);
+                TensorPrimitives.Subtract(seg, lseScaled, seg);
+                TensorPrimitives.Exp(seg, seg);
+                sum += TensorPrimitives.Sum(seg);
+            }
+        }
+
+        float inv = (float)(1.0 / sum);
+        ZeroOutside(row, vr);
+        TensorPrimitives.Multiply(row, inv, row);
+        return lseScaled + (float)Math.Log(sum);
+    }
+
+    /// <summary>In place: p = exp(s·scale − lse) on the visible keys, 0 elsewhere.</summary>
+    private static void MaskedExp(Span<float> row, KeyRange vr, float scale, float lse)
+    {
+        foreach (var (s, e) in new[] { (vr.Start0, vr.End0), (vr.Start1, vr.End1) })
+        {
+            if (e > s)
+            {
+                var seg = row[s..e];
+                TensorPrimitives.Multiply(seg, scale, seg);
+                TensorPrimitives.Subtract(seg, lse, seg);
+                TensorPrimitives.Exp(seg, seg);
+            }
+        }
+
+        ZeroOutside(row, vr);
+    }
+
+    private static void ZeroOutside(Span<float> row, KeyRange vr)
+    {
+        // Visible keys are [Start0, End0) ∪ [Start1, End1) with the ranges ordered and disjoint (empty ones ignored).
+        int a0 = vr.Start0, a1 = vr.End0, b0 = vr.Start1, b1 = vr.End1;
+        if (a1 <= a0)
+        {
+            (a0, a1) = (b0, b0);
+        }
+
+        if (b1 <= b0)
+        {
+            (b0, b1) = (a1, a1);
+        }
+
+        if (b0 < a0)
+        {
+            (a0, a1, b0, b1) = (b0, b1, a0, a1);
+        }
+
+        row[..a0].Clear();
+        row[a1..b0].Clear();
+        row[b1..].Clear();
+    }
+
+    private static void Gather(float[] src, int rowStart, int n, int stride, int offset, int width, Span<float> dst)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            src.AsSpan(((rowStart + i) * stride) + offset, width).CopyTo(dst.Slice(i * width, width));
         }
     }
 
-    /// <summary>
-    /// Accumulates dq, dk, dv (into the matching columns of <paramref name="dQkv"/>) from dOut, recomputing
-    /// p = exp(s − lse): dS = p ⊙ (dO·v − dO·o), dq = scale·Σ dS·k, dk += scale·dS·q, dv += p·dO.
-    /// </summary>
-    public static void Backward(ReadOnlySpan<float> qkv, ReadOnlySpan<float> output, ReadOnlySpan<float> lse, ReadOnlySpan<float> dOut,
-        int rowStart, int n, int head, int hidden, int headDim, ReadOnlySpan<KeyRange> visible, float scale, Span<float> dQkv, int heads)
+    private static void Scatter(ReadOnlySpan<float> src, int rowStart, int n, int stride, int offset, int width, float[] dst, bool add)
     {
-        int stride = 3 * hidden, qOff = head * headDim, kOff = hidden + qOff, vOff = (2 * hidden) + qOff;
         for (int i = 0; i < n; i++)
         {
-            var vr = visible[i];
-            if (vr.Count == 0)
+            var d = dst.AsSpan(((rowStart + i) * stride) + offset, width);
+            if (add)
             {
-                continue;
+                TensorPrimitives.Add(d, src.Slice(i * width, width), d);
             }
-
-            int row = rowStart + i;
-            var q = qkv.Slice((row * stride) + qOff, headDim);
-            var dO = dOut.Slice((row * hidden) + qOff, headDim);
-            float delta = TensorPrimitives.Dot(dO, output.Slice((row * hidden) + qOff, headDim));
-            float l = lse[(row * heads) + head];
-            var dq = dQkv.Slice((row * stride) + qOff, headDim);
-            for (int pass = 0; pass < 2; pass++)
+            else
             {
-                int s = pass == 0 ? vr.Start0 : vr.Start1, e = pass == 0 ? vr.End0 : vr.End1;
-                for (int k = s; k < e; k++)
-                {
-                    int krow = rowStart + k;
-                    var key = qkv.Slice((krow * stride) + kOff, headDim);
-                    var val = qkv.Slice((krow * stride) + vOff, headDim);
-                    float p = MathF.Exp((TensorPrimitives.Dot(q, key) * scale) - l);
-                    float dP = TensorPrimitives.Dot(dO, val);
-                    float dS = p * (dP - delta) * scale;
-                    TensorPrimitives.MultiplyAdd(key, dS, dq, dq);
-                    var dk = dQkv.Slice((krow * stride) + kOff, headDim);
-                    TensorPrimitives.MultiplyAdd(q, dS, dk, dk);
-                    var dv = dQkv.Slice((krow * stride) + vOff, headDim);
-                    TensorPrimitives.MultiplyAdd(dO, p, dv, dv);
-                }
+                src.Slice(i * width, width).CopyTo(d);
             }
         }
     }
 
-    private static float[] Scratch(int n)
+    private static float[] Buffer(int size)
     {
-        var s = _scratch;
-        if (s is null || s.Length < n)
+        var b = _buffer;
+        if (b is null || b.Length < size)
         {
-            s = new float[Math.Max(n, 256)];
-            _scratch = s;
+            b = new float[Math.Max(size, (b?.Length ?? 0) * 5 / 4)];
+            _buffer = b;
         }
 
-        return s;
+        return b;
     }
 }

@@ -24,6 +24,7 @@ public sealed class TrainingGraph
     private readonly int _hd;
     private readonly int _layers;
     private readonly float _eps;
+    private readonly ComputeContext _single;
     private int _capacity;
 
     // Per layer activations.
@@ -87,6 +88,7 @@ public sealed class TrainingGraph
         _hd = cfg.HeadDim;
         _layers = cfg.Layers;
         _eps = cfg.LayerNormEps;
+        _single = new ComputeContext(1, model.Compute.Simd);
         _freq = new float[cfg.FrequencyEmbeddingSize];
         _freq.AsSpan(0, cfg.FrequencyEmbeddingSize / 2).Fill(1f);
         _z1 = new float[cfg.CondDim];
@@ -326,7 +328,7 @@ public sealed class TrainingGraph
         void Task(int t)
         {
             var (start, count) = batch.Sequences[t / _heads];
-            TrainingAttention.Forward(qkv, start, count, t % _heads, _d, _hd, batch.Visible.Slice(start, count), scale, att, lse, _heads);
+            TrainingAttention.Forward(_single, qkv, start, count, t % _heads, _d, _hd, batch.Visible.Slice(start, count), scale, att, lse, _heads);
         }
 
         ForEach(tasks, Task);
@@ -437,7 +439,7 @@ public sealed class TrainingGraph
             ColumnSum(dM, grads[b + "mlp.2.bias"].Data, rows, d);
             var dG = _dBig.AsSpan(0, rows * h4);
             Gemm.Multiply(ctx, dM, p[b + "mlp.2.weight"].Data, dG, rows, h4, d);
-            GeluBackward(_u[l].AsSpan(0, rows * h4), dG);
+            GeluBackward(_u[l], _dBig, rows * h4);
             Gemm.Multiply(ctx, dG, _a2[l], grads[b + "mlp.0.weight"].Data, h4, d, rows, transposeA: true, accumulate: true);
             ColumnSum(dG, grads[b + "mlp.0.bias"].Data, rows, h4);
             var dA2 = _dAtt.AsSpan(0, rows * d);
@@ -510,7 +512,7 @@ public sealed class TrainingGraph
         void Task(int t)
         {
             var (start, count) = batch.Sequences[t / _heads];
-            TrainingAttention.Backward(qkv, att, lse, _dAtt, start, count, t % _heads, _d, _hd, batch.Visible.Slice(start, count), scale, _dQkv, _heads);
+            TrainingAttention.Backward(_single, qkv, att, lse, _dAtt, start, count, t % _heads, _d, _hd, batch.Visible.Slice(start, count), scale, _dQkv, _heads);
         }
 
         ForEach(tasks, Task);
@@ -671,17 +673,38 @@ public sealed class TrainingGraph
         }
     }
 
-    /// <summary>In place: dG ← dG ⊙ GELU'(u) for the tanh approximation.</summary>
-    private static void GeluBackward(ReadOnlySpan<float> u, Span<float> dG)
+    /// <summary>In place: dG ← dG ⊙ GELU'(u) for the tanh approximation, vectorised in chunks over the worker threads.</summary>
+    private void GeluBackward(float[] u, float[] dG, int count)
     {
-        const float c = 0.7978845608028654f;
-        for (int i = 0; i < u.Length; i++)
+        const int chunk = 4096;
+        int chunks = (count + chunk - 1) / chunk;
+        ForEach(chunks, c =>
         {
-            float x = u[i];
-            float t = MathF.Tanh(c * (x + (0.044715f * x * x * x)));
-            float grad = (0.5f * (1f + t)) + (0.5f * x * (1f - (t * t)) * c * (1f + (3f * 0.044715f * x * x)));
-            dG[i] *= grad;
-        }
+            int start = c * chunk, len = Math.Min(chunk, count - start);
+            Span<float> t = stackalloc float[chunk];
+            Span<float> x2 = stackalloc float[chunk];
+            t = t[..len];
+            x2 = x2[..len];
+            var x = u.AsSpan(start, len);
+            var g = dG.AsSpan(start, len);
+            const float c0 = 0.7978845608028654f, c1 = 0.044715f;
+            TensorPrimitives.Multiply(x, x, x2);                       // x²
+            TensorPrimitives.Multiply(x2, c1, t);
+            TensorPrimitives.Add(t, 1f, t);                             // 1 + c1·x²
+            TensorPrimitives.Multiply(t, x, t);                         // x + c1·x³
+            TensorPrimitives.Multiply(t, c0, t);                        // inner
+            TensorPrimitives.Tanh(t, t);                                // th
+            // grad = 0.5(1 + th) + 0.5·x·(1 − th²)·c0·(1 + 3c1·x²)
+            TensorPrimitives.Multiply(x2, 3 * c1, x2);
+            TensorPrimitives.Add(x2, 1f, x2);                           // 1 + 3c1·x²
+            TensorPrimitives.Multiply(x2, x, x2);                       // x(1 + 3c1 x²)
+            TensorPrimitives.Multiply(x2, 0.5f * c0, x2);
+            for (int i = 0; i < len; i++)
+            {
+                float th = t[i];
+                g[i] *= (0.5f * (1f + th)) + (x2[i] * (1f - (th * th)));
+            }
+        });
     }
 
     private static void ColumnSum(ReadOnlySpan<float> m, Span<float> acc, int rows, int cols)

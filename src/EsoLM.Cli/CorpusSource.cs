@@ -1,0 +1,63 @@
+using EsoLM.Text;
+using EsoLM.Text.Grammar;
+
+namespace EsoLM.Cli;
+
+/// <summary>Resolves <c>--corpus</c> and <c>--tokenizer</c> for the commands that read text.</summary>
+internal static class CorpusSource
+{
+    /// <summary>The built-in language's corpus name.</summary>
+    public const string BuiltIn = "builtin:grammar";
+
+    /// <summary>Documents of the corpus: the built-in language (seeded) or one document per file.</summary>
+    public static IReadOnlyList<string> Documents(IReadOnlyList<string> corpus, ulong seed, int builtinDocuments)
+    {
+        if (corpus.Count == 0)
+        {
+            throw new ArgumentException($"--corpus needs '{BuiltIn}' or at least one text file.");
+        }
+
+        var docs = new List<string>();
+        foreach (var c in corpus)
+        {
+            if (c == BuiltIn)
+            {
+                docs.AddRange(BuiltInLanguage.CreateGenerator(seed).Documents(builtinDocuments, 4));
+            }
+            else if (File.Exists(c))
+            {
+                docs.Add(File.ReadAllText(c));
+            }
+            else
+            {
+                throw new FileNotFoundException($"Corpus file '{c}' does not exist (use '{BuiltIn}' for the built-in language).", c);
+            }
+        }
+
+        if (docs.All(string.IsNullOrWhiteSpace))
+        {
+            throw new ArgumentException("The corpus is empty: every document has no text.");
+        }
+
+        return docs;
+    }
+
+    /// <summary>
+    /// The tokenizer: a spec understood by <see cref="TokenizerFactory.FromSpec"/> (<c>byte</c>, <c>gpt2:DIR</c>,
+    /// <c>char:FILE</c>), or <c>char</c> = characters of the corpus (for the built-in language: its alphabet). Default:
+    /// <c>char</c> for the built-in language, <c>byte</c> otherwise.
+    /// </summary>
+    public static ITokenizer Tokenizer(string? spec, IReadOnlyList<string> corpus, IReadOnlyList<string> documents)
+    {
+        bool builtinOnly = corpus.All(c => c == BuiltIn);
+        spec ??= builtinOnly ? "char" : "byte";
+        if (spec == "char")
+        {
+            return builtinOnly
+                ? CharTokenizer.FromCorpus(new string([.. BuiltInLanguage.Alphabet]))
+                : CharTokenizer.FromCorpus(string.Concat(documents));
+        }
+
+        return TokenizerFactory.FromSpec(spec);
+    }
+}
