@@ -149,9 +149,16 @@ internal sealed class SamplingEngine
         _batch.Add(s.Cache!, writeSlot, _wTokens.AsSpan(0, rows), _wPositions.AsSpan(0, rows), _wRanges.AsSpan(0, rows), outputStart, outputCount);
     }
 
+    /// <summary>When set, tokens are copied from this engine (which stepped first) instead of chosen: the cache self-check.</summary>
+    public SamplingEngine? Leader { get; set; }
+
     /// <summary>Chooses a token for one logits row.</summary>
     public int Choose(SequenceState s, ReadOnlySpan<float> row, int step, int position) =>
-        Selector.Select(row, new DrawKey(s.Seed, s.SequenceId, step, position));
+        Leader is { } leader ? leader[s.RequestIndex].ByPosition[position] : Selector.Select(row, new DrawKey(s.Seed, s.SequenceId, step, position));
+
+    /// <summary>The logits rows the last step computed for a sequence (empty if it was not in the batch).</summary>
+    public ReadOnlySpan<float> RowLogits(SequenceState s) =>
+        s.Added ? _logits.AsSpan(s.OutStart * Model.Config.VocabSize, s.OutCount * Model.Config.VocabSize) : default;
 
     /// <summary>Writes a committed token at an original position.</summary>
     public void CommitToken(SequenceState s, int position, int token, SamplingPhase phase, int step)
