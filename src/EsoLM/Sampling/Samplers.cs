@@ -1,0 +1,159 @@
+using EsoLM.Masks;
+using EsoLM.Modeling;
+
+namespace EsoLM.Sampling;
+
+/// <summary>
+/// Eso-LM sampling (spec §4): a planned diffusion phase (random subset, random order, several tokens per step) then a
+/// left-to-right sequential phase, through an exact KV cache. Variant B (default) caches both phases; variant A
+/// recomputes the clean set bidirectionally during diffusion and caches the sequential phase (§4.5).
+/// Known tokens (prompt / infilling) come first in the order and are encoded in the first pass.
+/// </summary>
+public sealed class EsoLmSampler : ISampler
+{
+    private readonly SamplingEngine _engine;
+
+    /// <summary>Creates the sampler (validates the options against the model).</summary>
+    public EsoLmSampler(DiffusionTransformer model, EsoLmSamplerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        options ??= new EsoLmSamplerOptions();
+        options.Validate(model.Config);
+        Options = options;
+        _engine = new SamplingEngine(model, options,
+            new EsoLmMethod(options.Variant, options.UseKvCache, options.Steps, options.AlphaEval, options.Schedule, options.FixedPlan));
+    }
+
+    /// <summary>The options.</summary>
+    public EsoLmSamplerOptions Options { get; }
+
+    /// <inheritdoc />
+    public string Name => Options.Variant == EsoLmVariant.A ? "esolm-a" : "esolm-b";
+
+    /// <inheritdoc />
+    public DiffusionTransformer Model => _engine.Model;
+
+    /// <inheritdoc />
+    public SamplingResult Generate(IReadOnlyList<SamplingRequest> requests, CancellationToken cancellationToken = default) =>
+        _engine.Run(requests, cancellationToken);
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<SamplingUpdate> GenerateStreamingAsync(IReadOnlyList<SamplingRequest> requests, CancellationToken cancellationToken = default) =>
+        _engine.RunStreaming(requests, cancellationToken);
+}
+
+/// <summary>
+/// MDLM baseline: ancestral sampling with bidirectional attention over the whole sequence every pass, no cache
+/// (meaningful for a network trained as an MDLM, i.e. bidirectionally; any network runs).
+/// </summary>
+public sealed class MdlmSampler : ISampler
+{
+    private readonly SamplingEngine _engine;
+
+    /// <summary>Creates the sampler.</summary>
+    public MdlmSampler(DiffusionTransformer model, MdlmSamplerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        options ??= new MdlmSamplerOptions();
+        options.Validate(model.Config);
+        Options = options;
+        int steps = options.Steps ?? options.ResolveLength(model.Config);
+        _engine = new SamplingEngine(model, options, new MdlmMethod(steps, options.Schedule));
+    }
+
+    /// <summary>The options.</summary>
+    public MdlmSamplerOptions Options { get; }
+
+    /// <inheritdoc />
+    public string Name => "mdlm";
+
+    /// <inheritdoc />
+    public DiffusionTransformer Model => _engine.Model;
+
+    /// <inheritdoc />
+    public SamplingResult Generate(IReadOnlyList<SamplingRequest> requests, CancellationToken cancellationToken = default) =>
+        _engine.Run(requests, cancellationToken);
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<SamplingUpdate> GenerateStreamingAsync(IReadOnlyList<SamplingRequest> requests, CancellationToken cancellationToken = default) =>
+        _engine.RunStreaming(requests, cancellationToken);
+}
+
+/// <summary>
+/// BD3-LM-style block diffusion: blocks of L′ tokens left to right, MDLM inside the current block (bidirectional within
+/// it), earlier blocks through the KV cache. A finished block's K/V are written by folding it into the next block's
+/// first pass (no extra pass).
+/// </summary>
+public sealed class BlockDiffusionSampler : ISampler
+{
+    private readonly SamplingEngine _engine;
+
+    /// <summary>Creates the sampler.</summary>
+    public BlockDiffusionSampler(DiffusionTransformer model, BlockDiffusionSamplerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        options ??= new BlockDiffusionSamplerOptions();
+        options.Validate(model.Config);
+        Options = options;
+        _engine = new SamplingEngine(model, options,
+            new BlockDiffusionMethod(options.BlockSize, options.StepsPerBlock ?? options.BlockSize, options.Schedule));
+    }
+
+    /// <summary>The options.</summary>
+    public BlockDiffusionSamplerOptions Options { get; }
+
+    /// <inheritdoc />
+    public string Name => "bd3lm";
+
+    /// <inheritdoc />
+    public DiffusionTransformer Model => _engine.Model;
+
+    /// <inheritdoc />
+    public SamplingResult Generate(IReadOnlyList<SamplingRequest> requests, CancellationToken cancellationToken = default) =>
+        _engine.Run(requests, cancellationToken);
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<SamplingUpdate> GenerateStreamingAsync(IReadOnlyList<SamplingRequest> requests, CancellationToken cancellationToken = default) =>
+        _engine.RunStreaming(requests, cancellationToken);
+}
+
+/// <summary>
+/// Left-to-right generation. <see cref="AutoregressiveMode.Exact"/> is Eso-LM with α_eval = 0 (2 tokens per pass: the
+/// previous token, now clean, and one mask) — the exact AR sampler of this network, which has no shift-by-one.
+/// <see cref="AutoregressiveMode.OneTokenPerStepTiming"/> feeds one token per pass: the cost of the paper's
+/// "AR (oracle, KV cache)" baseline, for benchmarks only (its tokens are not samples of the model).
+/// </summary>
+public sealed class AutoregressiveSampler : ISampler
+{
+    private readonly SamplingEngine _engine;
+
+    /// <summary>Creates the sampler.</summary>
+    public AutoregressiveSampler(DiffusionTransformer model, AutoregressiveSamplerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        options ??= new AutoregressiveSamplerOptions();
+        options.Validate(model.Config);
+        Options = options;
+        SamplingMethod method = options.Mode == AutoregressiveMode.Exact
+            ? new EsoLmMethod(options.TrainedVariant ?? EsoLmVariant.B, true, 1, 0.0, Schedules.LogLinearSchedule.Default, null)
+            : new OneTokenPerStepMethod();
+        _engine = new SamplingEngine(model, options, method);
+    }
+
+    /// <summary>The options.</summary>
+    public AutoregressiveSamplerOptions Options { get; }
+
+    /// <inheritdoc />
+    public string Name => Options.Mode == AutoregressiveMode.Exact ? "ar" : "ar-timing";
+
+    /// <inheritdoc />
+    public DiffusionTransformer Model => _engine.Model;
+
+    /// <inheritdoc />
+    public SamplingResult Generate(IReadOnlyList<SamplingRequest> requests, CancellationToken cancellationToken = default) =>
+        _engine.Run(requests, cancellationToken);
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<SamplingUpdate> GenerateStreamingAsync(IReadOnlyList<SamplingRequest> requests, CancellationToken cancellationToken = default) =>
+        _engine.RunStreaming(requests, cancellationToken);
+}
