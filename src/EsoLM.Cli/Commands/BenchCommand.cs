@@ -15,6 +15,7 @@ internal static class BenchCommand
     {
         var cmd = new Command("bench", "Benchmarks (kernels; train and sample to come).");
         cmd.Subcommands.Add(CreateKernels());
+        cmd.Subcommands.Add(CreateTrain());
         return cmd;
     }
 
@@ -29,13 +30,19 @@ internal static class BenchCommand
     {
         var json = JsonOption();
         var threads = ThreadsOption();
-        var cmd = new Command("kernels", "GEMM GFLOP/s at the model's shapes against the FMA ceiling, and attention throughput.")
+        var noForward = new Option<bool>("--no-forward") { Description = "Skip the 12-layer, 768-hidden, L=1024 forward measurement." };
+        var cmd = new Command("kernels", "GEMM GFLOP/s at the model's shapes against the FMA ceiling, attention throughput, and forward tokens/s (12 layers, 768 hidden, L=1024).")
         {
-            json, threads,
+            json, threads, noForward,
         };
         cmd.SetAction(pr =>
         {
             var result = KernelBenchmark.Run(pr.GetValue(threads));
+            if (!pr.GetValue(noForward))
+            {
+                result.Extra.Add(new("forward_tokens_per_second", ModelBenchmarks.ForwardTokensPerSecond(new Tensors.ComputeContext(pr.GetValue(threads)))));
+            }
+
             if (pr.GetValue(json))
             {
                 Console.Out.WriteLine(KernelBenchmark.ToJson(result));
@@ -43,6 +50,51 @@ internal static class BenchCommand
             else
             {
                 WriteTable(result);
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    /// <summary><c>esolm bench train [--json] [--threads N] [--steps K]</c>: training tokens/s for 4 layers, 256 hidden, L = 128, batch 32.</summary>
+    public static Command CreateTrain()
+    {
+        var json = JsonOption();
+        var threads = ThreadsOption();
+        var steps = new Option<int>("--steps") { Description = "Timed steps (after 2 warm-up steps).", DefaultValueFactory = _ => 5 };
+        var cmd = new Command("train", "Training throughput: 4 layers, 256 hidden, L = 128, batch 32, α0 = 0.25 (both objective terms).")
+        {
+            json, threads, steps,
+        };
+        cmd.SetAction(pr =>
+        {
+            var r = ModelBenchmarks.Train(new Tensors.ComputeContext(pr.GetValue(threads)), steps: pr.GetValue(steps));
+            if (pr.GetValue(json))
+            {
+                using var stream = new MemoryStream();
+                using (var w = new System.Text.Json.Utf8JsonWriter(stream))
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("tokens_per_second", r.TokensPerSecond);
+                    w.WriteNumber("seconds_per_step", r.SecondsPerStep);
+                    w.WriteNumber("layers", r.Layers);
+                    w.WriteNumber("hidden", r.Hidden);
+                    w.WriteNumber("length", r.Length);
+                    w.WriteNumber("batch", r.Batch);
+                    w.WriteNumber("alpha0", r.Alpha0);
+                    w.WriteNumber("steps", r.Steps);
+                    w.WriteNumber("allocated_bytes_per_step", r.AllocatedBytesPerStep);
+                    w.WriteNumber("threads", new Tensors.ComputeContext(pr.GetValue(threads)).MaxDegreeOfParallelism);
+                    w.WriteEndObject();
+                }
+
+                Console.Out.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+            }
+            else
+            {
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"training: {r.TokensPerSecond:F0} tokens/s ({r.SecondsPerStep:F3} s/step), {r.Layers} layers × {r.Hidden} hidden, L={r.Length}, batch {r.Batch}, α0={r.Alpha0}; {r.AllocatedBytesPerStep} bytes allocated per step on the calling thread"));
             }
 
             return 0;

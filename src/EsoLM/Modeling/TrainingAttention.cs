@@ -109,19 +109,7 @@ internal static class TrainingAttention
         }
 
         float lseScaled = max * scale;
-        double sum = 0;
-        foreach (var (s, e) in new[] { (vr.Start0, vr.End0), (vr.Start1, vr.End1) })
-        {
-            if (e > s)
-            {
-                var seg = row[s..e];
-                TensorPrimitives.Multiply(seg, scale, seg);
-                TensorPrimitives.Subtract(seg, lseScaled, seg);
-                TensorPrimitives.Exp(seg, seg);
-                sum += TensorPrimitives.Sum(seg);
-            }
-        }
-
+        double sum = ExpSegment(row, vr.Start0, vr.End0, scale, lseScaled) + ExpSegment(row, vr.Start1, vr.End1, scale, lseScaled);
         float inv = (float)(1.0 / sum);
         ZeroOutside(row, vr);
         TensorPrimitives.Multiply(row, inv, row);
@@ -131,18 +119,24 @@ internal static class TrainingAttention
     /// <summary>In place: p = exp(s·scale − lse) on the visible keys, 0 elsewhere.</summary>
     private static void MaskedExp(Span<float> row, KeyRange vr, float scale, float lse)
     {
-        foreach (var (s, e) in new[] { (vr.Start0, vr.End0), (vr.Start1, vr.End1) })
+        ExpSegment(row, vr.Start0, vr.End0, scale, lse);
+        ExpSegment(row, vr.Start1, vr.End1, scale, lse);
+        ZeroOutside(row, vr);
+    }
+
+    /// <summary>row[s..e] ← exp(row·scale − shift); returns the segment's sum (0 when empty).</summary>
+    private static double ExpSegment(Span<float> row, int s, int e, float scale, float shift)
+    {
+        if (e <= s)
         {
-            if (e > s)
-            {
-                var seg = row[s..e];
-                TensorPrimitives.Multiply(seg, scale, seg);
-                TensorPrimitives.Subtract(seg, lse, seg);
-                TensorPrimitives.Exp(seg, seg);
-            }
+            return 0;
         }
 
-        ZeroOutside(row, vr);
+        var seg = row[s..e];
+        TensorPrimitives.Multiply(seg, scale, seg);
+        TensorPrimitives.Subtract(seg, shift, seg);
+        TensorPrimitives.Exp(seg, seg);
+        return TensorPrimitives.Sum(seg);
     }
 
     private static void ZeroOutside(Span<float> row, KeyRange vr)

@@ -76,6 +76,23 @@ public sealed class TrainingGraph
 
     private const int LossChunk = 256;
 
+    // Parameter names per block, built once so a step does not allocate strings.
+    private readonly string[][] _names;
+
+    private enum Part
+    {
+        Norm1,
+        Qkv,
+        Out,
+        Norm2,
+        Mlp0W,
+        Mlp0B,
+        Mlp2W,
+        Mlp2B,
+        AdaW,
+        AdaB,
+    }
+
     /// <summary>Creates a graph for a model.</summary>
     public TrainingGraph(DiffusionTransformer model)
     {
@@ -99,7 +116,22 @@ public sealed class TrainingGraph
         _dMod = Enumerable.Range(0, _layers).Select(_ => new float[6 * _d]).ToArray();
         _fmod = new float[2 * _d];
         _dFmod = new float[2 * _d];
+        _names = Enumerable.Range(0, _layers).Select(l => new[]
+        {
+            $"blocks.{l}.norm1.weight", $"blocks.{l}.attn_qkv.weight", $"blocks.{l}.attn_out.weight", $"blocks.{l}.norm2.weight",
+            $"blocks.{l}.mlp.0.weight", $"blocks.{l}.mlp.0.bias", $"blocks.{l}.mlp.2.weight", $"blocks.{l}.mlp.2.bias",
+            $"blocks.{l}.adaLN_modulation.weight", $"blocks.{l}.adaLN_modulation.bias",
+        }).ToArray();
+        _dc = new double[cfg.CondDim];
+        _dz2 = new double[cfg.CondDim];
+        _ds1 = new double[cfg.CondDim];
     }
+
+    private readonly double[] _dc;
+    private readonly double[] _dz2;
+    private readonly double[] _ds1;
+
+    private string Name(int layer, Part part) => _names[layer][(int)part];
 
     /// <summary>The network (its packed weights must be current: call <see cref="DiffusionTransformer.RefreshFromParameters"/> after an update).</summary>
     public DiffusionTransformer Model => _model;
@@ -235,7 +267,7 @@ public sealed class TrainingGraph
 
         for (int l = 0; l < _layers; l++)
         {
-            Affine(p[$"blocks.{l}.adaLN_modulation.weight"].Data, p[$"blocks.{l}.adaLN_modulation.bias"].Data, _c, _mod[l]);
+            Affine(p[Name(l, Part.AdaW)].Data, p[Name(l, Part.AdaB)].Data, _c, _mod[l]);
         }
 
         Affine(p["output_layer.adaLN_modulation.weight"].Data, p["output_layer.adaLN_modulation.bias"].Data, _c, _fmod);
@@ -425,7 +457,6 @@ public sealed class TrainingGraph
         float scale = 1f / MathF.Sqrt(_hd);
         for (int l = _layers - 1; l >= 0; l--)
         {
-            var b = $"blocks.{l}.";
             var blk = _model.Blocks[l];
             var mod = _mod[l];
             var dmod = _dMod[l];
@@ -435,35 +466,35 @@ public sealed class TrainingGraph
             // MLP branch: next = mid + g2 ⊙ drop(m).
             var dM = _dA.AsSpan(0, rows * d);
             GateBackward(dH, _m[l], mod.AsSpan(5 * d, d), dM, dmod.AsSpan(5 * d, d), rows, l, 1);
-            Gemm.Multiply(ctx, dM, _g[l], grads[b + "mlp.2.weight"].Data, d, h4, rows, transposeA: true, accumulate: true);
-            ColumnSum(dM, grads[b + "mlp.2.bias"].Data, rows, d);
+            Gemm.Multiply(ctx, dM, _g[l], grads[Name(l, Part.Mlp2W)].Data, d, h4, rows, transposeA: true, accumulate: true);
+            ColumnSum(dM, grads[Name(l, Part.Mlp2B)].Data, rows, d);
             var dG = _dBig.AsSpan(0, rows * h4);
-            Gemm.Multiply(ctx, dM, p[b + "mlp.2.weight"].Data, dG, rows, h4, d);
+            Gemm.Multiply(ctx, dM, p[Name(l, Part.Mlp2W)].Data, dG, rows, h4, d);
             GeluBackward(_u[l], _dBig, rows * h4);
-            Gemm.Multiply(ctx, dG, _a2[l], grads[b + "mlp.0.weight"].Data, h4, d, rows, transposeA: true, accumulate: true);
-            ColumnSum(dG, grads[b + "mlp.0.bias"].Data, rows, h4);
+            Gemm.Multiply(ctx, dG, _a2[l], grads[Name(l, Part.Mlp0W)].Data, h4, d, rows, transposeA: true, accumulate: true);
+            ColumnSum(dG, grads[Name(l, Part.Mlp0B)].Data, rows, h4);
             var dA2 = _dAtt.AsSpan(0, rows * d);
-            Gemm.Multiply(ctx, dG, p[b + "mlp.0.weight"].Data, dA2, rows, d, h4);
+            Gemm.Multiply(ctx, dG, p[Name(l, Part.Mlp0W)].Data, dA2, rows, d, h4);
             var dMid = _dMid.AsSpan(0, rows * d);
             LayerNormBackward(_mid[l].AsSpan(0, rows * d), _mean2[l], _rstd2[l], dA2, dMid, rows, blk.Norm2, mod.AsSpan(4 * d, d),
-                grads[b + "norm2.weight"].Data, dmod.AsSpan(4 * d, d), dmod.AsSpan(3 * d, d));
+                grads[Name(l, Part.Norm2)].Data, dmod.AsSpan(4 * d, d), dmod.AsSpan(3 * d, d));
             TensorPrimitives.Add(dMid, dH, dMid);
 
             // Attention branch: mid = x + g1 ⊙ drop(o).
             var dO = _dA.AsSpan(0, rows * d);
             GateBackward(dMid, _o[l], mod.AsSpan(2 * d, d), dO, dmod.AsSpan(2 * d, d), rows, l, 0);
-            Gemm.Multiply(ctx, dO, _att[l], grads[b + "attn_out.weight"].Data, d, d, rows, transposeA: true, accumulate: true);
+            Gemm.Multiply(ctx, dO, _att[l], grads[Name(l, Part.Out)].Data, d, d, rows, transposeA: true, accumulate: true);
             var dAtt = _dAtt.AsSpan(0, rows * d);
-            Gemm.Multiply(ctx, dO, p[b + "attn_out.weight"].Data, dAtt, rows, d, d);
+            Gemm.Multiply(ctx, dO, p[Name(l, Part.Out)].Data, dAtt, rows, d, d);
             Array.Clear(_dQkv, 0, rows * 3 * d);
             AttentionBackward(batch, l, scale);
             var dQkv = _dQkv.AsSpan(0, rows * 3 * d);
             RotaryBackward(dQkv, rows, batch.Positions);
-            Gemm.Multiply(ctx, dQkv, _a1[l], grads[b + "attn_qkv.weight"].Data, 3 * d, d, rows, transposeA: true, accumulate: true);
+            Gemm.Multiply(ctx, dQkv, _a1[l], grads[Name(l, Part.Qkv)].Data, 3 * d, d, rows, transposeA: true, accumulate: true);
             var dA1 = _dA.AsSpan(0, rows * d);
-            Gemm.Multiply(ctx, dQkv, p[b + "attn_qkv.weight"].Data, dA1, rows, d, 3 * d);
+            Gemm.Multiply(ctx, dQkv, p[Name(l, Part.Qkv)].Data, dA1, rows, d, 3 * d);
             LayerNormBackward(_x[l].AsSpan(0, rows * d), _mean1[l], _rstd1[l], dA1, dH, rows, blk.Norm1, mod.AsSpan(d, d),
-                grads[b + "norm1.weight"].Data, dmod.AsSpan(d, d), dmod.AsSpan(0, d));
+                grads[Name(l, Part.Norm1)].Data, dmod.AsSpan(d, d), dmod.AsSpan(0, d));
             TensorPrimitives.Add(dH, dMid, dH);
         }
 
@@ -548,12 +579,13 @@ public sealed class TrainingGraph
     {
         var p = _model.Parameters;
         int cd = _c.Length;
-        var dc = new double[cd];
-        void Linear(string prefix, float[] dmod)
+        var dc = _dc;
+        Array.Clear(dc);
+        void Linear(string weightName, string biasName, float[] dmod)
         {
-            var w = p[prefix + ".weight"].Data;
-            var dw = grads[prefix + ".weight"].Data;
-            var db = grads[prefix + ".bias"].Data;
+            var w = p[weightName].Data;
+            var dw = grads[weightName].Data;
+            var db = grads[biasName].Data;
             for (int i = 0; i < dmod.Length; i++)
             {
                 float g = dmod[i];
@@ -568,12 +600,12 @@ public sealed class TrainingGraph
 
         for (int l = 0; l < _layers; l++)
         {
-            Linear($"blocks.{l}.adaLN_modulation", _dMod[l]);
+            Linear(Name(l, Part.AdaW), Name(l, Part.AdaB), _dMod[l]);
         }
 
-        Linear("output_layer.adaLN_modulation", _dFmod);
+        Linear("output_layer.adaLN_modulation.weight", "output_layer.adaLN_modulation.bias", _dFmod);
 
-        var dz2 = new double[cd];
+        var dz2 = _dz2;
         for (int i = 0; i < cd; i++)
         {
             dz2[i] = dc[i] * SiluGrad(_z2[i]);
@@ -582,7 +614,8 @@ public sealed class TrainingGraph
         var w2 = p["sigma_map.mlp.2.weight"].Data;
         var dw2 = grads["sigma_map.mlp.2.weight"].Data;
         var db2 = grads["sigma_map.mlp.2.bias"].Data;
-        var ds1 = new double[cd];
+        var ds1 = _ds1;
+        Array.Clear(ds1);
         for (int i = 0; i < cd; i++)
         {
             db2[i] += (float)dz2[i];

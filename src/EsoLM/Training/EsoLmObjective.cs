@@ -39,6 +39,7 @@ public sealed class EsoLmObjective
     private int[] _positions = [];
     private int[] _targets = [];
     private float[] _weights = [];
+    private Plan? _plan;
 
     /// <summary>Creates the objective for a model with the given mask id.</summary>
     public EsoLmObjective(ObjectiveOptions options, int maskTokenId)
@@ -63,13 +64,105 @@ public sealed class EsoLmObjective
     public RowCorruption[] Sample(ReadOnlySpan<int> x, int batch, int length, ulong seed, long step)
     {
         CheckInput(x, batch, length);
-        int split = DiffusionRows(batch);
+        var plan = new Plan(batch, length);
+        SampleInto(x, batch, length, seed, step, plan);
         var rows = new RowCorruption[batch];
+        for (int b = 0; b < batch; b++)
+        {
+            rows[b] = new RowCorruption(plan.Sequential[b], plan.Time[b], plan.Noisy.AsSpan(b * length, length).ToArray(),
+                plan.SortIndex.AsSpan(b * length, length).ToArray());
+        }
+
+        return rows;
+    }
+
+    /// <summary>
+    /// Fills <paramref name="output"/> with the network input, key ranges, targets and loss weights of a corrupted batch;
+    /// each term's weights include its 1/#tokens normaliser.
+    /// </summary>
+    public void Build(ReadOnlySpan<int> x, int batch, int length, IReadOnlyList<RowCorruption> corruption, TrainingBatch output,
+        bool forEvaluation = false)
+    {
+        CheckInput(x, batch, length);
+        ArgumentNullException.ThrowIfNull(output);
+        BuildFrom(x, batch, length, FromRows(corruption, batch, length), output, forEvaluation);
+    }
+
+    /// <summary>
+    /// Samples the corruption, runs the graph and (when <paramref name="gradients"/> is given) accumulates the gradient of
+    /// <see cref="ObjectiveValue.Loss"/>. Steady state allocates nothing: the corruption buffers are reused.
+    /// </summary>
+    public ObjectiveValue Evaluate(TrainingGraph graph, ReadOnlySpan<int> x, int batch, int length, ulong seed, long step,
+        ModelParameters? gradients, bool forEvaluation = false)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        CheckInput(x, batch, length);
+        if (_plan is null || _plan.Batch != batch || _plan.Length != length)
+        {
+            _plan = new Plan(batch, length);
+        }
+
+        SampleInto(x, batch, length, seed, step, _plan);
+        return Run(graph, x, batch, length, _plan, gradients, forEvaluation);
+    }
+
+    /// <summary>Runs the graph on a given corruption (e.g. one recorded by the reference implementation).</summary>
+    public ObjectiveValue Evaluate(TrainingGraph graph, ReadOnlySpan<int> x, int batch, int length, IReadOnlyList<RowCorruption> corruption,
+        ModelParameters? gradients, bool forEvaluation = false)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        CheckInput(x, batch, length);
+        return Run(graph, x, batch, length, FromRows(corruption, batch, length), gradients, forEvaluation);
+    }
+
+    private ObjectiveValue Run(TrainingGraph graph, ReadOnlySpan<int> x, int batch, int length, Plan plan, ModelParameters? gradients, bool forEvaluation)
+    {
+        BuildFrom(x, batch, length, plan, _batch, forEvaluation);
+        graph.Run(_batch, gradients);
+        var rowLoss = graph.RowLosses;
+        var weights = _batch.Weights;
+        double diff = 0, seq = 0;
+        int row = 0, diffRows = 0;
+        for (int b = 0; b < batch; b++)
+        {
+            bool sequential = plan.Sequential[b];
+            int n = sequential ? 2 * length : length;
+            double w = sequential ? 1.0 : TermWeight(plan.Time[b], forEvaluation);
+            diffRows += sequential ? 0 : 1;
+            for (int i = 0; i < n; i++)
+            {
+                if (weights[row + i] != 0)
+                {
+                    if (sequential)
+                    {
+                        seq += rowLoss[row + i];
+                    }
+                    else
+                    {
+                        diff += w * rowLoss[row + i];
+                    }
+                }
+            }
+
+            row += n;
+        }
+
+        int diffTokens = diffRows * length, seqTokens = (batch - diffRows) * length;
+        double loss = (diffTokens > 0 ? diff / diffTokens : 0) + (seqTokens > 0 ? seq / seqTokens : 0);
+        return new ObjectiveValue(loss, diff, seq, diffTokens, seqTokens);
+    }
+
+    private double TermWeight(double t, bool forEvaluation) =>
+        Options.Weighting == LossWeighting.Elbo || forEvaluation ? -Options.Schedule.ElboWeight(t, Options.Alpha0) : 1.0;
+
+    private void SampleInto(ReadOnlySpan<int> x, int batch, int length, ulong seed, long step, Plan plan)
+    {
+        int split = DiffusionRows(batch);
         double alpha0 = Options.Alpha0, eps = Options.SamplingEpsilon;
         for (int b = 0; b < batch; b++)
         {
             var row = x.Slice(b * length, length);
-            var z = new int[length];
+            var z = plan.Noisy.AsSpan(b * length, length);
             bool sequential = b >= split;
             double t = 0, keep;
             if (sequential)
@@ -90,54 +183,46 @@ public sealed class EsoLmObjective
                 z[i] = Uniform(seed, step, b, i, 1) < keep ? row[i] : MaskTokenId;
             }
 
+            plan.Sequential[b] = sequential;
+            plan.Time[b] = t;
             bool shuffle = sequential ? Options.EffectiveSequentialShuffle : Options.DiffusionShuffle;
-            rows[b] = new RowCorruption(sequential, t, z, SortIndex(z, shuffle, masksInOrder: sequential || !shuffle, seed, step, b));
+            SortIndex(z, shuffle, masksInOrder: sequential || !shuffle, seed, step, b, plan.Keys, plan.SortIndex.AsSpan(b * length, length));
         }
-
-        return rows;
     }
 
-    /// <summary>
-    /// Fills <paramref name="output"/> with the network input, key ranges, targets and loss weights of a corrupted batch, and
-    /// returns the normalisers (1/#diffusion tokens, 1/#sequential tokens) folded into the weights.
-    /// </summary>
-    public void Build(ReadOnlySpan<int> x, int batch, int length, IReadOnlyList<RowCorruption> corruption, TrainingBatch output,
-        bool forEvaluation = false)
+    private void BuildFrom(ReadOnlySpan<int> x, int batch, int length, Plan plan, TrainingBatch output, bool forEvaluation)
     {
-        CheckInput(x, batch, length);
-        ArgumentNullException.ThrowIfNull(corruption);
-        ArgumentNullException.ThrowIfNull(output);
-        if (corruption.Count != batch)
+        int diffRows = 0;
+        for (int b = 0; b < batch; b++)
         {
-            throw new ArgumentException($"Expected {batch} row corruptions, got {corruption.Count}.", nameof(corruption));
+            diffRows += plan.Sequential[b] ? 0 : 1;
         }
 
-        int diffRows = corruption.Count(c => !c.Sequential), seqRows = batch - diffRows;
+        int seqRows = batch - diffRows;
         double diffNorm = diffRows > 0 ? 1.0 / (diffRows * length) : 0, seqNorm = seqRows > 0 ? 1.0 / (seqRows * length) : 0;
         EnsureScratch(2 * length);
         output.Clear();
         for (int b = 0; b < batch; b++)
         {
-            var c = corruption[b];
             var row = x.Slice(b * length, length);
+            var noisy = plan.Noisy.AsSpan(b * length, length);
+            var sort = plan.SortIndex.AsSpan(b * length, length);
             int clean = 0;
             for (int i = 0; i < length; i++)
             {
-                clean += c.Noisy[c.SortIndex[i]] != MaskTokenId ? 1 : 0;
+                clean += noisy[sort[i]] != MaskTokenId ? 1 : 0;
             }
 
-            if (!c.Sequential)
+            if (!plan.Sequential[b])
             {
-                double w = Options.Weighting == LossWeighting.Elbo || forEvaluation
-                    ? -Options.Schedule.ElboWeight(c.Time, Options.Alpha0)
-                    : 1.0;
+                double w = TermWeight(plan.Time[b], forEvaluation);
                 for (int i = 0; i < length; i++)
                 {
-                    int p = c.SortIndex[i];
-                    _tokens[i] = c.Noisy[p];
+                    int p = sort[i];
+                    _tokens[i] = noisy[p];
                     _positions[i] = p;
                     _targets[i] = row[p];
-                    _weights[i] = c.Noisy[p] == MaskTokenId ? (float)(w * diffNorm) : 0f;
+                    _weights[i] = noisy[p] == MaskTokenId ? (float)(w * diffNorm) : 0f;
                 }
 
                 MaskRules.Diffusion(Options.Variant, length, clean, _ranges);
@@ -148,12 +233,12 @@ public sealed class EsoLmObjective
             {
                 for (int i = 0; i < length; i++)
                 {
-                    int p = c.SortIndex[i];
-                    _tokens[i] = c.Noisy[p];
+                    int p = sort[i];
+                    _tokens[i] = noisy[p];
                     _tokens[length + i] = row[p];
                     _positions[i] = _positions[length + i] = p;
                     _targets[i] = _targets[length + i] = row[p];
-                    _weights[i] = c.Noisy[p] == MaskTokenId ? (float)seqNorm : 0f;
+                    _weights[i] = noisy[p] == MaskTokenId ? (float)seqNorm : 0f;
                     _weights[length + i] = 0f;
                 }
 
@@ -164,61 +249,35 @@ public sealed class EsoLmObjective
         }
     }
 
-    /// <summary>
-    /// Samples the corruption, runs the graph and (when <paramref name="gradients"/> is given) accumulates the gradient of
-    /// <see cref="ObjectiveValue.Loss"/>.
-    /// </summary>
-    public ObjectiveValue Evaluate(TrainingGraph graph, ReadOnlySpan<int> x, int batch, int length, ulong seed, long step,
-        ModelParameters? gradients, bool forEvaluation = false)
+    private static Plan FromRows(IReadOnlyList<RowCorruption> corruption, int batch, int length)
     {
-        ArgumentNullException.ThrowIfNull(graph);
-        var corruption = Sample(x, batch, length, seed, step);
-        return Evaluate(graph, x, batch, length, corruption, gradients, forEvaluation);
-    }
-
-    /// <summary>Runs the graph on a given corruption (e.g. one recorded by the reference implementation).</summary>
-    public ObjectiveValue Evaluate(TrainingGraph graph, ReadOnlySpan<int> x, int batch, int length, IReadOnlyList<RowCorruption> corruption,
-        ModelParameters? gradients, bool forEvaluation = false)
-    {
-        ArgumentNullException.ThrowIfNull(graph);
-        Build(x, batch, length, corruption, _batch, forEvaluation);
-        graph.Run(_batch, gradients);
-        var rowLoss = graph.RowLosses;
-        double diff = 0, seq = 0;
-        int row = 0;
-        var weights = _batch.Weights;
-        foreach (var c in corruption)
+        ArgumentNullException.ThrowIfNull(corruption);
+        if (corruption.Count != batch)
         {
-            int n = c.Sequential ? 2 * length : length;
-            double w = c.Sequential ? 1.0 : (Options.Weighting == LossWeighting.Elbo || forEvaluation ? -Options.Schedule.ElboWeight(c.Time, Options.Alpha0) : 1.0);
-            for (int i = 0; i < n; i++)
-            {
-                if (weights[row + i] != 0)
-                {
-                    if (c.Sequential)
-                    {
-                        seq += rowLoss[row + i];
-                    }
-                    else
-                    {
-                        diff += w * rowLoss[row + i];
-                    }
-                }
-            }
-
-            row += n;
+            throw new ArgumentException($"Expected {batch} row corruptions, got {corruption.Count}.", nameof(corruption));
         }
 
-        int diffTokens = corruption.Count(c => !c.Sequential) * length, seqTokens = corruption.Count(c => c.Sequential) * length;
-        double loss = (diffTokens > 0 ? diff / diffTokens : 0) + (seqTokens > 0 ? seq / seqTokens : 0);
-        return new ObjectiveValue(loss, diff, seq, diffTokens, seqTokens);
+        var plan = new Plan(batch, length);
+        for (int b = 0; b < batch; b++)
+        {
+            var c = corruption[b];
+            if (c.Noisy.Length != length || c.SortIndex.Length != length)
+            {
+                throw new ArgumentException($"Row {b}: Noisy and SortIndex must have {length} entries.", nameof(corruption));
+            }
+
+            plan.Sequential[b] = c.Sequential;
+            plan.Time[b] = c.Time;
+            c.Noisy.CopyTo(plan.Noisy, b * length);
+            c.SortIndex.CopyTo(plan.SortIndex, b * length);
+        }
+
+        return plan;
     }
 
-    private int[] SortIndex(int[] z, bool shuffle, bool masksInOrder, ulong seed, long step, int row)
+    private void SortIndex(ReadOnlySpan<int> z, bool shuffle, bool masksInOrder, ulong seed, long step, int row, double[] keys, Span<int> idx)
     {
         int n = z.Length;
-        var keys = new double[n];
-        var idx = new int[n];
         for (int i = 0; i < n; i++)
         {
             bool masked = z[i] == MaskTokenId;
@@ -228,8 +287,25 @@ public sealed class EsoLmObjective
             idx[i] = i;
         }
 
-        Array.Sort(keys, idx);
-        return idx;
+        keys.AsSpan(0, n).Sort(idx);
+    }
+
+    /// <summary>Reusable corruption buffers of one batch shape.</summary>
+    private sealed class Plan(int batch, int length)
+    {
+        public int Batch { get; } = batch;
+
+        public int Length { get; } = length;
+
+        public bool[] Sequential { get; } = new bool[batch];
+
+        public double[] Time { get; } = new double[batch];
+
+        public int[] Noisy { get; } = new int[batch * length];
+
+        public int[] SortIndex { get; } = new int[batch * length];
+
+        public double[] Keys { get; } = new double[length];
     }
 
     private void CheckInput(ReadOnlySpan<int> x, int batch, int length)
