@@ -43,6 +43,13 @@ public sealed record ObjectiveOptions
     /// <summary>Whether the clean tokens of the sequential term are shuffled. Null = variant default (B: true, A: false).</summary>
     public bool? SequentialShuffle { get; init; }
 
+    /// <summary>
+    /// Train the MDLM baseline instead of an Eso-LM: the diffusion term attends bidirectionally over the whole sequence
+    /// (clean tokens and masks alike), as MDLM's DiT does. Requires α0 = 1 (no sequential term). Such a model is sampled with
+    /// the MDLM sampler and has no KV cache.
+    /// </summary>
+    public bool Bidirectional { get; init; }
+
     /// <summary>The effective batch split.</summary>
     public double EffectiveBatchSplit => BatchSplit ?? (Alpha0 >= 1 ? 1.0 : Alpha0 <= 0 ? 0.0 : 0.5);
 
@@ -68,5 +75,10 @@ public sealed record ObjectiveOptions
         }
 
         ArgumentNullException.ThrowIfNull(Schedule);
+        if (Bidirectional && (Alpha0 != 1 || EffectiveBatchSplit != 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Bidirectional), Bidirectional,
+                $"Bidirectional (MDLM) training needs α0 = 1 and batch split 1 (got α0 = {Alpha0}, split = {EffectiveBatchSplit}).");
+        }
     }
 }

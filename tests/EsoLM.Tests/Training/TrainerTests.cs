@@ -155,6 +155,27 @@ public sealed class TrainerTests : IDisposable
         }
     }
 
+    [Fact]
+    public void Bidirectional_training_lets_every_row_see_the_whole_sequence()
+    {
+        var x = Enumerable.Range(0, 2 * 8).Select(i => i % 7).ToArray();
+        var objective = new EsoLmObjective(new ObjectiveOptions { Alpha0 = 1, Bidirectional = true }, 9);
+        var batch = new TrainingBatch();
+        objective.Build(x, 2, 8, objective.Sample(x, 2, 8, 3, 1), batch);
+        Assert.Equal(16, batch.RowCount);
+        foreach (var range in batch.Visible.ToArray())
+        {
+            Assert.Equal(KeyRange.Of(0, 8), range);
+        }
+
+        var causal = new TrainingBatch();
+        var b = new EsoLmObjective(new ObjectiveOptions { Alpha0 = 1 }, 9);
+        b.Build(x, 2, 8, b.Sample(x, 2, 8, 3, 1), causal);
+        Assert.Contains(causal.Visible.ToArray(), r => r != KeyRange.Of(0, 8));
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new EsoLmObjective(new ObjectiveOptions { Alpha0 = 0.5, Bidirectional = true }, 9));
+        Assert.Contains("α0 = 1", ex.Message, StringComparison.Ordinal);
+    }
+
     private sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value) => report(value);
