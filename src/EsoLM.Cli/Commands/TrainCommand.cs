@@ -38,11 +38,12 @@ internal static class TrainCommand
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Also checkpoint every N steps (0: only at the end).", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Model file to write (EMA weights); the checkpoint goes to OUT.ckpt.", DefaultValueFactory = _ => "model.safetensors" };
         var resume = new Option<string?>("--resume") { Description = "Checkpoint to continue from." };
+        var bidirectional = new Option<bool>("--mdlm") { Description = "Train the MDLM baseline instead (bidirectional attention, α0 = 1); sample it with --sampler mdlm." };
         var json = BenchCommand.JsonOption();
         var cmd = new Command("train", "Train an Eso-LM on the built-in language or your text.")
         {
             corpus, tokenizer, variant, alpha0, layers, hidden, heads, length, batch, steps, lr, warmup, cosine, dropout, seed, threads, documents,
-            checkpointEvery, output, resume, json,
+            checkpointEvery, output, resume, bidirectional, json,
         };
         cmd.SetAction(pr =>
         {
@@ -50,8 +51,8 @@ internal static class TrainCommand
                 pr.GetValue(corpus)!, pr.GetValue(tokenizer), ParseVariant(pr.GetValue(variant)!), pr.GetValue(alpha0), pr.GetValue(layers), pr.GetValue(hidden),
                 pr.GetValue(heads), pr.GetValue(length), pr.GetValue(batch), pr.GetValue(steps), pr.GetValue(lr), pr.GetValue(warmup), pr.GetValue(cosine),
                 pr.GetValue(dropout), pr.GetValue(seed), pr.GetValue(threads), pr.GetValue(documents), pr.GetValue(checkpointEvery), pr.GetValue(output)!,
-                pr.GetValue(resume));
-            var report = Run(settings, quiet: false);
+                pr.GetValue(resume), pr.GetValue(bidirectional));
+            var report = Run(settings);
             if (pr.GetValue(json))
             {
                 Console.Out.WriteLine(report.ToJson());
@@ -75,9 +76,11 @@ internal static class TrainCommand
     };
 
     /// <summary>Runs a training job (shared with <c>esolm demo</c>).</summary>
-    internal static TrainReport Run(TrainSettings s, bool quiet)
+    internal static TrainReport Run(TrainSettings s, string? label = null)
     {
-        var objective = new ObjectiveOptions { Alpha0 = s.Alpha0, Variant = s.Variant };
+        var objective = s.Bidirectional
+            ? new ObjectiveOptions { Alpha0 = 1, Bidirectional = true, Variant = s.Variant }
+            : new ObjectiveOptions { Alpha0 = s.Alpha0, Variant = s.Variant };
         objective.Validate();
         var docs = CorpusSource.Documents(s.Corpus, s.Seed, s.Documents);
         var tok = CorpusSource.Tokenizer(s.Tokenizer, s.Corpus, docs);
@@ -124,26 +127,25 @@ internal static class TrainCommand
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .Start(ctx =>
             {
-                var task = ctx.AddTask("training", maxValue: options.Steps);
+                var task = ctx.AddTask(label ?? "training", maxValue: options.Steps);
                 task.Value = trainer.Step;
                 last = trainer.Train(new InlineProgress(p =>
                 {
                     task.Value = p.Step;
-                    task.Description = string.Create(CultureInfo.InvariantCulture, $"step {p.Step}/{p.TotalSteps} loss {p.Loss:F3} {p.TokensPerSecond:F0} tok/s");
+                    task.Description = string.Create(CultureInfo.InvariantCulture, $"{(label is null ? "" : label + ": ")}step {p.Step}/{p.TotalSteps} loss {p.Loss:F3} {p.TokensPerSecond:F0} tok/s");
                 }), checkpoint);
             });
         var nelbo = trainer.ValidationNelbo();
         trainer.SaveModel(s.Output, new Dictionary<string, string> { ["esolm.validation_nelbo_ppl"] = nelbo.Perplexity.ToString("R", CultureInfo.InvariantCulture) });
-        _ = quiet;
-        return new TrainReport(trainer.Step, last.Loss, nelbo.Perplexity, last.TokensPerSecond, last.Elapsed.TotalSeconds, s.Output, checkpoint, trainer);
+        return new TrainReport(trainer.Step, last.Loss, nelbo.Perplexity, last.TokensPerSecond, last.Elapsed.TotalSeconds, s.Output, checkpoint, trainer, tok);
     }
 
     internal sealed record TrainSettings(IReadOnlyList<string> Corpus, string? Tokenizer, EsoLmVariant Variant, double Alpha0, int Layers, int Hidden, int Heads,
         int Length, int Batch, int Steps, double LearningRate, int Warmup, bool Cosine, float Dropout, ulong Seed, int Threads, int Documents,
-        int CheckpointEvery, string Output, string? Resume);
+        int CheckpointEvery, string Output, string? Resume, bool Bidirectional = false);
 
     internal sealed record TrainReport(int Steps, double TrainLoss, double ValidationPerplexity, double TokensPerSecond, double Seconds, string ModelPath,
-        string CheckpointPath, EsoLmTrainer Trainer)
+        string CheckpointPath, EsoLmTrainer Trainer, Text.ITokenizer Tokenizer)
     {
         public string ToJson()
         {
