@@ -1,3 +1,5 @@
+using EsoLM.Randomness;
+
 namespace EsoLM.Modeling;
 
 /// <summary>One named parameter tensor (row-major data, PyTorch Linear layout [out, in] for matrices).</summary>
@@ -146,8 +148,7 @@ public sealed class ModelParameters
             double bound = 1.0 / Math.Sqrt(fanIn);
             for (int i = 0; i < t.Data.Length; i++)
             {
-                ulong bits = SplitMix(seed ^ SplitMix(counter++ + 0x5151));
-                t.Data[i] = (float)((((bits >> 11) * (1.0 / 9007199254740992.0)) * 2 - 1) * bound);
+                t.Data[i] = (float)(((CounterHash.Unit(CounterHash.Key(seed, counter++, 0x5151)) * 2) - 1) * bound);
             }
         }
 
@@ -317,18 +318,8 @@ public sealed class ModelParameters
     /// <summary>A standard normal draw from (seed, counter) by Box–Muller on a SplitMix64 hash: order-independent.</summary>
     private static double StandardNormal(ulong seed, ulong counter)
     {
-        ulong a = SplitMix(seed ^ SplitMix(2 * counter));
-        ulong b = SplitMix(seed ^ SplitMix((2 * counter) + 1));
-        double u1 = ((a >> 11) + 1) * (1.0 / 9007199254740993.0);
-        double u2 = (b >> 11) * (1.0 / 9007199254740992.0);
+        double u1 = 1 - CounterHash.Unit(CounterHash.Key(seed, 2 * counter));
+        double u2 = CounterHash.Unit(CounterHash.Key(seed, (2 * counter) + 1));
         return Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
-    }
-
-    private static ulong SplitMix(ulong x)
-    {
-        x += 0x9E3779B97F4A7C15UL;
-        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
-        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
-        return x ^ (x >> 31);
     }
 }

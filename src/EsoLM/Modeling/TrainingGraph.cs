@@ -1,3 +1,4 @@
+using EsoLM.Randomness;
 using System.Numerics.Tensors;
 using EsoLM.Tensors;
 
@@ -338,17 +339,8 @@ public sealed class TrainingGraph
 
     private float DropMask(int layer, int which, int row, int col, float keepScale)
     {
-        ulong h = Mix(DropoutSeed ^ Mix(((ulong)(uint)layer << 33) ^ ((ulong)(uint)which << 32) ^ (uint)row) ^ ((ulong)(uint)col << 20));
-        double u = (h >> 11) * (1.0 / 9007199254740992.0);
+        double u = CounterHash.Unit(CounterHash.Key(DropoutSeed, ((ulong)(uint)layer << 1) | (uint)which, (uint)row, (uint)col));
         return u < DropoutRate ? 0f : keepScale;
-    }
-
-    private static ulong Mix(ulong x)
-    {
-        x += 0x9E3779B97F4A7C15UL;
-        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
-        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
-        return x ^ (x >> 31);
     }
 
     private void AttentionForward(TrainingBatch batch, int l, float scale)

@@ -1,3 +1,4 @@
+using EsoLM.Randomness;
 using EsoLM.Masks;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
@@ -349,15 +350,6 @@ public sealed class EsoLmObjective
     /// <summary>A uniform double in [0, 1) keyed by (seed, step, row, position, purpose).</summary>
     internal static double Uniform(ulong seed, long step, int row, int position, int purpose)
     {
-        ulong h = Mix(seed ^ Mix((ulong)step ^ Mix(((ulong)(uint)row << 32) ^ (uint)position ^ ((ulong)(uint)purpose << 58))));
-        return (h >> 11) * (1.0 / 9007199254740992.0);
-    }
-
-    private static ulong Mix(ulong x)
-    {
-        x += 0x9E3779B97F4A7C15UL;
-        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
-        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
-        return x ^ (x >> 31);
+        return CounterHash.Unit(CounterHash.Key(seed, (ulong)step, ((ulong)(uint)row << 32) | (uint)position, (ulong)(uint)purpose));
     }
 }

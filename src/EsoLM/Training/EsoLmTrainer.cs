@@ -164,7 +164,7 @@ public sealed class EsoLmTrainer
         int b = Options.BatchSize, length = _data.Length;
         _data.FillBatch(Step, b, Options.Seed, _batchTokens);
         _gradients.Clear();
-        _graph.DropoutSeed = Options.Seed ^ ((ulong)Step * 0x9E3779B97F4A7C15UL);
+        _graph.DropoutSeed = Randomness.CounterHash.Key(Options.Seed, (ulong)Step, 0xD0);
         var value = _objective.Evaluate(_graph, _batchTokens, b, length, Options.Seed, Step, _gradients);
         double norm = GradientNorm();
         if (!double.IsFinite(value.Loss) || !double.IsFinite(norm))

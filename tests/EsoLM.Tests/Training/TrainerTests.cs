@@ -64,12 +64,12 @@ public sealed class TrainerTests : IDisposable
     public void Loss_goes_down_on_the_built_in_language()
     {
         var (data, tok) = GrammarData();
-        var trainer = new EsoLmTrainer(Config(tok), new ObjectiveOptions { Alpha0 = 0.5 }, Options(60) with { Dropout = 0, EmaDecay = 0.9 }, data);
+        var trainer = new EsoLmTrainer(Config(tok), new ObjectiveOptions { Alpha0 = 0.5 }, Options(150) with { Dropout = 0, EmaDecay = 0.9 }, data);
         var losses = new List<double>();
         trainer.Train(new SyncProgress(p => losses.Add(p.Loss)));
-        Assert.Equal(60, losses.Count);
-        double early = losses.Take(5).Average(), late = losses.Skip(50).Average();
-        Assert.True(late < 0.9 * early, $"loss went from {early:F3} to {late:F3}");
+        Assert.Equal(150, losses.Count);
+        double early = losses.Take(5).Average(), late = losses.Skip(140).Average();
+        Assert.True(late < 0.88 * early, $"loss went from {early:F3} to {late:F3}");
         var nelbo = trainer.ValidationNelbo();
         Assert.True(nelbo.Perplexity < tok.VocabularySize, $"validation NELBO perplexity {nelbo.Perplexity:F2} should beat uniform ({tok.VocabularySize})");
     }

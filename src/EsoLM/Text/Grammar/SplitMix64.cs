@@ -11,10 +11,9 @@ internal struct SplitMix64(ulong seed)
     /// <summary>The next 64 random bits.</summary>
     public ulong NextUInt64()
     {
-        ulong z = _state += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
+        ulong z = Randomness.CounterHash.Mix(_state);
+        _state += Randomness.CounterHash.Golden;
+        return z;
     }
 
     /// <summary>A uniform double in [0, 1) with 53 random bits.</summary>
