@@ -64,7 +64,7 @@ internal static class ModelBenchmarks
             data, compute);
         trainer.TrainStep();
         trainer.TrainStep();
-        long before = GC.GetAllocatedBytesForCurrentThread();
+        long before = GC.GetTotalAllocatedBytes(precise: true);
         var sw = Stopwatch.StartNew();
         for (int s = 0; s < steps; s++)
         {
@@ -72,7 +72,7 @@ internal static class ModelBenchmarks
         }
 
         double seconds = sw.Elapsed.TotalSeconds;
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
         return new TrainBenchmarkResult(layers, hidden, length, batch, alpha0, steps, seconds / steps, batch * length * steps / seconds, allocated / steps);
     }
 }

@@ -94,7 +94,7 @@ internal static class BenchCommand
             else
             {
                 Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"training: {r.TokensPerSecond:F0} tokens/s ({r.SecondsPerStep:F3} s/step), {r.Layers} layers × {r.Hidden} hidden, L={r.Length}, batch {r.Batch}, α0={r.Alpha0}; {r.AllocatedBytesPerStep} bytes allocated per step on the calling thread"));
+                    $"training: {r.TokensPerSecond:F0} tokens/s ({r.SecondsPerStep:F3} s/step), {r.Layers} layers × {r.Hidden} hidden, L={r.Length}, batch {r.Batch}, α0={r.Alpha0}; {r.AllocatedBytesPerStep} bytes allocated per step (all threads)"));
             }
 
             return 0;

@@ -15,7 +15,9 @@ public sealed class DiffusionTransformer
     private readonly Block[] _blocks;
     private readonly float[] _conditioning;
     private readonly float[] _finalModulation;
-    private PackedMatrix _head;
+    private readonly PackedMatrix _head;
+    private readonly float[] _frequencyScratch;
+    private readonly float[] _condScratch;
     private readonly RotaryTable _rotary;
 
     /// <summary>Builds the network from parameters (packs the weight matrices).</summary>
@@ -28,8 +30,30 @@ public sealed class DiffusionTransformer
         _rotary = new RotaryTable(RotaryTable.InverseFrequencies(Config.HeadDim, Config.RotaryBase), Config.ContextLength);
         _conditioning = new float[Config.CondDim];
         _finalModulation = new float[2 * Config.HiddenSize];
+        _frequencyScratch = new float[Config.FrequencyEmbeddingSize];
+        _frequencyScratch.AsSpan(0, Config.FrequencyEmbeddingSize / 2).Fill(1f);
+        _condScratch = new float[Config.CondDim];
+        int d = Config.HiddenSize;
         _blocks = new Block[Config.Layers];
-        _head = null!;
+        for (int i = 0; i < Config.Layers; i++)
+        {
+            var b = $"blocks.{i}.";
+            ParameterTensor T(string name) => parameters[b + name];
+            _blocks[i] = new Block(T("norm1.weight").Data, T("norm2.weight").Data,
+                PackedMatrix.Pack(T("attn_qkv.weight").Data, 3 * d, d), PackedMatrix.Pack(T("attn_out.weight").Data, d, d),
+                PackedMatrix.Pack(T("mlp.0.weight").Data, Config.MlpHidden, d), T("mlp.0.bias").Data,
+                PackedMatrix.Pack(T("mlp.2.weight").Data, d, Config.MlpHidden), T("mlp.2.bias").Data, new float[6 * d])
+            {
+                QkvWeight = T("attn_qkv.weight"),
+                OutWeight = T("attn_out.weight"),
+                Mlp1Weight = T("mlp.0.weight"),
+                Mlp2Weight = T("mlp.2.weight"),
+                AdaWeight = T("adaLN_modulation.weight"),
+                AdaBias = T("adaLN_modulation.bias"),
+            };
+        }
+
+        _head = PackedMatrix.Pack(parameters["output_layer.linear.weight"].Data, Config.VocabSize, d);
         RefreshFromParameters();
     }
 
@@ -52,27 +76,18 @@ public sealed class DiffusionTransformer
     public void RefreshFromParameters()
     {
         var p = Parameters;
-        int d = Config.HiddenSize;
-        ComputeConditioning(p, _conditioning);
-        for (int i = 0; i < Config.Layers; i++)
+        ComputeConditioning(p, _conditioning, _frequencyScratch, _condScratch);
+        foreach (var blk in _blocks)
         {
-            var b = $"blocks.{i}.";
-            var mod = new float[6 * d];
-            Affine(p[b + "adaLN_modulation.weight"].Data, p[b + "adaLN_modulation.bias"].Data, _conditioning, mod);
-            _blocks[i] = new Block(
-                p[b + "norm1.weight"].Data,
-                p[b + "norm2.weight"].Data,
-                Repack(_blocks[i]?.Qkv, p[b + "attn_qkv.weight"].Data, 3 * d, d),
-                Repack(_blocks[i]?.Out, p[b + "attn_out.weight"].Data, d, d),
-                Repack(_blocks[i]?.Mlp1, p[b + "mlp.0.weight"].Data, Config.MlpHidden, d),
-                p[b + "mlp.0.bias"].Data,
-                Repack(_blocks[i]?.Mlp2, p[b + "mlp.2.weight"].Data, d, Config.MlpHidden),
-                p[b + "mlp.2.bias"].Data,
-                mod);
+            Affine(blk.AdaWeight.Data, blk.AdaBias.Data, _conditioning, blk.Modulation);
+            blk.Qkv.Repack(blk.QkvWeight.Data);
+            blk.Out.Repack(blk.OutWeight.Data);
+            blk.Mlp1.Repack(blk.Mlp1Weight.Data);
+            blk.Mlp2.Repack(blk.Mlp2Weight.Data);
         }
 
         Affine(p["output_layer.adaLN_modulation.weight"].Data, p["output_layer.adaLN_modulation.bias"].Data, _conditioning, _finalModulation);
-        _head = Repack(_head, p["output_layer.linear.weight"].Data, Config.VocabSize, d);
+        _head.Repack(p["output_layer.linear.weight"].Data);
     }
 
     /// <summary>The packed blocks (read by the training graph).</summary>
@@ -223,30 +238,23 @@ public sealed class DiffusionTransformer
 
     private void Attend(ForwardBatch batch, int layer, ForwardWorkspace workspace, float scale)
     {
-        int heads = Config.Heads, d = Config.HiddenSize, hd = Config.HeadDim;
-        int tasks = batch.SequenceCount * heads;
-        var simd = Compute.Simd;
-        void Task(int t)
+        var body = new AttendTask(this, batch, layer, workspace, scale);
+        ParallelTasks.Run(Compute, batch.SequenceCount * Config.Heads, ref body);
+    }
+
+    /// <summary>Attention of one (sequence, head) over its KV cache.</summary>
+    private readonly struct AttendTask(DiffusionTransformer model, ForwardBatch batch, int layer, ForwardWorkspace workspace, float scale) : ITaskBody
+    {
+        public void Run(int task)
         {
-            var e = batch.Entries[t / heads];
-            int head = t % heads;
-            Attention.AttendHead(simd,
+            int heads = model.Config.Heads, d = model.Config.HiddenSize, hd = model.Config.HeadDim;
+            var e = batch.Entries[task / heads];
+            int head = task % heads;
+            Attention.AttendHead(model.Compute.Simd,
                 workspace.Qkv.AsSpan((e.RowStart * 3 * d) + (head * hd)), 3 * d, e.RowCount,
                 e.Cache.Keys(layer, head), e.Cache.Values(layer, head), hd,
                 batch.Visible.Slice(e.RowStart, e.RowCount),
                 workspace.AttentionOut.AsSpan((e.RowStart * d) + (head * hd)), d, scale);
-        }
-
-        if (Compute.MaxDegreeOfParallelism == 1 || tasks == 1)
-        {
-            for (int t = 0; t < tasks; t++)
-            {
-                Task(t);
-            }
-        }
-        else
-        {
-            Parallel.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = Compute.MaxDegreeOfParallelism }, Task);
         }
     }
 
@@ -260,12 +268,8 @@ public sealed class DiffusionTransformer
     }
 
     /// <summary>c = SiLU(W2·SiLU(W0·e + b0) + b2), e = the sinusoid of σ = 0: half ones, half zeros.</summary>
-    private static void ComputeConditioning(ModelParameters p, Span<float> c)
+    private static void ComputeConditioning(ModelParameters p, Span<float> c, float[] e, float[] hidden)
     {
-        int f = p.Config.FrequencyEmbeddingSize;
-        var e = new float[f];
-        e.AsSpan(0, f / 2).Fill(1f);
-        var hidden = new float[p.Config.CondDim];
         Affine(p["sigma_map.mlp.0.weight"].Data, p["sigma_map.mlp.0.bias"].Data, e, hidden);
         Activations.Silu(hidden, hidden);
         Affine(p["sigma_map.mlp.2.weight"].Data, p["sigma_map.mlp.2.bias"].Data, hidden, c);
@@ -288,18 +292,20 @@ public sealed class DiffusionTransformer
         }
     }
 
-    private static PackedMatrix Repack(PackedMatrix? existing, float[] w, int rows, int cols)
-    {
-        if (existing is null)
-        {
-            return PackedMatrix.Pack(w, rows, cols);
-        }
-
-        existing.Repack(w);
-        return existing;
-    }
-
     /// <summary>Packed weights and constant modulation of one block (shared with the training graph).</summary>
     internal sealed record Block(float[] Norm1, float[] Norm2, PackedMatrix Qkv, PackedMatrix Out, PackedMatrix Mlp1, float[] Mlp1Bias,
-        PackedMatrix Mlp2, float[] Mlp2Bias, float[] Modulation);
+        PackedMatrix Mlp2, float[] Mlp2Bias, float[] Modulation)
+    {
+        public required ParameterTensor QkvWeight { get; init; }
+
+        public required ParameterTensor OutWeight { get; init; }
+
+        public required ParameterTensor Mlp1Weight { get; init; }
+
+        public required ParameterTensor Mlp2Weight { get; init; }
+
+        public required ParameterTensor AdaWeight { get; init; }
+
+        public required ParameterTensor AdaBias { get; init; }
+    }
 }

@@ -345,17 +345,28 @@ public sealed class TrainingGraph
 
     private void AttentionForward(TrainingBatch batch, int l, float scale)
     {
-        int tasks = batch.SequenceCount * _heads;
-        var qkv = _qkv[l];
-        var att = _att[l];
-        var lse = _lse[l];
-        void Task(int t)
-        {
-            var (start, count) = batch.Sequences[t / _heads];
-            TrainingAttention.Forward(_single, qkv, start, count, t % _heads, _d, _hd, batch.Visible.Slice(start, count), scale, att, lse, _heads);
-        }
+        var body = new AttentionTask(this, batch, l, scale, backward: false);
+        ParallelTasks.Run(_model.Compute, batch.SequenceCount * _heads, ref body);
+    }
 
-        ForEach(tasks, Task);
+    /// <summary>One (sequence, head) of attention, forward or backward.</summary>
+    private readonly struct AttentionTask(TrainingGraph g, TrainingBatch batch, int layer, float scale, bool backward) : ITaskBody
+    {
+        public void Run(int task)
+        {
+            var (start, count) = batch.Sequences[task / g._heads];
+            int head = task % g._heads;
+            var visible = batch.Visible.Slice(start, count);
+            if (backward)
+            {
+                TrainingAttention.Backward(g._single, g._qkv[layer], g._att[layer], g._lse[layer], g._dAtt, start, count, head, g._d, g._hd, visible, scale,
+                    g._dQkv, g._heads);
+            }
+            else
+            {
+                TrainingAttention.Forward(g._single, g._qkv[layer], start, count, head, g._d, g._hd, visible, scale, g._att[layer], g._lse[layer], g._heads);
+            }
+        }
     }
 
     private TrainingPassResult LossAndHead(TrainingBatch batch, ModelParameters? grads)
@@ -528,17 +539,8 @@ public sealed class TrainingGraph
 
     private void AttentionBackward(TrainingBatch batch, int l, float scale)
     {
-        int tasks = batch.SequenceCount * _heads;
-        var qkv = _qkv[l];
-        var att = _att[l];
-        var lse = _lse[l];
-        void Task(int t)
-        {
-            var (start, count) = batch.Sequences[t / _heads];
-            TrainingAttention.Backward(_single, qkv, att, lse, _dAtt, start, count, t % _heads, _d, _hd, batch.Visible.Slice(start, count), scale, _dQkv, _heads);
-        }
-
-        ForEach(tasks, Task);
+        var body = new AttentionTask(this, batch, l, scale, backward: true);
+        ParallelTasks.Run(_model.Compute, batch.SequenceCount * _heads, ref body);
     }
 
     /// <summary>The transpose of the rotation: applies RoPE with −θ to the q and k gradients.</summary>
@@ -701,13 +703,19 @@ public sealed class TrainingGraph
     /// <summary>In place: dG ← dG ⊙ GELU'(u) for the tanh approximation, vectorised in chunks over the worker threads.</summary>
     private void GeluBackward(float[] u, float[] dG, int count)
     {
-        const int chunk = 4096;
-        int chunks = (count + chunk - 1) / chunk;
-        ForEach(chunks, c =>
+        var body = new GeluBackwardTask(u, dG, count);
+        ParallelTasks.Run(_model.Compute, (count + GeluBackwardTask.Chunk - 1) / GeluBackwardTask.Chunk, ref body);
+    }
+
+    private readonly struct GeluBackwardTask(float[] u, float[] dG, int count) : ITaskBody
+    {
+        public const int Chunk = 4096;
+
+        public void Run(int task)
         {
-            int start = c * chunk, len = Math.Min(chunk, count - start);
-            Span<float> t = stackalloc float[chunk];
-            Span<float> x2 = stackalloc float[chunk];
+            int start = task * Chunk, len = Math.Min(Chunk, count - start);
+            Span<float> t = stackalloc float[Chunk];
+            Span<float> x2 = stackalloc float[Chunk];
             t = t[..len];
             x2 = x2[..len];
             var x = u.AsSpan(start, len);
@@ -729,7 +737,7 @@ public sealed class TrainingGraph
                 float th = t[i];
                 g[i] *= (0.5f * (1f + th)) + (x2[i] * (1f - (th * th)));
             }
-        });
+        }
     }
 
     private static void ColumnSum(ReadOnlySpan<float> m, Span<float> acc, int rows, int cols)
@@ -737,21 +745,6 @@ public sealed class TrainingGraph
         for (int r = 0; r < rows; r++)
         {
             TensorPrimitives.Add(acc, m.Slice(r * cols, cols), acc);
-        }
-    }
-
-    private void ForEach(int tasks, Action<int> body)
-    {
-        if (_model.Compute.MaxDegreeOfParallelism == 1 || tasks == 1)
-        {
-            for (int t = 0; t < tasks; t++)
-            {
-                body(t);
-            }
-        }
-        else
-        {
-            Parallel.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = _model.Compute.MaxDegreeOfParallelism }, body);
         }
     }
 
