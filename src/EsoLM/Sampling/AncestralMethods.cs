@@ -78,14 +78,15 @@ internal sealed class MdlmMethod : SamplingMethod
         return false;
     }
 
+    public override (int Step, int Position) RowKey(SequenceState s, int row) => (s.StepIndex, s.Work[s.Length - s.Remaining + row]);
+
     public override void Commit(SamplingEngine engine, SequenceState s, ReadOnlySpan<float> logits)
     {
-        int v = engine.Model.Config.VocabSize;
         int clean = s.Length - s.Remaining;
         for (int r = 0; r < s.OutCount; r++)
         {
             int position = s.Work[clean + r];
-            int token = engine.Choose(s, logits.Slice(r * v, v), s.StepIndex, position);
+            int token = engine.Choose(s, r, position);
             engine.CommitToken(s, position, token, SamplingPhase.Diffusion, s.StepIndex);
         }
 
@@ -188,13 +189,14 @@ internal sealed class BlockDiffusionMethod : SamplingMethod
         return false;
     }
 
+    public override (int Step, int Position) RowKey(SequenceState s, int row) => (s.StepIndex, s.Work[s.Prev + row]);
+
     public override void Commit(SamplingEngine engine, SequenceState s, ReadOnlySpan<float> logits)
     {
-        int v = engine.Model.Config.VocabSize;
         for (int r = 0; r < s.OutCount; r++)
         {
             int position = s.Work[s.Prev + r];
-            int token = engine.Choose(s, logits.Slice(r * v, v), s.StepIndex, position);
+            int token = engine.Choose(s, r, position);
             engine.CommitToken(s, position, token, SamplingPhase.Diffusion, s.StepIndex);
         }
 
@@ -235,10 +237,12 @@ internal sealed class OneTokenPerStepMethod : SamplingMethod
         return true;
     }
 
+    public override (int Step, int Position) RowKey(SequenceState s, int row) => (s.StepIndex, s.Order[s.Done]);
+
     public override void Commit(SamplingEngine engine, SequenceState s, ReadOnlySpan<float> logits)
     {
         int slot = s.Done, position = s.Order[slot];
-        int token = engine.Choose(s, logits, s.StepIndex, position);
+        int token = engine.Choose(s, 0, position);
         s.SlotTokens[slot] = token;
         engine.CommitToken(s, position, token, SamplingPhase.Sequential, s.StepIndex);
         s.Done++;
