@@ -15,6 +15,7 @@ internal static class BenchCommand
     {
         var cmd = new Command("bench", "Benchmarks (kernels; train and sample to come).");
         cmd.Subcommands.Add(CreateKernels());
+        cmd.Subcommands.Add(SampleBenchmarkCommand.Create());
         return cmd;
     }
 

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace EsoLM.Sampling;
 
@@ -142,29 +143,49 @@ internal sealed class FastSelection
 
         var table = UTable;
         int mask = _mask;
+        bool vector = Vector512.IsHardwareAccelerated;
         for (int start = 0; start < x.Length; start += Chunk)
         {
             int end = Math.Min(x.Length, start + Chunk);
             double cut = best - MaxNoise;
-            int n = 0;
-            for (int v = start; v < end; v++)
+            var chunk = x[start..end];
+            double chunkMax = TensorPrimitives.Max(chunk);
+            if (!(chunkMax >= cut))
             {
-                double xv = x[v];
-                if (!(xv >= cut) || v == mask || xv < xb || (xv == xb && v > ib))
-                {
-                    continue;
-                }
+                continue; // nothing here can beat the best, whatever its noise: no draw is made.
+            }
 
-                double u = CounterRandom.ToUnitOpen(CounterRandom.At(b, v));
-                double d = best - xv;
-                if (d >= 0 && u < table[d >= TableMax ? TableMax : (int)d])
+            // Any entry of the chunk with u below this cannot win (its noise is below best − chunkMax ≤ best − x).
+            double dMin = best - chunkMax;
+            double uChunk = dMin >= 0 ? table[dMin >= TableMax ? TableMax : (int)dMin] : 0;
+            int n = 0;
+            int v = start;
+            if (vector)
+            {
+                var baseHash = Vector512.Create(b);
+                var golden = Vector512.Create(0x9E3779B97F4A7C15UL);
+                var lanes = Vector512.Create(1UL, 2, 3, 4, 5, 6, 7, 8);
+                var threshold = Vector512.Create(uChunk);
+                for (; v + 8 <= end; v += 8)
                 {
-                    continue; // its noise is < floor(d) − margin: x + g < best.
+                    var h = baseHash + ((lanes + Vector512.Create((ulong)v)) * golden);
+                    h = (h ^ Vector512.ShiftRightLogical(h, 30)) * Vector512.Create(0xBF58476D1CE4E5B9UL);
+                    h = (h ^ Vector512.ShiftRightLogical(h, 27)) * Vector512.Create(0x94D049BB133111EBUL);
+                    h ^= Vector512.ShiftRightLogical(h, 31);
+                    var u = (Vector512.ConvertToDouble(Vector512.ShiftRightLogical(h, 11)) + Vector512.Create(0.5)) * Vector512.Create(1.0 / (1UL << 53));
+                    ulong pass = Vector512.GreaterThanOrEqual(u, threshold).ExtractMostSignificantBits();
+                    while (pass != 0)
+                    {
+                        int lane = System.Numerics.BitOperations.TrailingZeroCount(pass);
+                        pass &= pass - 1;
+                        Consider(x, v + lane, b, best, cut, xb, ib, mask, table, ref n);
+                    }
                 }
+            }
 
-                _cand[n] = v;
-                _u[n] = u;
-                n++;
+            for (; v < end; v++)
+            {
+                Consider(x, v, b, best, cut, xb, ib, mask, table, ref n);
             }
 
             if (n > 0)
@@ -174,6 +195,28 @@ internal sealed class FastSelection
         }
 
         return bestIndex;
+    }
+
+    /// <summary>Adds entry v to the candidates unless it provably cannot beat <paramref name="best"/> or is filtered out.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private void Consider(ReadOnlySpan<double> x, int v, ulong b, double best, double cut, double xb, int ib, int mask, double[] table, ref int n)
+    {
+        double xv = x[v];
+        if (!(xv >= cut) || v == mask || xv < xb || (xv == xb && v > ib))
+        {
+            return;
+        }
+
+        double u = CounterRandom.ToUnitOpen(CounterRandom.At(b, v));
+        double d = best - xv;
+        if (d >= 0 && u < table[d >= TableMax ? TableMax : (int)d])
+        {
+            return; // its noise is < floor(d) − margin: x + g < best.
+        }
+
+        _cand[n] = v;
+        _u[n] = u;
+        n++;
     }
 
     /// <summary>Computes the noise of the n candidates exactly as <see cref="CounterGumbelNoise.Fill"/> does and updates the best.</summary>
