@@ -1,3 +1,4 @@
+#pragma warning disable CA2208 // Errors name the offending command-line option, not a method parameter.
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
