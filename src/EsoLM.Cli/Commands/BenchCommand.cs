@@ -13,9 +13,10 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("bench", "Benchmarks (kernels; train and sample to come).");
+        var cmd = new Command("bench", "Benchmarks: kernels, training throughput, sampling speed (the paper's Table 3).");
         cmd.Subcommands.Add(CreateKernels());
         cmd.Subcommands.Add(CreateTrain());
+        cmd.Subcommands.Add(SampleBenchmarkCommand.Create());
         return cmd;
     }
 

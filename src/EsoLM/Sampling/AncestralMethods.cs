@@ -16,8 +16,34 @@ namespace EsoLM.Sampling;
 internal sealed class MdlmMethod : SamplingMethod
 {
     private readonly double[] _p;
+    private readonly bool _oneToken;
 
-    public MdlmMethod(int steps, Schedules.INoiseSchedule schedule) => _p = StepPlanner.UnmaskProbabilities(steps, 1.0, schedule);
+    public MdlmMethod(int steps, Schedules.INoiseSchedule schedule, bool oneTokenPerStep = false)
+    {
+        _p = StepPlanner.UnmaskProbabilities(steps, 1.0, schedule);
+        _oneToken = oneTokenPerStep;
+    }
+
+    /// <summary>One-token-per-step mode: the masked position in [start, end) with the smallest unmask key of the step, or −1.</summary>
+    internal static int Pick(SequenceState s, CounterRandom rng, int step, int start, int end, int mask)
+    {
+        int pick = -1;
+        double best = 2;
+        for (int pos = start; pos < end; pos++)
+        {
+            if (s.ByPosition[pos] == mask)
+            {
+                double key = rng.NextDouble(DrawPurpose.Unmask, step, pos);
+                if (key < best)
+                {
+                    best = key;
+                    pick = pos;
+                }
+            }
+        }
+
+        return pick;
+    }
 
     public override void Initialize(SamplingEngine engine, SequenceState s, SamplingRequest request) => s.DiffusionTokens = s.Length - s.Known;
 
@@ -25,9 +51,15 @@ internal sealed class MdlmMethod : SamplingMethod
     {
         int length = s.Length, mask = engine.MaskId;
         var rng = new CounterRandom(s.Seed, s.SequenceId);
-        for (; s.StepIndex < _p.Length; s.StepIndex++)
+        for (; _oneToken || s.StepIndex < _p.Length; s.StepIndex++)
         {
-            double p = s.StepIndex == _p.Length - 1 ? 1.0 : _p[s.StepIndex];
+            int pick = _oneToken ? Pick(s, rng, s.StepIndex, 0, length, mask) : -1;
+            if (_oneToken && pick < 0)
+            {
+                return false;
+            }
+
+            double p = _oneToken ? 0 : s.StepIndex == _p.Length - 1 ? 1.0 : _p[s.StepIndex];
             // Work: [clean | unmasked now | still masked] positions.
             int clean = 0, now = 0;
             for (int pos = 0; pos < length; pos++)
@@ -46,7 +78,7 @@ internal sealed class MdlmMethod : SamplingMethod
                 {
                     s.Work[c++] = pos;
                 }
-                else if (rng.NextDouble(DrawPurpose.Unmask, s.StepIndex, pos) < p)
+                else if (_oneToken ? pos == pick : rng.NextDouble(DrawPurpose.Unmask, s.StepIndex, pos) < p)
                 {
                     s.Work[nowStart + now++] = pos;
                 }
@@ -78,14 +110,15 @@ internal sealed class MdlmMethod : SamplingMethod
         return false;
     }
 
+    public override (int Step, int Position) RowKey(SequenceState s, int row) => (s.StepIndex, s.Work[s.Length - s.Remaining + row]);
+
     public override void Commit(SamplingEngine engine, SequenceState s, ReadOnlySpan<float> logits)
     {
-        int v = engine.Model.Config.VocabSize;
         int clean = s.Length - s.Remaining;
         for (int r = 0; r < s.OutCount; r++)
         {
             int position = s.Work[clean + r];
-            int token = engine.Choose(s, logits.Slice(r * v, v), s.StepIndex, position);
+            int token = engine.Choose(s, r, position);
             engine.CommitToken(s, position, token, SamplingPhase.Diffusion, s.StepIndex);
         }
 
@@ -105,11 +138,13 @@ internal sealed class BlockDiffusionMethod : SamplingMethod
 {
     private readonly int _blockSize;
     private readonly double[] _p;
+    private readonly bool _oneToken;
 
-    public BlockDiffusionMethod(int blockSize, int stepsPerBlock, Schedules.INoiseSchedule schedule)
+    public BlockDiffusionMethod(int blockSize, int stepsPerBlock, Schedules.INoiseSchedule schedule, bool oneTokenPerStep = false)
     {
         _blockSize = blockSize;
         _p = StepPlanner.UnmaskProbabilities(stepsPerBlock, 1.0, schedule);
+        _oneToken = oneTokenPerStep;
     }
 
     public override void Initialize(SamplingEngine engine, SequenceState s, SamplingRequest request) => s.DiffusionTokens = s.Length - s.Known;
@@ -138,6 +173,7 @@ internal sealed class BlockDiffusionMethod : SamplingMethod
             {
                 double p = s.BlockStep == _p.Length - 1 ? 1.0 : _p[s.BlockStep];
                 int step = (s.Block * _p.Length) + s.BlockStep;
+                int pick = _oneToken ? MdlmMethod.Pick(s, rng, step, blockStart, blockEnd, mask) : -1;
                 int n = blockEnd - blockStart, clean = n - masked, now = 0, rest = n;
                 var work = s.Work.AsSpan(blockStart, n);
                 int c = 0;
@@ -147,7 +183,7 @@ internal sealed class BlockDiffusionMethod : SamplingMethod
                     {
                         work[c++] = pos;
                     }
-                    else if (rng.NextDouble(DrawPurpose.Unmask, step, pos) < p)
+                    else if (_oneToken ? pos == pick : rng.NextDouble(DrawPurpose.Unmask, step, pos) < p)
                     {
                         work[clean + now++] = pos;
                     }
@@ -188,13 +224,14 @@ internal sealed class BlockDiffusionMethod : SamplingMethod
         return false;
     }
 
+    public override (int Step, int Position) RowKey(SequenceState s, int row) => (s.StepIndex, s.Work[s.Prev + row]);
+
     public override void Commit(SamplingEngine engine, SequenceState s, ReadOnlySpan<float> logits)
     {
-        int v = engine.Model.Config.VocabSize;
         for (int r = 0; r < s.OutCount; r++)
         {
             int position = s.Work[s.Prev + r];
-            int token = engine.Choose(s, logits.Slice(r * v, v), s.StepIndex, position);
+            int token = engine.Choose(s, r, position);
             engine.CommitToken(s, position, token, SamplingPhase.Diffusion, s.StepIndex);
         }
 
@@ -235,10 +272,12 @@ internal sealed class OneTokenPerStepMethod : SamplingMethod
         return true;
     }
 
+    public override (int Step, int Position) RowKey(SequenceState s, int row) => (s.StepIndex, s.Order[s.Done]);
+
     public override void Commit(SamplingEngine engine, SequenceState s, ReadOnlySpan<float> logits)
     {
         int slot = s.Done, position = s.Order[slot];
-        int token = engine.Choose(s, logits, s.StepIndex, position);
+        int token = engine.Choose(s, 0, position);
         s.SlotTokens[slot] = token;
         engine.CommitToken(s, position, token, SamplingPhase.Sequential, s.StepIndex);
         s.Done++;

@@ -66,7 +66,15 @@ public readonly struct CounterRandom : IEquatable<CounterRandom>
     public static ulong At(ulong baseHash, long index) => Mix(baseHash + ((ulong)(index + 1) * Golden));
 
     /// <summary>Converts 64 random bits to a uniform double in the OPEN interval (0, 1) (53 bits; never 0 or 1).</summary>
-    public static double ToUnitOpen(ulong bits) => ((bits >> 11) + 0.5) * (1.0 / (1UL << 53));
+    /// <remarks>
+    /// (k + 0.5)·2⁻⁵³ for the top 53 bits k; for k = 2⁵³ − 1 that sum rounds to 2⁵³ (ties to even), i.e. exactly 1, so that
+    /// single value is clamped to the largest double below 1 (every other draw is unchanged). Without the clamp a Gumbel draw
+    /// could be +∞ and override the logits.
+    /// </remarks>
+    public static double ToUnitOpen(ulong bits) => Math.Min(((bits >> 11) + 0.5) * (1.0 / (1UL << 53)), LargestBelowOne);
+
+    /// <summary>The largest double below 1 (1 − 2⁻⁵³): the largest value <see cref="ToUnitOpen"/> returns.</summary>
+    public const double LargestBelowOne = 1.0 - (1.0 / (1UL << 53));
 
     /// <summary>64 random bits for the key (purpose, step, position, index).</summary>
     public ulong NextBits(DrawPurpose purpose, long step, long position, long index = 0) => At(Base(purpose, step, position), index);

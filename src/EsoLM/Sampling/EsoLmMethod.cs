@@ -105,15 +105,17 @@ internal sealed class EsoLmMethod : SamplingMethod
         return true;
     }
 
+    public override (int Step, int Position) RowKey(SequenceState s, int row) => (s.StepIndex, s.Order[s.Done + row]);
+
     public override void Commit(SamplingEngine engine, SequenceState s, ReadOnlySpan<float> logits)
     {
         var plan = s.Plan!;
-        int k = s.OutCount, v = engine.Model.Config.VocabSize, step = s.StepIndex;
+        int k = s.OutCount, step = s.StepIndex;
         var phase = step < plan.DiffusionSteps ? SamplingPhase.Diffusion : SamplingPhase.Sequential;
         for (int r = 0; r < k; r++)
         {
             int slot = s.Done + r, position = s.Order[slot];
-            int token = engine.Choose(s, logits.Slice(r * v, v), step, position);
+            int token = engine.Choose(s, r, position);
             s.SlotTokens[slot] = token;
             engine.CommitToken(s, position, token, phase, step);
         }

@@ -123,6 +123,13 @@ public sealed record MdlmSamplerOptions : SamplerOptions
     /// <summary>The noise schedule (α0 = 1).</summary>
     public INoiseSchedule Schedule { get; init; } = LogLinearSchedule.Default;
 
+    /// <summary>
+    /// Unmask exactly one still-masked position per step (chosen uniformly at random from counter-based keys) instead of
+    /// the ancestral schedule: NFE = the number of masked positions exactly (the paper's Table 3 setting, NFE = L).
+    /// <see cref="Steps"/> and <see cref="Schedule"/> are then ignored.
+    /// </summary>
+    public bool OneTokenPerStep { get; init; }
+
     /// <inheritdoc />
     public override void Validate(ModelConfig config)
     {
@@ -147,6 +154,13 @@ public sealed record BlockDiffusionSamplerOptions : SamplerOptions
 
     /// <summary>The noise schedule (α0 = 1) inside a block.</summary>
     public INoiseSchedule Schedule { get; init; } = LogLinearSchedule.Default;
+
+    /// <summary>
+    /// Unmask exactly one still-masked position of the current block per step (uniformly at random): NFE = the number of
+    /// masked positions exactly (the paper's Table 3 setting, NFE = L). <see cref="StepsPerBlock"/> and
+    /// <see cref="Schedule"/> are then ignored.
+    /// </summary>
+    public bool OneTokenPerStep { get; init; }
 
     /// <inheritdoc />
     public override void Validate(ModelConfig config)

@@ -58,7 +58,7 @@ public sealed class MdlmSampler : ISampler
         options.Validate(model.Config);
         Options = options;
         int steps = options.Steps ?? options.ResolveLength(model.Config);
-        _engine = new SamplingEngine(model, options, new MdlmMethod(steps, options.Schedule));
+        _engine = new SamplingEngine(model, options, new MdlmMethod(steps, options.Schedule, options.OneTokenPerStep));
     }
 
     /// <summary>The options.</summary>
@@ -96,7 +96,8 @@ public sealed class BlockDiffusionSampler : ISampler
         options.Validate(model.Config);
         Options = options;
         _engine = new SamplingEngine(model, options,
-            new BlockDiffusionMethod(options.BlockSize, options.StepsPerBlock ?? options.BlockSize, options.Schedule));
+            new BlockDiffusionMethod(options.BlockSize, options.OneTokenPerStep ? options.BlockSize : options.StepsPerBlock ?? options.BlockSize, options.Schedule,
+                options.OneTokenPerStep));
     }
 
     /// <summary>The options.</summary>

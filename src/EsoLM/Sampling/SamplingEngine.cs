@@ -70,7 +70,10 @@ internal abstract class SamplingMethod
     /// <summary>Adds the sequence's next window to the batch (setting OutCount); false when it needs no more passes.</summary>
     public abstract bool AddWindow(SamplingEngine engine, SequenceState s);
 
-    /// <summary>Chooses and commits tokens from the sequence's logits rows.</summary>
+    /// <summary>The draw key (step, original position) of output row <paramref name="row"/> of the pass just run.</summary>
+    public abstract (int Step, int Position) RowKey(SequenceState s, int row);
+
+    /// <summary>Commits tokens for the sequence's output rows (chosen through <see cref="SamplingEngine.Choose"/>).</summary>
     public abstract void Commit(SamplingEngine engine, SequenceState s, ReadOnlySpan<float> logits);
 }
 
@@ -88,6 +91,9 @@ internal sealed class SamplingEngine
     private int[] _wTokens = [];
     private int[] _wPositions = [];
     private KeyRange[] _wRanges = [];
+    private int[] _chosen = [];
+    private DrawKey[] _keys = [];
+    private TokenSelector[] _selectors = [];
     private int _busy;
     private int _active;
     private bool _record;
@@ -152,9 +158,77 @@ internal sealed class SamplingEngine
     /// <summary>When set, tokens are copied from this engine (which stepped first) instead of chosen: the cache self-check.</summary>
     public SamplingEngine? Leader { get; set; }
 
-    /// <summary>Chooses a token for one logits row.</summary>
-    public int Choose(SequenceState s, ReadOnlySpan<float> row, int step, int position) =>
-        Leader is { } leader ? leader[s.RequestIndex].ByPosition[position] : Selector.Select(row, new DrawKey(s.Seed, s.SequenceId, step, position));
+    /// <summary>The token chosen for output row <paramref name="row"/> of a sequence (selected for all rows before commits).</summary>
+    public int Choose(SequenceState s, int row, int position) =>
+        Leader is { } leader ? leader[s.RequestIndex].ByPosition[position] : _chosen[s.OutStart + row];
+
+    /// <summary>
+    /// Chooses a token for every output row of the pass: rows are independent pure functions of (logits, draw key), so
+    /// they are split over the compute context's threads (strided, one selector per thread) and the result does not
+    /// depend on the thread count. Custom noise sources run on the calling thread.
+    /// </summary>
+    private void SelectAll(int vocab)
+    {
+        if (Leader is not null)
+        {
+            return;
+        }
+
+        int rows = _batch.OutputRowCount;
+        if (_chosen.Length < rows)
+        {
+            _chosen = new int[Math.Max(rows, _chosen.Length * 2)];
+            _keys = new DrawKey[_chosen.Length];
+        }
+
+        for (int i = 0; i < SequenceCount; i++)
+        {
+            var s = _pool[i];
+            if (!s.Added)
+            {
+                continue;
+            }
+
+            for (int r = 0; r < s.OutCount; r++)
+            {
+                var (step, position) = Method.RowKey(s, r);
+                _keys[s.OutStart + r] = new DrawKey(s.Seed, s.SequenceId, step, position);
+            }
+        }
+
+        int threads = Options.NoiseSource is null ? Math.Min(rows, Model.Compute.MaxDegreeOfParallelism) : 1;
+        if (threads <= 1)
+        {
+            for (int i = 0; i < rows; i++)
+            {
+                _chosen[i] = Selector.Select(_logits.AsSpan(i * vocab, vocab), _keys[i]);
+            }
+
+            return;
+        }
+
+        if (_selectors.Length < threads)
+        {
+            var grown = new TokenSelector[threads];
+            _selectors.CopyTo(grown, 0);
+            grown[0] = Selector;
+            for (int t = Math.Max(1, _selectors.Length); t < threads; t++)
+            {
+                grown[t] = new TokenSelector(vocab, MaskId, Options.Selection, Options.NoiseSource);
+            }
+
+            _selectors = grown;
+        }
+
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            var selector = _selectors[t];
+            for (int i = t; i < rows; i += threads)
+            {
+                _chosen[i] = selector.Select(_logits.AsSpan(i * vocab, vocab), _keys[i]);
+            }
+        });
+    }
 
     /// <summary>The logits rows the last step computed for a sequence (empty if it was not in the batch).</summary>
     public ReadOnlySpan<float> RowLogits(SequenceState s) =>
@@ -395,6 +469,7 @@ internal sealed class SamplingEngine
         Model.Forward(_batch, Workspace, _logits);
         ForwardPasses++;
         TokensProcessed += _batch.RowCount;
+        SelectAll(v);
         for (int i = 0; i < SequenceCount; i++)
         {
             var s = _pool[i];

@@ -16,6 +16,7 @@ public sealed class TokenSelector
     private readonly IGumbelNoiseSource _noise;
     private readonly double[] _x;
     private readonly double[] _g;
+    private readonly FastSelection? _fast;
     private Candidate[] _candidates = [];
     private double[] _heap = [];
 
@@ -36,13 +37,41 @@ public sealed class TokenSelector
         _noise = noise ?? CounterGumbelNoise.Instance;
         _x = new double[vocabSize];
         _g = new double[vocabSize];
+        _fast = _noise is CounterGumbelNoise && vocabSize >= FastSelection.MinVocabulary ? new FastSelection(this, vocabSize, maskTokenId, options) : null;
     }
 
     /// <summary>The options.</summary>
     public TokenSelectionOptions Options => _options;
 
     /// <summary>Chooses a token for one row of raw logits (before zero-masking) for the draw <paramref name="key"/>.</summary>
+    /// <remarks>
+    /// With the default counter-based noise the choice is computed lazily (see <see cref="FastSelection"/>) and is
+    /// identical to <see cref="SelectReference"/>: same draws, same float64 arithmetic, same tie-breaking (lowest id).
+    /// </remarks>
     public int Select(ReadOnlySpan<float> logits, DrawKey key)
+    {
+        if (logits.Length != _vocab)
+        {
+            throw new ArgumentException($"A logits row has {logits.Length} values; the vocabulary has {_vocab}.", nameof(logits));
+        }
+
+        if (!_options.Greedy && _fast is { } fast)
+        {
+            int token = fast.Select(logits, key);
+            if (token >= 0)
+            {
+                return token;
+            }
+        }
+
+        return SelectReference(logits, key);
+    }
+
+    /// <summary>
+    /// The plain (reference) selection: fills the Gumbel noise of every vocabulary entry, filters the whole row, then takes
+    /// argmax(x + g). <see cref="Select"/> returns exactly what this returns; kept for tests and as the fallback.
+    /// </summary>
+    internal int SelectReference(ReadOnlySpan<float> logits, DrawKey key)
     {
         if (logits.Length != _vocab)
         {
@@ -230,7 +259,7 @@ public sealed class TokenSelector
         }
     }
 
-    private double KthLargest(ReadOnlySpan<double> x, int k)
+    internal double KthLargest(ReadOnlySpan<double> x, int k)
     {
         if (_heap.Length < k)
         {

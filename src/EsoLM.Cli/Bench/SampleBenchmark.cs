@@ -1,0 +1,405 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using EsoLM.Modeling;
+using EsoLM.Sampling;
+using EsoLM.Tensors;
+
+namespace EsoLM.Cli.Bench;
+
+/// <summary>One timed configuration of <see cref="SampleBenchmark"/>.</summary>
+/// <param name="Method">ar, ar_exact, mdlm, bd3_4, bd3_16 or esolm_b.</param>
+/// <param name="Length">L.</param>
+/// <param name="Batch">Sequences generated together.</param>
+/// <param name="Seconds">Wall seconds per sample (batch wall time / batch; the median over repeats).</param>
+/// <param name="Nfe">Forward passes of the batch (network calls).</param>
+/// <param name="Extrapolated">Whether <paramref name="Seconds"/> was extrapolated from <paramref name="MeasuredPasses"/> passes.</param>
+/// <param name="MeasuredPasses">Passes actually timed.</param>
+/// <param name="TokensPerPass">Mean window rows fed per forward pass (all sequences of the batch together).</param>
+internal sealed record SampleBenchmarkRow(string Method, int Length, int Batch, double Seconds, int Nfe, bool Extrapolated, int MeasuredPasses,
+    double TokensPerPass);
+
+/// <summary>Result of <see cref="SampleBenchmark.Run"/>.</summary>
+/// <param name="Threads">Threads used.</param>
+/// <param name="TopP">Nucleus mass used for every method.</param>
+/// <param name="Rows">One row per method × length × batch.</param>
+/// <param name="SelectionMicroseconds">Token selection cost per row at V = 50258 (plain vs fast path), by case.</param>
+internal sealed record SampleBenchmarkResult(int Threads, double TopP, IReadOnlyList<SampleBenchmarkRow> Rows,
+    IReadOnlyList<KeyValuePair<string, double>> SelectionMicroseconds);
+
+/// <summary>
+/// <c>esolm bench sample</c>: the paper's Table 3 on this machine. A fixed random-weight model (6 layers, hidden 384,
+/// 6 heads, vocabulary 50258 = GPT-2's 50257 + the mask 50257); every method runs exactly L forward passes (NFE = L):
+/// <list type="bullet">
+/// <item>ar — the "AR (oracle, KV cache)" row: <see cref="AutoregressiveMode.OneTokenPerStepTiming"/>, 1 token per pass.</item>
+/// <item>ar_exact — the exact AR sampler of this network (Eso-LM α_eval = 0): 2 tokens per pass.</item>
+/// <item>mdlm — <see cref="MdlmSamplerOptions.OneTokenPerStep"/>: one position unmasked per pass, all L tokens fed bidirectionally.</item>
+/// <item>bd3_4 / bd3_16 — <see cref="BlockDiffusionSamplerOptions.OneTokenPerStep"/> with L′ = 4 / 16: one position per pass, the
+/// current block (plus the finished block folded into its first pass) fed, earlier blocks cached.</item>
+/// <item>esolm_b — Eso-LM (B), α_eval = 1 with a fixed plan of L one-token diffusion steps (random order): previous token + one mask per pass.</item>
+/// </list>
+/// Full sampling is timed (forward + nucleus p = 0.9 + Gumbel-max), unlike the paper which times forwards only.
+/// </summary>
+internal static class SampleBenchmark
+{
+    /// <summary>The benchmark model shape (the paper's small model with GPT-2's vocabulary).</summary>
+    public static ModelConfig Config(int context) => new()
+    {
+        VocabSize = 50258,
+        MaskTokenId = 50257,
+        HiddenSize = 384,
+        Heads = 6,
+        Layers = 6,
+        CondDim = 128,
+        ContextLength = context,
+    };
+
+    /// <summary>The methods, in table order.</summary>
+    public static readonly string[] Methods = ["ar", "ar_exact", "mdlm", "bd3_4", "bd3_16", "esolm_b"];
+
+    /// <summary>Runs the benchmark.</summary>
+    /// <param name="lengths">Sequence lengths L.</param>
+    /// <param name="batches">Batch sizes.</param>
+    /// <param name="threads">Threads (≤ 0: all cores).</param>
+    /// <param name="repeats">Timed repeats per configuration (the median is reported).</param>
+    /// <param name="mdlmFull">Time MDLM's L passes in full everywhere (otherwise only where L²·batch ≤ 256², else 8 passes, extrapolated).</param>
+    /// <param name="methods">Methods to run (default: all).</param>
+    /// <param name="progress">Receives a line per finished configuration.</param>
+    public static SampleBenchmarkResult Run(IReadOnlyList<int> lengths, IReadOnlyList<int> batches, int threads = -1, int repeats = 1,
+        bool mdlmFull = false, IReadOnlyCollection<string>? methods = null, Action<string>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(lengths);
+        ArgumentNullException.ThrowIfNull(batches);
+        ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
+        if (lengths.Count == 0 || lengths.Any(l => l < 16 || l > 16384))
+        {
+            throw new ArgumentOutOfRangeException(nameof(lengths), string.Join(',', lengths), "Lengths must be in [16, 16384].");
+        }
+
+        if (batches.Count == 0 || batches.Any(b => b < 1 || b > 1024))
+        {
+            throw new ArgumentOutOfRangeException(nameof(batches), string.Join(',', batches), "Batch sizes must be in [1, 1024].");
+        }
+
+        methods ??= Methods;
+        foreach (var m in methods)
+        {
+            if (!Methods.Contains(m))
+            {
+                throw new ArgumentOutOfRangeException(nameof(methods), m, $"Unknown method; known: {string.Join(", ", Methods)}.");
+            }
+        }
+
+        var compute = new ComputeContext(threads);
+        var model = new DiffusionTransformer(ModelParameters.CreateRandom(Config(lengths.Max()), 2025, 0.02f), compute);
+        var selection = new TokenSelectionOptions { TopP = 0.9 };
+
+        // Warm-up (JIT to tier 1, caches, pools) on a short length.
+        foreach (var m in methods)
+        {
+            Measure(model, m, 32, 2, selection, 1, mdlmFull: true);
+        }
+
+        var rows = new List<SampleBenchmarkRow>();
+        foreach (int length in lengths)
+        {
+            foreach (int batch in batches)
+            {
+                foreach (var m in Methods.Where(methods.Contains))
+                {
+                    bool full = m != "mdlm" || mdlmFull || ((long)length * length * batch <= 256L * 256);
+                    var row = Measure(model, m, length, batch, selection, repeats, full);
+                    rows.Add(row);
+                    progress?.Invoke(string.Create(CultureInfo.InvariantCulture,
+                        $"{row.Method,-9} L={row.Length,-5} batch={row.Batch,-3} {row.Seconds,9:F3} s/sample  NFE {row.Nfe}{(row.Extrapolated ? " (extrapolated)" : "")}"));
+                }
+            }
+        }
+
+        return new SampleBenchmarkResult(compute.MaxDegreeOfParallelism, selection.TopP, rows, MeasureSelection());
+    }
+
+    private static ISampler Create(DiffusionTransformer model, string method, int length, TokenSelectionOptions selection) => method switch
+    {
+        "ar" => new AutoregressiveSampler(model, new AutoregressiveSamplerOptions
+        {
+            Length = length, Selection = selection, Mode = AutoregressiveMode.OneTokenPerStepTiming,
+        }),
+        "ar_exact" => new AutoregressiveSampler(model, new AutoregressiveSamplerOptions { Length = length, Selection = selection }),
+        "mdlm" => new MdlmSampler(model, new MdlmSamplerOptions { Length = length, Selection = selection, OneTokenPerStep = true }),
+        "bd3_4" => new BlockDiffusionSampler(model, new BlockDiffusionSamplerOptions
+        {
+            Length = length, Selection = selection, BlockSize = 4, OneTokenPerStep = true,
+        }),
+        "bd3_16" => new BlockDiffusionSampler(model, new BlockDiffusionSamplerOptions
+        {
+            Length = length, Selection = selection, BlockSize = 16, OneTokenPerStep = true,
+        }),
+        "esolm_b" => new EsoLmSampler(model, new EsoLmSamplerOptions
+        {
+            Length = length, Selection = selection, AlphaEval = 1, FixedPlan = new StepPlan(Enumerable.Repeat(1, length).ToArray(), length),
+        }),
+        _ => throw new ArgumentOutOfRangeException(nameof(method), method, "Unknown method."),
+    };
+
+    private static SamplingRequest[] Requests(int batch) =>
+        [.. Enumerable.Range(0, batch).Select(i => new SamplingRequest { Seed = 11, SequenceId = i })];
+
+    private static SampleBenchmarkRow Measure(DiffusionTransformer model, string method, int length, int batch, TokenSelectionOptions selection,
+        int repeats, bool mdlmFull)
+    {
+        var sampler = Create(model, method, length, selection);
+        var requests = Requests(batch);
+        if (method != "mdlm" || mdlmFull)
+        {
+            var seconds = new double[repeats];
+            SamplingResult? last = null;
+            for (int r = 0; r < repeats; r++)
+            {
+                last = sampler.Generate(requests);
+                seconds[r] = last.Elapsed.TotalSeconds / batch;
+            }
+
+            Array.Sort(seconds);
+            return new SampleBenchmarkRow(method, length, batch, seconds[repeats / 2], last!.ForwardPasses, false, last.ForwardPasses,
+                last.TokensProcessed / (double)last.ForwardPasses);
+        }
+
+        // MDLM at large L × batch: every pass feeds all L tokens of every sequence and decodes one position each, so each
+        // of its L passes costs the same; time the first passes and scale to L.
+        const int passes = 8;
+        var perPass = new double[repeats];
+        long tokens = 0;
+        for (int r = 0; r < repeats; r++)
+        {
+            var e = sampler.GenerateStreamingAsync(requests).GetAsyncEnumerator();
+            try
+            {
+                Next(e); // first pass (not timed: the enumerator's start)
+                var sw = Stopwatch.StartNew();
+                for (int i = 0; i < passes; i++)
+                {
+                    Next(e);
+                }
+
+                perPass[r] = sw.Elapsed.TotalSeconds / passes;
+                tokens = (long)length * batch;
+            }
+            finally
+            {
+                e.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+        }
+
+        Array.Sort(perPass);
+        return new SampleBenchmarkRow(method, length, batch, perPass[repeats / 2] * length / batch, length, true, passes, tokens);
+    }
+
+    private static void Next(IAsyncEnumerator<SamplingUpdate> e)
+    {
+        if (!e.MoveNextAsync().AsTask().GetAwaiter().GetResult())
+        {
+            throw new InvalidOperationException("The sampler finished before the timed passes.");
+        }
+    }
+
+    /// <summary>Microseconds per row of token selection at V = 50258: plain (full noise, full sort) vs fast, by logits shape and filter.</summary>
+    internal static List<KeyValuePair<string, double>> MeasureSelection()
+    {
+        const int v = 50258;
+        var rng = new Random(5);
+        var flat = new float[v];
+        var spread = new float[v];
+        for (int i = 0; i < v; i++)
+        {
+            double n = Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+            flat[i] = (float)(0.05 * n);
+            spread[i] = (float)((3 * n) - 5);
+        }
+
+        var list = new List<KeyValuePair<string, double>>();
+        foreach (var (name, options) in new[] { ("gumbel", TokenSelectionOptions.Default), ("top_p_0.9", new TokenSelectionOptions { TopP = 0.9 }) })
+        {
+            var selector = new TokenSelector(v, v - 1, options);
+            foreach (var (shape, logits) in new[] { ("flat", flat), ("spread", spread) })
+            {
+                list.Add(new($"plain_{name}_{shape}", Time(i => selector.SelectReference(logits, new DrawKey(1, 0, i, 0)))));
+                list.Add(new($"fast_{name}_{shape}", Time(i => selector.Select(logits, new DrawKey(1, 0, i, 0)))));
+            }
+        }
+
+        return list;
+    }
+
+    private static double Time(Func<int, int> select)
+    {
+        int sink = 0;
+        for (int i = 0; i < 5; i++)
+        {
+            sink ^= select(i);
+        }
+
+        var sw = Stopwatch.StartNew();
+        int n = 0;
+        while (sw.Elapsed.TotalSeconds < 0.3 || n < 5)
+        {
+            sink ^= select(n++);
+        }
+
+        GC.KeepAlive(sink);
+        return sw.Elapsed.TotalMicroseconds / n;
+    }
+
+    /// <summary>Ratios per length at batch 1 (and per batch under <c>by_batch</c>).</summary>
+    public static string ToJson(SampleBenchmarkResult result, string? loadAverage = null)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteString("model", "6 layers, hidden 384, 6 heads, vocab 50258 (random weights)");
+            w.WriteNumber("threads", result.Threads);
+            w.WriteNumber("top_p", result.TopP);
+            w.WriteString("timed", "full sampling: forward passes + nucleus + Gumbel-max; seconds per sample = batch wall time / batch");
+            if (loadAverage is not null)
+            {
+                w.WriteString("load_average", loadAverage);
+            }
+
+            w.WriteStartArray("rows");
+            foreach (var r in result.Rows)
+            {
+                w.WriteStartObject();
+                w.WriteString("method", r.Method);
+                w.WriteNumber("length", r.Length);
+                w.WriteNumber("batch", r.Batch);
+                w.WriteNumber("seconds", Math.Round(r.Seconds, 4));
+                w.WriteNumber("nfe", r.Nfe);
+                w.WriteNumber("tokens_per_pass", Math.Round(r.TokensPerPass, 2));
+                if (r.Extrapolated)
+                {
+                    w.WriteBoolean("extrapolated", true);
+                    w.WriteNumber("measured_passes", r.MeasuredPasses);
+                }
+
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteStartObject("ratios");
+            foreach (var group in result.Rows.GroupBy(r => (r.Length, r.Batch)))
+            {
+                double Get(string m) => group.FirstOrDefault(r => r.Method == m)?.Seconds ?? double.NaN;
+                double eso = Get("esolm_b");
+                w.WriteStartObject(string.Create(CultureInfo.InvariantCulture, $"L{group.Key.Length}_b{group.Key.Batch}"));
+                WriteRatio(w, "mdlm_over_esolm", Get("mdlm") / eso);
+                WriteRatio(w, "bd3_4_over_esolm", Get("bd3_4") / eso);
+                WriteRatio(w, "bd3_16_over_esolm", Get("bd3_16") / eso);
+                WriteRatio(w, "esolm_over_ar", eso / Get("ar"));
+                WriteRatio(w, "esolm_over_ar_exact", eso / Get("ar_exact"));
+                w.WriteEndObject();
+            }
+
+            w.WriteEndObject();
+            w.WriteStartObject("selection_us_per_row");
+            foreach (var (name, value) in result.SelectionMicroseconds)
+            {
+                w.WriteNumber(name, Math.Round(value, 1));
+            }
+
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    private static void WriteRatio(Utf8JsonWriter w, string name, double value)
+    {
+        if (double.IsFinite(value))
+        {
+            w.WriteNumber(name, Math.Round(value, 3));
+        }
+    }
+}
+
+/// <summary>The <c>esolm bench sample</c> command (registered by one line in <c>BenchCommand.Create</c>).</summary>
+internal static class SampleBenchmarkCommand
+{
+    /// <summary><c>esolm bench sample [--json] [--lengths 256,1024] [--batches 1,16] [--threads N] [--repeats K] [--methods …] [--mdlm-full]</c>.</summary>
+    public static System.CommandLine.Command Create()
+    {
+        var json = Commands.BenchCommand.JsonOption();
+        var threads = Commands.BenchCommand.ThreadsOption();
+        var lengths = new System.CommandLine.Option<string>("--lengths") { Description = "Sequence lengths L, comma-separated.", DefaultValueFactory = _ => "256,1024" };
+        var batches = new System.CommandLine.Option<string>("--batches") { Description = "Batch sizes, comma-separated.", DefaultValueFactory = _ => "1,16" };
+        var repeats = new System.CommandLine.Option<int>("--repeats") { Description = "Timed repeats per configuration (median reported).", DefaultValueFactory = _ => 1 };
+        var methods = new System.CommandLine.Option<string>("--methods") { Description = "Methods, comma-separated: " + string.Join(',', SampleBenchmark.Methods) + ".", DefaultValueFactory = _ => string.Join(',', SampleBenchmark.Methods) };
+        var mdlmFull = new System.CommandLine.Option<bool>("--mdlm-full") { Description = "Time all L MDLM passes everywhere (default: only where L²·batch ≤ 256²; elsewhere 8 passes, extrapolated and marked so)." };
+        var cmd = new System.CommandLine.Command("sample", "Table 3: seconds per sample at NFE = L for AR, MDLM, BD3-LM (L′ = 4, 16) and Eso-LM (B) on a random-weight GPT-2-vocabulary model.")
+        {
+            json, threads, lengths, batches, repeats, methods, mdlmFull,
+        };
+        cmd.SetAction(pr =>
+        {
+            try
+            {
+                var ls = ParseList(pr.GetValue(lengths)!, "--lengths");
+                var bs = ParseList(pr.GetValue(batches)!, "--batches");
+                var ms = pr.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                string loadBefore = LoadAverage();
+                var result = SampleBenchmark.Run(ls, bs, pr.GetValue(threads), pr.GetValue(repeats), pr.GetValue(mdlmFull), ms, line => Console.Error.WriteLine(line));
+                string load = $"{loadBefore} (start) / {LoadAverage()} (end)";
+                if (pr.GetValue(json))
+                {
+                    Console.Out.WriteLine(SampleBenchmark.ToJson(result, load));
+                }
+                else
+                {
+                    Console.Out.WriteLine($"threads {result.Threads}, top-p {result.TopP.ToString(CultureInfo.InvariantCulture)}, load average {load}");
+                    foreach (var r in result.Rows)
+                    {
+                        Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"{r.Method,-9} L={r.Length,-5} batch={r.Batch,-3} {r.Seconds,9:F3} s/sample  NFE {r.Nfe}{(r.Extrapolated ? " (extrapolated)" : "")}"));
+                    }
+                }
+
+                return 0;
+            }
+            catch (ArgumentException e)
+            {
+                Console.Error.WriteLine("esolm bench sample: " + e.Message);
+                return 1;
+            }
+        });
+        return cmd;
+    }
+
+    private static int[] ParseList(string text, string option)
+    {
+        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var list = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out list[i]))
+            {
+                throw new ArgumentException($"{option}: '{parts[i]}' is not an integer (expected e.g. 256,1024).", option);
+            }
+        }
+
+        return list;
+    }
+
+    private static string LoadAverage()
+    {
+        try
+        {
+            return File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+        }
+        catch (IOException)
+        {
+            return "n/a";
+        }
+    }
+}

@@ -1,0 +1,307 @@
+#pragma warning disable CA2208 // Errors name the offending command-line option, not a method parameter.
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using EsoLM.IO;
+using EsoLM.Masks;
+using EsoLM.Modeling;
+using EsoLM.Sampling;
+using EsoLM.Tensors;
+using EsoLM.Text;
+
+namespace EsoLM.Cli.Commands;
+
+/// <summary>
+/// <c>esolm sample --model FILE</c>: generates text with Eso-LM (A/B), MDLM, BD3-LM or AR. The committed left-to-right
+/// prefix of every sample streams to stdout as it grows (one line per sample, printed as its text grows; with
+/// <c>--json</c> nothing streams and one JSON line is printed at the end). Errors go to stderr with exit code 1.
+/// A sampler variant that differs from the one the model was trained as (metadata <c>esolm.objective</c>) is refused
+/// unless <c>--allow-variant-mismatch</c> (then a warning is printed).
+/// </summary>
+internal static class SampleCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Model file (esolm train --out).", Required = true };
+        var sampler = new Option<string>("--sampler") { Description = "esolm (default), mdlm, bd3 or ar.", DefaultValueFactory = _ => "esolm" };
+        var variant = new Option<string?>("--variant") { Description = "Eso-LM variant A or B (default: the model's training variant, else B)." };
+        var allowMismatch = new Option<bool>("--allow-variant-mismatch") { Description = "Sample with a variant other than the model's training variant (warns)." };
+        var alpha = new Option<double?>("--alpha0") { Description = "α_eval in [0,1]: expected fraction decoded by diffusion (default: the training α0, else 1)." };
+        var steps = new Option<int?>("--steps") { Description = "Diffusion steps T (Eso-LM planner budget, MDLM steps, BD3 steps per block); default: tokens to generate / block size." };
+        var block = new Option<int>("--block") { Description = "BD3 block size L′.", DefaultValueFactory = _ => 16 };
+        var topP = new Option<double>("--top-p") { Description = "Nucleus mass in (0,1]; 1 = off.", DefaultValueFactory = _ => 1.0 };
+        var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens; 0 = off.", DefaultValueFactory = _ => 0 };
+        var temperature = new Option<double>("--temperature") { Description = "Softmax temperature (> 0; use --greedy for deterministic decoding).", DefaultValueFactory = _ => 1.0 };
+        var greedy = new Option<bool>("--greedy") { Description = "Argmax decoding (no noise)." };
+        var seed = new Option<ulong>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 1UL };
+        var count = new Option<int>("--count") { Description = "Samples to generate (one batch).", DefaultValueFactory = _ => 1 };
+        var length = new Option<int?>("--length") { Description = "Sequence length incl. the prompt (default: the model context)." };
+        var prompt = new Option<string?>("--prompt") { Description = "Prompt text (tokenized with the model's tokenizer)." };
+        var threads = BenchCommand.ThreadsOption();
+        var json = BenchCommand.JsonOption();
+        var cmd = new Command("sample", "Generate text from a model (streams the committed prefix).")
+        {
+            model, sampler, variant, allowMismatch, alpha, steps, block, topP, topK, temperature, greedy, seed, count, length, prompt, threads, json,
+        };
+        cmd.SetAction(pr =>
+        {
+            try
+            {
+                var settings = new Settings(pr.GetValue(model)!, pr.GetValue(sampler)!, pr.GetValue(variant), pr.GetValue(allowMismatch), pr.GetValue(alpha),
+                    pr.GetValue(steps), pr.GetValue(block), pr.GetValue(topP), pr.GetValue(topK), pr.GetValue(temperature), pr.GetValue(greedy),
+                    pr.GetValue(seed), pr.GetValue(count), pr.GetValue(length), pr.GetValue(prompt), pr.GetValue(threads), pr.GetValue(json));
+                return Run(settings);
+            }
+            catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or JsonException or InvalidOperationException
+                or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine("esolm sample: " + e.Message);
+                return 1;
+            }
+        });
+        return cmd;
+    }
+
+    internal sealed record Settings(string Model, string Sampler, string? Variant, bool AllowVariantMismatch, double? Alpha, int? Steps, int Block,
+        double TopP, int TopK, double Temperature, bool Greedy, ulong Seed, int Count, int? Length, string? Prompt, int Threads, bool Json);
+
+    private static int Run(Settings s)
+    {
+        if (!(s.Temperature > 0) || double.IsPositiveInfinity(s.Temperature))
+        {
+            throw new ArgumentOutOfRangeException("--temperature", s.Temperature,
+                $"--temperature must be a finite number > 0 (got {s.Temperature.ToString(CultureInfo.InvariantCulture)}); for deterministic decoding use --greedy.");
+        }
+
+        if (!(s.TopP > 0 && s.TopP <= 1))
+        {
+            throw new ArgumentOutOfRangeException("--top-p", s.TopP, $"--top-p must be in (0, 1] (got {s.TopP.ToString(CultureInfo.InvariantCulture)}); 1 turns it off.");
+        }
+
+        if (s.TopK < 0)
+        {
+            throw new ArgumentOutOfRangeException("--top-k", s.TopK, $"--top-k must be ≥ 0 (got {s.TopK}); 0 turns it off.");
+        }
+
+        if (s.Steps is int st && st < 1)
+        {
+            throw new ArgumentOutOfRangeException("--steps", st, $"--steps must be ≥ 1 (got {st}).");
+        }
+
+        if (s.Alpha is double a && !(a >= 0 && a <= 1))
+        {
+            throw new ArgumentOutOfRangeException("--alpha0", a, $"--alpha0 (α_eval) must be in [0, 1] (got {a.ToString(CultureInfo.InvariantCulture)}).");
+        }
+
+        if (s.Count < 1 || s.Count > 4096)
+        {
+            throw new ArgumentOutOfRangeException("--count", s.Count, $"--count must be in [1, 4096] (got {s.Count}).");
+        }
+
+        if (s.Block < 1)
+        {
+            throw new ArgumentOutOfRangeException("--block", s.Block, $"--block must be ≥ 1 (got {s.Block}).");
+        }
+
+        if (!File.Exists(s.Model))
+        {
+            throw new FileNotFoundException($"Model file '{s.Model}' does not exist.", s.Model);
+        }
+
+        var file = ModelFile.Load(s.Model);
+        var config = file.Config;
+        if ((uint)config.MaskTokenId >= (uint)config.VocabSize)
+        {
+            throw new InvalidDataException($"The model's mask id {config.MaskTokenId} is outside its vocabulary [0, {config.VocabSize}).");
+        }
+
+        var tokenizer = file.CreateTokenizer();
+        var (trainedVariant, trainedAlpha) = ReadObjective(file.Metadata);
+        var variant = s.Variant is null ? trainedVariant ?? EsoLmVariant.B : TrainCommand.ParseVariant(s.Variant);
+        if (trainedVariant is EsoLmVariant tv && tv != variant)
+        {
+            if (!s.AllowVariantMismatch)
+            {
+                throw new ArgumentException(
+                    $"The model was trained as Eso-LM ({tv}) but --variant {variant} was asked for: its attention would differ from training. " +
+                    $"Use --variant {tv}, or add --allow-variant-mismatch to run it anyway.", "--variant");
+            }
+
+            Console.Error.WriteLine($"esolm sample: warning: sampling a variant-{tv} model with variant {variant} (--allow-variant-mismatch).");
+        }
+
+        int[] promptIds = s.Prompt is null ? [] : tokenizer.Encode(s.Prompt);
+        int length = s.Length ?? config.ContextLength;
+        if (length < 1 || length > config.ContextLength)
+        {
+            throw new ArgumentOutOfRangeException("--length", length, $"--length must be in [1, {config.ContextLength}] (the model context).");
+        }
+
+        if (promptIds.Length > length)
+        {
+            throw new ArgumentException(
+                $"The prompt is {promptIds.Length} tokens long, longer than the sequence length {length} (model context {config.ContextLength}); shorten it or raise --length.",
+                "--prompt");
+        }
+
+        foreach (int id in promptIds)
+        {
+            if ((uint)id >= (uint)config.VocabSize || id == config.MaskTokenId)
+            {
+                throw new InvalidDataException($"The tokenizer produced id {id}, which the model cannot take (vocabulary {config.VocabSize}, mask {config.MaskTokenId}).");
+            }
+        }
+
+        var net = new DiffusionTransformer(file.Parameters, new ComputeContext(s.Threads));
+        var selection = new TokenSelectionOptions { Greedy = s.Greedy, Temperature = s.Temperature, TopK = s.TopK, TopP = s.TopP };
+        int? eos = tokenizer.EndOfTextId is int e && e < config.VocabSize && e != config.MaskTokenId ? e : null;
+        TokenDecoder decoder = ids => tokenizer.Decode(ids);
+        ISampler sampler = s.Sampler.ToLowerInvariant() switch
+        {
+            "esolm" => new EsoLmSampler(net, new EsoLmSamplerOptions
+            {
+                Variant = variant, TrainedVariant = trainedVariant, AllowVariantMismatch = s.AllowVariantMismatch, AlphaEval = s.Alpha ?? trainedAlpha ?? 1.0,
+                Steps = s.Steps, Length = length, Selection = selection, EosTokenId = eos, Decoder = decoder,
+            }),
+            "mdlm" => new MdlmSampler(net, new MdlmSamplerOptions { Steps = s.Steps, Length = length, Selection = selection, EosTokenId = eos, Decoder = decoder }),
+            "bd3" => new BlockDiffusionSampler(net, new BlockDiffusionSamplerOptions
+            {
+                BlockSize = s.Block, StepsPerBlock = s.Steps, Length = length, Selection = selection, EosTokenId = eos, Decoder = decoder,
+            }),
+            "ar" => new AutoregressiveSampler(net, new AutoregressiveSamplerOptions
+            {
+                TrainedVariant = variant, Length = length, Selection = selection, EosTokenId = eos, Decoder = decoder,
+            }),
+            _ => throw new ArgumentOutOfRangeException("--sampler", s.Sampler, $"--sampler must be esolm, mdlm, bd3 or ar (got '{s.Sampler}')."),
+        };
+
+        var requests = new SamplingRequest[s.Count];
+        for (int i = 0; i < s.Count; i++)
+        {
+            requests[i] = new SamplingRequest { Seed = s.Seed, SequenceId = i, Prompt = promptIds.Length > 0 ? promptIds : null };
+        }
+
+        var sw = Stopwatch.StartNew();
+        SamplingResult? result = null;
+        var enumerator = sampler.GenerateStreamingAsync(requests).GetAsyncEnumerator();
+        try
+        {
+            while (enumerator.MoveNextAsync().AsTask().GetAwaiter().GetResult())
+            {
+                var update = enumerator.Current;
+                if (!s.Json)
+                {
+                    foreach (var prefix in update.Prefixes)
+                    {
+                        StreamText(prefix, s.Count);
+                    }
+                }
+
+                result = update.Result ?? result;
+            }
+        }
+        finally
+        {
+            enumerator.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+
+        double seconds = sw.Elapsed.TotalSeconds;
+        if (result is null)
+        {
+            throw new InvalidOperationException("The sampler produced no result.");
+        }
+
+        long generated = result.Sequences.Sum(q => (long)q.Tokens.Length) - ((long)promptIds.Length * s.Count);
+        double tokensPerSecond = seconds > 0 ? generated / seconds : 0;
+        if (s.Json)
+        {
+            Console.Out.WriteLine(ToJson(result, tokenizer, sampler.Name, seconds, tokensPerSecond));
+        }
+        else
+        {
+            if (s.Count == 1)
+            {
+                Console.Out.WriteLine();
+            }
+
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{sampler.Name}: {s.Count} sample(s), NFE {result.ForwardPasses}, {seconds:F2} s, {tokensPerSecond:F1} tokens/s"));
+        }
+
+        Console.Out.Flush();
+        return 0;
+    }
+
+    /// <summary>
+    /// One sample streams its text in place (appending the new part of the committed prefix); several samples print one
+    /// line each as they finish (interleaving growing prefixes of several sequences on one console would be unreadable).
+    /// </summary>
+    private static void StreamText(PrefixUpdate prefix, int count)
+    {
+        if (count == 1)
+        {
+            Console.Out.Write(prefix.NewText ?? string.Empty);
+            Console.Out.Flush();
+        }
+        else if (prefix.Finished)
+        {
+            Console.Out.WriteLine($"[{prefix.RequestIndex}] {OneLine(prefix.Text ?? string.Empty)}");
+            Console.Out.Flush();
+        }
+    }
+
+    private static string OneLine(string text) => text.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
+
+    /// <summary>The training variant and α0 recorded by <c>esolm train</c> (metadata <c>esolm.objective</c>), when present.</summary>
+    internal static (EsoLmVariant? Variant, double? Alpha0) ReadObjective(IReadOnlyDictionary<string, string> metadata)
+    {
+        if (!metadata.TryGetValue("esolm.objective", out var json))
+        {
+            return (null, null);
+        }
+
+        try
+        {
+            var o = JsonNode.Parse(json)?.AsObject();
+            EsoLmVariant? v = o?["variant"]?.GetValue<string>() is string name ? TrainCommand.ParseVariant(name) : null;
+            double? alpha = o?["alpha0"] is JsonNode n ? n.GetValue<double>() : null;
+            return (v, alpha is double x && x >= 0 && x <= 1 ? x : null);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or ArgumentException)
+        {
+            throw new InvalidDataException($"The model's 'esolm.objective' metadata is not valid: {e.Message}", e);
+        }
+    }
+
+    private static string ToJson(SamplingResult result, ITokenizer tokenizer, string name, double seconds, double tokensPerSecond)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteString("sampler", name);
+            w.WriteStartArray("samples");
+            foreach (var q in result.Sequences)
+            {
+                w.WriteStringValue(tokenizer.Decode(q.Tokens));
+            }
+
+            w.WriteEndArray();
+            w.WriteNumber("nfe", result.ForwardPasses);
+            w.WriteNumber("tokens_per_second", Math.Round(tokensPerSecond, 2));
+            w.WriteNumber("seconds", Math.Round(seconds, 4));
+            w.WriteStartArray("ended_with_eos");
+            foreach (var q in result.Sequences)
+            {
+                w.WriteBooleanValue(q.EndedWithEos);
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+}

@@ -1,0 +1,106 @@
+using EsoLM.Sampling;
+
+namespace EsoLM.Tests.Sampling;
+
+/// <summary>The lazy Gumbel / histogram-nucleus fast path of <see cref="TokenSelector"/> equals the plain path token for token.</summary>
+public sealed class FastSelectionTests
+{
+    private static float[] Logits(int v, int kind, int seed)
+    {
+        var rng = new Random(seed);
+        var x = new float[v];
+        for (int i = 0; i < v; i++)
+        {
+            double n = Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+            x[i] = kind switch
+            {
+                0 => (float)(0.05 * n),                       // a random-weight model: nearly flat
+                1 => (float)n,                                // unit spread
+                2 => (float)((4 * n) - 5),                    // trained-model-like spread
+                3 => (float)Math.Round(n * 2) / 2,             // many exact ties
+                _ => (float)(i < 5 ? 30 + n : (3 * n) - 10),  // a few dominant tokens
+            };
+        }
+
+        return x;
+    }
+
+    public static TheoryData<double, int, double> Options => new()
+    {
+        { 1.0, 0, 1.0 },
+        { 0.7, 0, 1.0 },
+        { 1.0, 0, 0.9 },
+        { 1.3, 0, 0.5 },
+        { 1.0, 0, 0.99 },
+        { 1.0, 50, 1.0 },
+        { 0.8, 1000, 0.9 },
+        { 1.0, 3, 0.95 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Options))]
+    public void Fast_path_equals_plain_path_at_gpt2_vocabulary(double temperature, int topK, double topP)
+    {
+        const int v = 50258, mask = 50257;
+        var selector = new TokenSelector(v, mask, new TokenSelectionOptions { Temperature = temperature, TopK = topK, TopP = topP });
+        for (int kind = 0; kind < 5; kind++)
+        {
+            for (int seed = 0; seed < 6; seed++)
+            {
+                var logits = Logits(v, kind, (kind * 100) + seed);
+                var key = new DrawKey((ulong)(seed * 7919), seed % 3, seed, (kind * 13) + seed);
+                Assert.Equal(selector.SelectReference(logits, key), selector.Select(logits, key));
+            }
+        }
+    }
+
+    [Fact]
+    public void Fast_path_equals_plain_path_on_many_seeds_and_small_rows()
+    {
+        const int v = 300, mask = 17;
+        TokenSelectionOptions[] options =
+        [
+            TokenSelectionOptions.Default, new() { TopP = 0.9 }, new() { TopP = 0.3, Temperature = 0.5 }, new() { TopK = 7 },
+            new() { TopK = 40, TopP = 0.8, Temperature = 2 }, new() { TopP = 1e-6 },
+        ];
+        foreach (var o in options)
+        {
+            var selector = new TokenSelector(v, mask, o);
+            for (int seed = 0; seed < 400; seed++)
+            {
+                var logits = Logits(v, seed % 5, seed);
+                logits[mask] = seed % 7 == 0 ? 1e4f : logits[mask]; // the model loves the mask sometimes
+                var key = new DrawKey((ulong)seed, seed, seed % 11, seed % 97);
+                int fast = selector.Select(logits, key);
+                Assert.Equal(selector.SelectReference(logits, key), fast);
+                Assert.NotEqual(mask, fast);
+            }
+        }
+    }
+
+    [Fact]
+    public void Non_finite_rows_take_the_plain_path()
+    {
+        const int v = 200, mask = 0;
+        var logits = Logits(v, 1, 3);
+        logits[10] = float.NaN;
+        var plain = new TokenSelector(v, mask, TokenSelectionOptions.Default);
+        Assert.Equal(plain.SelectReference(logits, new DrawKey(1, 2, 3, 4)), plain.Select(logits, new DrawKey(1, 2, 3, 4)));
+        logits[10] = float.PositiveInfinity;
+        Assert.Equal(10, plain.Select(logits, new DrawKey(1, 2, 3, 4)));
+        var nucleus = new TokenSelector(v, mask, new TokenSelectionOptions { TopP = 0.9 });
+        logits[10] = float.NaN;
+        Assert.Throws<InvalidOperationException>(() => nucleus.Select(logits, default));
+    }
+
+    [Fact]
+    public void Noise_bound_covers_the_largest_uniform()
+    {
+        double u = CounterRandom.ToUnitOpen(ulong.MaxValue);
+        Assert.True(u < 1);
+        Assert.Equal(CounterRandom.LargestBelowOne, u);
+        Assert.True(CounterRandom.ToUnitOpen(0) > 0);
+        Assert.InRange(FastSelection.MaxNoise, 36, 38);
+        Assert.True(-Math.Log(-Math.Log(u)) < FastSelection.MaxNoise);
+    }
+}
