@@ -44,13 +44,19 @@ internal static class CorpusSource
 
     /// <summary>
     /// The tokenizer: a spec understood by <see cref="TokenizerFactory.FromSpec"/> (<c>byte</c>, <c>gpt2:DIR</c>,
-    /// <c>char:FILE</c>), or <c>char</c> = characters of the corpus (for the built-in language: its alphabet). Default:
-    /// <c>char</c> for the built-in language, <c>byte</c> otherwise.
+    /// <c>char:FILE</c>, <c>word:FILE</c>), or <c>char</c> / <c>word</c> = characters / word pieces of the corpus (for the
+    /// built-in language: its alphabet / its words). Default: <c>word</c> for the built-in language, <c>byte</c> otherwise.
     /// </summary>
     public static ITokenizer Tokenizer(string? spec, IReadOnlyList<string> corpus, IReadOnlyList<string> documents)
     {
         bool builtinOnly = corpus.All(c => c == BuiltIn);
-        spec ??= builtinOnly ? "char" : "byte";
+        spec ??= builtinOnly ? "word" : "byte";
+        if (spec == "word")
+        {
+            // The built-in language's pieces come from a large sample of it, so any generated text is covered.
+            return WordTokenizer.FromCorpus(builtinOnly ? BuiltInLanguage.Corpus(0, 20000, 4) : string.Concat(documents), withUnknownToken: !builtinOnly);
+        }
+
         if (spec == "char")
         {
             return builtinOnly

@@ -5,7 +5,7 @@ public static class TokenizerFactory
 {
     /// <summary>The accepted spec forms, for messages.</summary>
     public const string AcceptedSpecs =
-        "'byte', 'gpt2:DIR' (DIR holds encoder.json and vocab.bpe) or 'char:FILE' (alphabet built from a corpus file)";
+        "'byte', 'gpt2:DIR' (DIR holds encoder.json and vocab.bpe), 'char:FILE' (alphabet built from a corpus file) or 'word:FILE' (pieces of a corpus file)";
 
     /// <summary>Rebuilds a tokenizer from the self-contained description returned by <see cref="ITokenizer.Describe"/>.</summary>
     /// <param name="description">The description.</param>
@@ -21,8 +21,9 @@ public static class TokenizerFactory
                 : throw new InvalidDataException("A byte tokenizer description has an empty payload."),
             CharTokenizer.Kind => CharTokenizer.FromDescription(description),
             Gpt2BpeTokenizer.Kind => Gpt2BpeTokenizer.FromDescription(description),
+            WordTokenizer.Kind => WordTokenizer.FromDescription(description),
             _ => throw new ArgumentException(
-                $"Unknown tokenizer kind '{description.Kind}'; known kinds: '{ByteTokenizer.Kind}', '{CharTokenizer.Kind}', '{Gpt2BpeTokenizer.Kind}'.",
+                $"Unknown tokenizer kind '{description.Kind}'; known kinds: '{ByteTokenizer.Kind}', '{CharTokenizer.Kind}', '{Gpt2BpeTokenizer.Kind}', '{WordTokenizer.Kind}'.",
                 nameof(description)),
         };
     }
@@ -62,6 +63,13 @@ public static class TokenizerFactory
                     }
 
                     return CharTokenizer.FromCorpus(File.ReadAllText(argument));
+                case "word":
+                    if (!File.Exists(argument))
+                    {
+                        throw new FileNotFoundException($"Corpus file '{argument}' does not exist (spec '{spec}').", argument);
+                    }
+
+                    return WordTokenizer.FromCorpus(File.ReadAllText(argument));
             }
         }
 
