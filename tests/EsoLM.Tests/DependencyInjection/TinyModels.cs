@@ -24,6 +24,11 @@ internal static class TinyModels
         FrequencyEmbeddingSize = 16,
     };
 
+    /// <summary>A byte-tokenizer model (the chat template's ':' and letters are all encodable).</summary>
+    public static EsoLmModel ByteModel(ulong seed = 11, int length = 32) =>
+        new(new DiffusionTransformer(ModelParameters.CreateRandom(Config(length) with { VocabSize = 258, MaskTokenId = 257 }, seed, 0.3f),
+            new ComputeContext(1)), new ByteTokenizer());
+
     public static EsoLmModel Model(ulong seed = 7, int length = 24) =>
         new(new DiffusionTransformer(ModelParameters.CreateRandom(Config(length), seed, 0.3f), new ComputeContext(1)), Tokenizer);
 }
