@@ -1,0 +1,215 @@
+using EsoLM.Caching;
+using EsoLM.Hosting;
+using EsoLM.Masks;
+using EsoLM.Schedules;
+using EsoLM.Tensors;
+using EsoLM.Text;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers EsoLM in an <see cref="IServiceCollection"/>.</summary>
+public static class EsoLmServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers EsoLM: <see cref="EsoLmOptions"/> (bound from the configuration section <c>EsoLm</c> when an
+    /// <c>IConfiguration</c> is registered, validated by a source-generated validator plus cross-field rules, validated on
+    /// start), the built-in strategies as keyed singletons (samplers <c>esolm</c>, <c>mdlm</c>, <c>bd3</c>, <c>ar</c>;
+    /// schedules <c>log-linear</c>, <c>cosine</c>; mask policies <c>esolm-a</c>, <c>esolm-b</c>; KV cache <c>dense</c>;
+    /// tokenizers <c>byte</c>, <c>builtin</c>), the <see cref="EsoLmModel"/> (loaded from <see cref="EsoLmOptions.ModelPath"/>
+    /// unless <c>UseModel</c> supplies one) and the <see cref="EsoLmGenerator"/>. Every registration is a TryAdd: calling it
+    /// twice registers once.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="configure">Sets options in code (configuration binding is applied after it).</param>
+    /// <returns>A builder to add strategies, a model or presets.</returns>
+    public static IEsoLmBuilder AddEsoLm(this IServiceCollection services, Action<EsoLmOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var builder = new EsoLmBuilder(services);
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        if (services.Any(d => d.ServiceType == typeof(EsoLmMarker)))
+        {
+            return builder;
+        }
+
+        services.AddSingleton<EsoLmMarker>();
+        services.AddOptions<EsoLmOptions>().ValidateOnStart();
+        services.AddSingleton<IConfigureOptions<EsoLmOptions>>(sp => new EsoLmConfigurationBinder(sp));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EsoLmOptions>, EsoLmOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EsoLmOptions>, EsoLmOptionsRules>(
+            sp => new EsoLmOptionsRules(sp, sp.GetServices<EsoLmStrategyKey>())));
+
+        foreach (var (type, key, create) in BuiltInStrategies.Instance.Entries)
+        {
+            services.TryAddKeyedSingleton(type, key, (_, _) => create());
+            AddKey(services, type, key);
+        }
+
+        services.TryAddSingleton<IEsoLmStrategyProvider>(sp => new ServiceProviderStrategies(sp, sp.GetServices<EsoLmStrategyKey>()));
+        services.TryAddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<EsoLmOptions>>().Value;
+            var path = options.ModelPath ?? throw new InvalidOperationException("EsoLmOptions.ModelPath is not set and no model was supplied with UseModel.");
+            var loaded = EsoLmModel.Load(path, options.Threads is int t ? new ComputeContext(t) : null);
+            return options.Tokenizer is { } key
+                ? new EsoLmModel(loaded.Transformer, sp.GetRequiredService<IEsoLmStrategyProvider>().GetStrategy<ITokenizer>(key), loaded.Metadata)
+                : loaded;
+        });
+        services.TryAddSingleton(sp => new EsoLmGenerator(
+            sp.GetRequiredService<EsoLmModel>(),
+            sp.GetRequiredService<IOptions<EsoLmOptions>>().Value,
+            sp.GetRequiredService<IEsoLmStrategyProvider>()));
+        return builder;
+    }
+
+    internal static void AddKey(IServiceCollection services, Type type, string key)
+    {
+        var entry = new EsoLmStrategyKey(type, key);
+        if (!services.Any(d => d.ServiceType == typeof(EsoLmStrategyKey) && Equals(d.ImplementationInstance, entry)))
+        {
+            services.AddSingleton(entry);
+        }
+    }
+
+    internal sealed class EsoLmMarker;
+}
+
+/// <summary>Adds or replaces EsoLM strategies by key, supplies a model, defines presets.</summary>
+public static class EsoLmBuilderExtensions
+{
+    /// <summary>Registers (or replaces) the sampler factory under <paramref name="key"/>; select it with <c>EsoLmOptions.Sampler</c>.</summary>
+    /// <typeparam name="T">The factory type (constructed by DI, singleton).</typeparam>
+    /// <param name="builder">The builder.</param>
+    /// <param name="key">The key.</param>
+    /// <returns>The builder.</returns>
+    public static IEsoLmBuilder AddSampler<T>(this IEsoLmBuilder builder, string key)
+        where T : class, ISamplerFactory => Add<ISamplerFactory, T>(builder, key);
+
+    /// <summary>Registers (or replaces) a sampler factory instance under <paramref name="key"/>.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="key">The key.</param>
+    /// <param name="factory">The factory.</param>
+    /// <returns>The builder.</returns>
+    public static IEsoLmBuilder AddSampler(this IEsoLmBuilder builder, string key, ISamplerFactory factory) => AddInstance(builder, key, factory);
+
+    /// <summary>Registers (or replaces) the noise schedule under <paramref name="key"/>; select it with <c>EsoLmOptions.Schedule</c>.</summary>
+    /// <typeparam name="T">The schedule type (constructed by DI, singleton).</typeparam>
+    /// <param name="builder">The builder.</param>
+    /// <param name="key">The key.</param>
+    /// <returns>The builder.</returns>
+    public static IEsoLmBuilder AddNoiseSchedule<T>(this IEsoLmBuilder builder, string key)
+        where T : class, INoiseSchedule => Add<INoiseSchedule, T>(builder, key);
+
+    /// <summary>Registers (or replaces) a noise schedule instance under <paramref name="key"/>.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="key">The key.</param>
+    /// <param name="schedule">The schedule.</param>
+    /// <returns>The builder.</returns>
+    public static IEsoLmBuilder AddNoiseSchedule(this IEsoLmBuilder builder, string key, INoiseSchedule schedule) => AddInstance(builder, key, schedule);
+
+    /// <summary>Registers (or replaces) the attention-mask policy under <paramref name="key"/>; select it with <c>EsoLmOptions.MaskPolicy</c>.</summary>
+    /// <typeparam name="T">The policy type (constructed by DI, singleton).</typeparam>
+    /// <param name="builder">The builder.</param>
+    /// <param name="key">The key.</param>
+    /// <returns>The builder.</returns>
+    public static IEsoLmBuilder AddMaskPolicy<T>(this IEsoLmBuilder builder, string key)
+        where T : class, IAttentionMaskPolicy => Add<IAttentionMaskPolicy, T>(builder, key);
+
+    /// <summary>Registers (or replaces) the KV cache factory under <paramref name="key"/>; select it with <c>EsoLmOptions.KvCache</c>.</summary>
+    /// <typeparam name="T">The factory type (constructed by DI, singleton).</typeparam>
+    /// <param name="builder">The builder.</param>
+    /// <param name="key">The key.</param>
+    /// <returns>The builder.</returns>
+    public static IEsoLmBuilder AddKvCache<T>(this IEsoLmBuilder builder, string key)
+        where T : class, IKvCacheFactory => Add<IKvCacheFactory, T>(builder, key);
+
+    /// <summary>Registers (or replaces) a tokenizer under <paramref name="key"/>; select it with <c>EsoLmOptions.Tokenizer</c>.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="key">The key.</param>
+    /// <param name="tokenizer">The tokenizer.</param>
+    /// <returns>The builder.</returns>
+    public static IEsoLmBuilder AddTokenizer(this IEsoLmBuilder builder, string key, ITokenizer tokenizer) => AddInstance(builder, key, tokenizer);
+
+    /// <summary>Registers (or replaces) a tokenizer type under <paramref name="key"/>.</summary>
+    /// <typeparam name="T">The tokenizer type (constructed by DI, singleton).</typeparam>
+    /// <param name="builder">The builder.</param>
+    /// <param name="key">The key.</param>
+    /// <returns>The builder.</returns>
+    public static IEsoLmBuilder AddTokenizer<T>(this IEsoLmBuilder builder, string key)
+        where T : class, ITokenizer => Add<ITokenizer, T>(builder, key);
+
+    /// <summary>Uses a model built in code instead of loading <c>EsoLmOptions.ModelPath</c>.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="model">The model.</param>
+    /// <returns>The builder.</returns>
+    public static IEsoLmBuilder UseModel(this IEsoLmBuilder builder, EsoLmModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return UseModel(builder, _ => model);
+    }
+
+    /// <summary>Uses a model created by <paramref name="factory"/> (once, singleton) instead of loading <c>EsoLmOptions.ModelPath</c>.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="factory">Creates the model.</param>
+    /// <returns>The builder.</returns>
+    public static IEsoLmBuilder UseModel(this IEsoLmBuilder builder, Func<IServiceProvider, EsoLmModel> factory)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(factory);
+        builder.Services.Replace(ServiceDescriptor.Singleton(factory));
+        builder.Services.TryAddSingleton<EsoLmInCodeModel>();
+        return builder;
+    }
+
+    /// <summary>
+    /// Defines a preset: named <see cref="EsoLmOptions"/> (defaults, then the <c>EsoLm</c> section, then
+    /// <c>EsoLm:Presets:{name}</c>, then <paramref name="configure"/>) validated on start, and a keyed
+    /// <see cref="EsoLmGenerator"/> under <paramref name="name"/> that shares the model.
+    /// </summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="name">The preset name.</param>
+    /// <param name="configure">Sets the preset's options.</param>
+    /// <returns>The builder.</returns>
+    public static IEsoLmBuilder AddPreset(this IEsoLmBuilder builder, string name, Action<EsoLmOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(configure);
+        builder.Services.AddOptions<EsoLmOptions>(name).Configure(configure).ValidateOnStart();
+        builder.Services.TryAddKeyedSingleton(name, (sp, _) => new EsoLmGenerator(
+            sp.GetRequiredService<EsoLmModel>(),
+            sp.GetRequiredService<IOptionsMonitor<EsoLmOptions>>().Get(name),
+            sp.GetRequiredService<IEsoLmStrategyProvider>()));
+        return builder;
+    }
+
+    private static IEsoLmBuilder Add<TService, TImpl>(IEsoLmBuilder builder, string key)
+        where TService : class
+        where TImpl : class, TService
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        builder.Services.RemoveAllKeyed<TService>(key);
+        builder.Services.AddKeyedSingleton<TService, TImpl>(key);
+        EsoLmServiceCollectionExtensions.AddKey(builder.Services, typeof(TService), key);
+        return builder;
+    }
+
+    private static IEsoLmBuilder AddInstance<TService>(IEsoLmBuilder builder, string key, TService instance)
+        where TService : class
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        ArgumentNullException.ThrowIfNull(instance);
+        builder.Services.RemoveAllKeyed<TService>(key);
+        builder.Services.AddKeyedSingleton(key, instance);
+        EsoLmServiceCollectionExtensions.AddKey(builder.Services, typeof(TService), key);
+        return builder;
+    }
+}

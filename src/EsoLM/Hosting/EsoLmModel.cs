@@ -1,0 +1,104 @@
+using EsoLM.IO;
+using EsoLM.Modeling;
+using EsoLM.Tensors;
+using EsoLM.Text;
+
+namespace EsoLM.Hosting;
+
+/// <summary>
+/// A network and its tokenizer: the immutable, shareable unit generation runs on. The weights are read-only and
+/// thread-safe; any number of samplers and sessions may share one instance.
+/// </summary>
+public sealed class EsoLmModel
+{
+    /// <summary>Wraps a network and tokenizer.</summary>
+    /// <param name="transformer">The network.</param>
+    /// <param name="tokenizer">The tokenizer; its vocabulary must fit the network's.</param>
+    /// <param name="metadata">Extra metadata (saved with the model).</param>
+    public EsoLmModel(DiffusionTransformer transformer, ITokenizer tokenizer, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(transformer);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        if (tokenizer.VocabularySize > transformer.Config.VocabSize)
+        {
+            throw new ArgumentException(
+                $"The tokenizer has {tokenizer.VocabularySize} ids but the model's vocabulary holds {transformer.Config.VocabSize}.", nameof(tokenizer));
+        }
+
+        Transformer = transformer;
+        Tokenizer = tokenizer;
+        Metadata = metadata ?? new Dictionary<string, string>();
+    }
+
+    /// <summary>The network (shared, read-only).</summary>
+    public DiffusionTransformer Transformer { get; }
+
+    /// <summary>The tokenizer.</summary>
+    public ITokenizer Tokenizer { get; }
+
+    /// <summary>The model shape.</summary>
+    public ModelConfig Config => Transformer.Config;
+
+    /// <summary>Extra metadata.</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary>The end-of-sequence id generation stops at (the tokenizer's end-of-text), or null.</summary>
+    public int? EosTokenId => Tokenizer.EndOfTextId is int id && id < Config.VocabSize && id != Config.MaskTokenId ? id : null;
+
+    /// <summary>Loads a model file (<see cref="ModelFile"/>) that has a tokenizer description.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="compute">Thread and SIMD settings; default all cores.</param>
+    /// <returns>The model.</returns>
+    public static EsoLmModel Load(string path, ComputeContext? compute = null)
+    {
+        var contents = ModelFile.Load(path);
+        var user = contents.Metadata.Where(kv => kv.Key != "format" && !kv.Key.StartsWith("esolm.", StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        return new EsoLmModel(new DiffusionTransformer(contents.Parameters, compute), contents.CreateTokenizer(), user);
+    }
+
+    /// <summary>Reads a model file from a stream (the same bytes <see cref="Save(Stream)"/> writes).</summary>
+    /// <param name="stream">The stream, read to its end.</param>
+    /// <param name="compute">Thread and SIMD settings.</param>
+    /// <returns>The model.</returns>
+    public static EsoLmModel Load(Stream stream, ComputeContext? compute = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var temp = Path.Combine(Path.GetTempPath(), $"esolm-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            using (var file = File.Create(temp))
+            {
+                stream.CopyTo(file);
+            }
+
+            return Load(temp, compute);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    /// <summary>Saves the model (weights, config, tokenizer, metadata) as one model file, atomically.</summary>
+    /// <param name="path">Destination.</param>
+    public void Save(string path) => ModelFile.Save(path, Transformer.Parameters, Tokenizer.Describe(), Metadata);
+
+    /// <summary>Writes the model file bytes to a stream.</summary>
+    /// <param name="stream">Destination (written from its current position).</param>
+    public void Save(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var temp = Path.Combine(Path.GetTempPath(), $"esolm-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            Save(temp);
+            using var file = File.OpenRead(temp);
+            file.CopyTo(stream);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+}

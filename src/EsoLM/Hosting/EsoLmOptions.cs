@@ -1,0 +1,93 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace EsoLM.Hosting;
+
+/// <summary>
+/// Settings of <c>services.AddEsoLm()</c>, bound from the configuration section <see cref="SectionName"/>. Strategies
+/// (sampler, schedule, mask policy, KV cache, tokenizer) are chosen by the key they were registered under. Named options
+/// are presets (<c>builder.AddPreset("fast", o =&gt; …)</c>).
+/// </summary>
+public sealed class EsoLmOptions
+{
+    /// <summary>The configuration section the options bind from: <c>EsoLm</c>.</summary>
+    public const string SectionName = "EsoLm";
+
+    /// <summary>Path of a model file (<c>ModelFile</c> format). Required unless a model is given in code with <c>UseModel</c>.</summary>
+    public string? ModelPath { get; set; }
+
+    /// <summary>Key of the sampler: built-ins <c>esolm</c>, <c>mdlm</c>, <c>bd3</c>, <c>ar</c>.</summary>
+    [Required]
+    [MinLength(1)]
+    public string Sampler { get; set; } = "esolm";
+
+    /// <summary>Key of the noise schedule used by the planner: built-ins <c>log-linear</c>, <c>cosine</c>.</summary>
+    [Required]
+    [MinLength(1)]
+    public string Schedule { get; set; } = "log-linear";
+
+    /// <summary>Key of the attention-mask policy: built-ins <c>esolm-b</c> (default) and <c>esolm-a</c>.</summary>
+    [Required]
+    [MinLength(1)]
+    public string MaskPolicy { get; set; } = "esolm-b";
+
+    /// <summary>Key of the KV cache factory: built-in <c>dense</c>.</summary>
+    [Required]
+    [MinLength(1)]
+    public string KvCache { get; set; } = "dense";
+
+    /// <summary>Key of a registered tokenizer (built-ins <c>byte</c>, <c>builtin</c>); null uses the model file's own tokenizer.</summary>
+    public string? Tokenizer { get; set; }
+
+    /// <summary>T: diffusion-phase steps; null = one per generated token.</summary>
+    [Range(1, 4096)]
+    public int? Steps { get; set; }
+
+    /// <summary>α_eval ∈ [0, 1]: expected fraction of tokens decoded by diffusion (0 = AR, 1 = pure diffusion).</summary>
+    [Range(0.0, 1.0)]
+    public double AlphaEval { get; set; } = 1.0;
+
+    /// <summary>Softmax temperature (&gt; 0).</summary>
+    [Range(1e-6, 1e6)]
+    public double Temperature { get; set; } = 1.0;
+
+    /// <summary>Nucleus mass p ∈ (0, 1]; 1 = off.</summary>
+    [Range(1e-9, 1.0)]
+    public double TopP { get; set; } = 1.0;
+
+    /// <summary>Keep the k most likely tokens; 0 = off.</summary>
+    [Range(0, 1_000_000)]
+    public int TopK { get; set; }
+
+    /// <summary>Argmax decoding (no noise).</summary>
+    public bool Greedy { get; set; }
+
+    /// <summary>Block size L′ of the <c>bd3</c> sampler.</summary>
+    [Range(1, 65536)]
+    public int BlockSize { get; set; } = 16;
+
+    /// <summary>Tokens to generate after the prompt; null = fill the model's context.</summary>
+    [Range(1, 65536)]
+    public int? MaxNewTokens { get; set; }
+
+    /// <summary>Default seed; null draws a fresh seed per request.</summary>
+    public ulong? Seed { get; set; }
+
+    /// <summary>Threads a kernel may use when the model is loaded from <see cref="ModelPath"/>; null = all cores.</summary>
+    [Range(1, 1024)]
+    public int? Threads { get; set; }
+
+    /// <summary>Idle samplers kept per distinct setting (the pool bound).</summary>
+    [Range(1, 1024)]
+    public int MaxPooledSamplers { get; set; } = 16;
+
+    /// <summary>A copy.</summary>
+    /// <returns>A new instance with the same values.</returns>
+    public EsoLmOptions Clone() => (EsoLmOptions)MemberwiseClone();
+}
+
+/// <summary>Source-generated data-annotation validation of <see cref="EsoLmOptions"/> (AOT-safe).</summary>
+[OptionsValidator]
+internal sealed partial class EsoLmOptionsValidator : IValidateOptions<EsoLmOptions>
+{
+}

@@ -1,0 +1,104 @@
+using EsoLM.Hosting;
+using EsoLM.Modeling;
+using EsoLM.Tensors;
+using EsoLM.Text;
+using EsoLM.Training;
+
+namespace EsoLM.Pipeline;
+
+/// <summary>Settings of <see cref="EsoLmEstimator"/>: the network shape, training and generation defaults.</summary>
+public sealed record EsoLmEstimatorOptions
+{
+    /// <summary>The tokenizer; null builds a character tokenizer from the training documents.</summary>
+    public ITokenizer? Tokenizer { get; init; }
+
+    /// <summary>Context length L (training rows and generation length).</summary>
+    public int ContextLength { get; init; } = 64;
+
+    /// <summary>Hidden size.</summary>
+    public int HiddenSize { get; init; } = 64;
+
+    /// <summary>Attention heads (must divide <see cref="HiddenSize"/>).</summary>
+    public int Heads { get; init; } = 4;
+
+    /// <summary>Transformer blocks.</summary>
+    public int Layers { get; init; } = 2;
+
+    /// <summary>Conditioning width.</summary>
+    public int CondDim { get; init; } = 32;
+
+    /// <summary>MLP expansion ratio.</summary>
+    public int MlpRatio { get; init; } = 4;
+
+    /// <summary>Fraction of rows held out for validation.</summary>
+    public double ValidationFraction { get; init; } = 0.05;
+
+    /// <summary>Optimizer, steps, batch size, seed.</summary>
+    public TrainerOptions Trainer { get; init; } = new() { Steps = 200, BatchSize = 16, WarmupSteps = 20, LearningRate = 3e-3 };
+
+    /// <summary>The Eso-LM objective (α0, variant).</summary>
+    public ObjectiveOptions Objective { get; init; } = new() { Alpha0 = 0.5 };
+
+    /// <summary>Kernel threads; null = all cores.</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>Generation defaults of the trained transformer.</summary>
+    public EsoLmOptions Generation { get; init; } = new();
+}
+
+/// <summary>
+/// Trains an Eso-LM on documents and returns an <see cref="EsoLmTransformer"/>: the estimator half of an ML.NET-style
+/// estimator/transformer pair (no ML.NET dependency; an adapter is a thin wrapper).
+/// </summary>
+public sealed class EsoLmEstimator : IEsoEstimator<EsoLmTransformer>
+{
+    /// <summary>Creates the estimator.</summary>
+    /// <param name="options">Settings; null = defaults.</param>
+    public EsoLmEstimator(EsoLmEstimatorOptions? options = null)
+    {
+        Options = options ?? new EsoLmEstimatorOptions();
+        ArgumentNullException.ThrowIfNull(Options.Trainer, nameof(options));
+        ArgumentNullException.ThrowIfNull(Options.Objective, nameof(options));
+        ArgumentNullException.ThrowIfNull(Options.Generation, nameof(options));
+        Options.Trainer.Validate();
+        Options.Objective.Validate();
+    }
+
+    /// <summary>The settings.</summary>
+    public EsoLmEstimatorOptions Options { get; }
+
+    /// <inheritdoc />
+    public EsoLmTransformer Fit(IEnumerable<string> documents, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(documents);
+        var docs = documents.ToList();
+        if (docs.Count == 0)
+        {
+            throw new ArgumentException("Fit needs at least one document.", nameof(documents));
+        }
+
+        var tokenizer = Options.Tokenizer ?? CharTokenizer.FromCorpus(string.Concat(docs));
+        var config = new ModelConfig
+        {
+            VocabSize = tokenizer.VocabularySize + 1,
+            MaskTokenId = tokenizer.VocabularySize,
+            HiddenSize = Options.HiddenSize,
+            Heads = Options.Heads,
+            Layers = Options.Layers,
+            CondDim = Options.CondDim,
+            MlpRatio = Options.MlpRatio,
+            ContextLength = Options.ContextLength,
+            FrequencyEmbeddingSize = Math.Max(16, Options.CondDim),
+        };
+        config.Validate();
+        var compute = Options.Threads is int t ? new ComputeContext(t) : ComputeContext.Default;
+        var data = TokenDataset.FromDocuments(docs, tokenizer, Options.ContextLength, Options.ValidationFraction);
+        var trainer = new EsoLmTrainer(config, Options.Objective, Options.Trainer, data, compute, tokenizer.Describe());
+        trainer.Train(progress, null, cancellationToken);
+        var model = new EsoLmModel(new DiffusionTransformer(trainer.EmaParameters.Clone(), compute), tokenizer);
+        return new EsoLmTransformer(model, Options.Generation);
+    }
+
+    /// <inheritdoc />
+    public EsoSchema GetOutputSchema(EsoSchema inputSchema) => EsoLmTransformer.OutputSchema(inputSchema);
+}

@@ -1,0 +1,275 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using EsoLM.Hosting;
+using EsoLM.Tensors;
+
+namespace EsoLM.Pipeline;
+
+/// <summary>
+/// A trained Eso-LM as an immutable, thread-safe transformer: <see cref="Transform"/> maps prompts to completions lazily
+/// (one row at a time, as the caller enumerates), <see cref="CreateSession"/> gives a stateful single-caller session for
+/// streaming, and <see cref="Save(Stream)"/>/<see cref="Load(Stream, ComputeContext?)"/> persist it in a versioned format that wraps the model file.
+/// </summary>
+public sealed class EsoLmTransformer : IEsoTransformer
+{
+    /// <summary>Current version of the <see cref="Save(Stream)"/> format.</summary>
+    public const int FormatVersion = 1;
+
+    private static readonly byte[] Magic = "ESOLMTR\0"u8.ToArray();
+    private readonly EsoLmGenerator _generator;
+
+    /// <summary>Wraps a model.</summary>
+    /// <param name="model">The model.</param>
+    /// <param name="options">Generation defaults (copied).</param>
+    /// <param name="strategies">Strategy lookup; null = built-ins.</param>
+    public EsoLmTransformer(EsoLmModel model, EsoLmOptions? options = null, IEsoLmStrategyProvider? strategies = null)
+    {
+        _generator = new EsoLmGenerator(model, options, strategies);
+    }
+
+    /// <summary>The model.</summary>
+    public EsoLmModel Model => _generator.Model;
+
+    /// <summary>The generation defaults.</summary>
+    public EsoLmOptions Options => _generator.Options.Clone();
+
+    /// <summary>The generator (thread-safe) the transformer runs.</summary>
+    public EsoLmGenerator Generator => _generator;
+
+    /// <summary>
+    /// Generates a completion per request, lazily: nothing runs until the result is enumerated, and each row is read and
+    /// generated when the enumerator reaches it. Safe to call from many threads at once.
+    /// </summary>
+    /// <param name="rows">The requests.</param>
+    /// <param name="cancellationToken">Checked every sampler step.</param>
+    /// <returns>The results, in order.</returns>
+    public IEnumerable<GenerationResult> Transform(IEnumerable<GenerationRequest> rows, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        return TransformIterator(rows, cancellationToken);
+    }
+
+    private IEnumerable<GenerationResult> TransformIterator(IEnumerable<GenerationRequest> rows, CancellationToken cancellationToken)
+    {
+        foreach (var row in rows)
+        {
+            yield return _generator.Generate(row, cancellationToken);
+        }
+    }
+
+    /// <summary>A stateful session for one caller (streaming, successive seeds).</summary>
+    /// <param name="seed">The first seed; null = the options' seed or a random one.</param>
+    /// <returns>The session.</returns>
+    public EsoLmSession CreateSession(ulong? seed = null) => new(_generator, seed ?? _generator.Options.Seed ?? (ulong)Random.Shared.NextInt64());
+
+    /// <inheritdoc />
+    public EsoSchema GetOutputSchema(EsoSchema inputSchema) => OutputSchema(inputSchema);
+
+    internal static EsoSchema OutputSchema(EsoSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        if (!inputSchema.TryFind("Prompt", out var prompt) || prompt.Kind != EsoColumnKind.Scalar || prompt.ItemType != typeof(string))
+        {
+            throw new ArgumentException($"The input schema needs a scalar string column 'Prompt'; it has: {inputSchema}.", nameof(inputSchema));
+        }
+
+        return new EsoSchema(inputSchema.Where(c => c.Name is not ("Completion" or "TokenIds" or "FinishReason")).Concat(
+        [
+            new EsoColumn("Completion", EsoColumnKind.Scalar, typeof(string)),
+            new EsoColumn("TokenIds", EsoColumnKind.VariableVector, typeof(int)),
+            new EsoColumn("FinishReason", EsoColumnKind.Scalar, typeof(GenerationFinishReason)),
+        ]));
+    }
+
+    /// <summary>
+    /// Writes the transformer: magic <c>ESOLMTR\0</c>, format version (int32 LE), generation options (length-prefixed
+    /// UTF-8 JSON), then the model file (length-prefixed).
+    /// </summary>
+    /// <param name="stream">The destination.</param>
+    public void Save(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var json = JsonSerializer.SerializeToUtf8Bytes(_generator.Options);
+        using var model = new MemoryStream();
+        Model.Save(model);
+        Span<byte> header = stackalloc byte[8];
+        stream.Write(Magic);
+        BinaryPrimitives.WriteInt32LittleEndian(header, FormatVersion);
+        BinaryPrimitives.WriteInt32LittleEndian(header[4..], json.Length);
+        stream.Write(header);
+        stream.Write(json);
+        BinaryPrimitives.WriteInt64LittleEndian(header, model.Length);
+        stream.Write(header);
+        model.Position = 0;
+        model.CopyTo(stream);
+    }
+
+    /// <summary>Writes the transformer to a file.</summary>
+    /// <param name="path">The file.</param>
+    public void Save(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var file = File.Create(path);
+        Save(file);
+    }
+
+    /// <summary>Reads a transformer written by <see cref="Save(Stream)"/>.</summary>
+    /// <param name="stream">The source.</param>
+    /// <param name="compute">Thread and SIMD settings.</param>
+    /// <returns>The transformer.</returns>
+    /// <exception cref="InvalidDataException">Not an EsoLM transformer, an unknown version, or truncated.</exception>
+    public static EsoLmTransformer Load(Stream stream, ComputeContext? compute = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        Span<byte> header = stackalloc byte[8];
+        ReadExactly(stream, header);
+        if (!header.SequenceEqual(Magic))
+        {
+            throw new InvalidDataException("The stream is not an EsoLM transformer (missing the 'ESOLMTR' header).");
+        }
+
+        ReadExactly(stream, header);
+        int version = BinaryPrimitives.ReadInt32LittleEndian(header);
+        if (version != FormatVersion)
+        {
+            throw new InvalidDataException($"EsoLM transformer format version {version} is not supported; this library reads version {FormatVersion}.");
+        }
+
+        int jsonLength = BinaryPrimitives.ReadInt32LittleEndian(header[4..]);
+        if (jsonLength is < 2 or > 1 << 20)
+        {
+            throw new InvalidDataException($"The options block length {jsonLength} is outside [2, {1 << 20}].");
+        }
+
+        var json = new byte[jsonLength];
+        ReadExactly(stream, json);
+        var options = JsonSerializer.Deserialize<EsoLmOptions>(json) ?? throw new InvalidDataException("The options block is empty.");
+        ReadExactly(stream, header);
+        long modelLength = BinaryPrimitives.ReadInt64LittleEndian(header);
+        if (modelLength <= 0 || modelLength > int.MaxValue)
+        {
+            throw new InvalidDataException($"The model block length {modelLength} is invalid.");
+        }
+
+        var bytes = new byte[modelLength];
+        ReadExactly(stream, bytes);
+        using var model = new MemoryStream(bytes, writable: false);
+        return new EsoLmTransformer(EsoLmModel.Load(model, compute), options);
+    }
+
+    /// <summary>Reads a transformer from a file.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="compute">Thread and SIMD settings.</param>
+    /// <returns>The transformer.</returns>
+    public static EsoLmTransformer Load(string path, ComputeContext? compute = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var file = File.OpenRead(path);
+        return Load(file, compute);
+    }
+
+    private static void ReadExactly(Stream stream, Span<byte> buffer)
+    {
+        try
+        {
+            stream.ReadExactly(buffer);
+        }
+        catch (EndOfStreamException ex)
+        {
+            throw new InvalidDataException("The EsoLM transformer stream is truncated.", ex);
+        }
+    }
+}
+
+/// <summary>
+/// A stateful generation session for one caller (ML.NET's prediction-engine counterpart): each call uses the next seed,
+/// so a session replays identically from the same first seed. Not thread-safe: concurrent calls throw.
+/// </summary>
+public sealed class EsoLmSession
+{
+    private readonly EsoLmGenerator _generator;
+    private int _busy;
+
+    internal EsoLmSession(EsoLmGenerator generator, ulong seed)
+    {
+        _generator = generator;
+        NextSeed = seed;
+    }
+
+    /// <summary>The seed the next call uses.</summary>
+    public ulong NextSeed { get; private set; }
+
+    /// <summary>Completed calls.</summary>
+    public int Turns { get; private set; }
+
+    /// <summary>Generates a completion of <paramref name="prompt"/>.</summary>
+    /// <param name="prompt">The prompt.</param>
+    /// <param name="maxNewTokens">Tokens to generate; null = the defaults.</param>
+    /// <param name="cancellationToken">Checked every step.</param>
+    /// <returns>The result.</returns>
+    public GenerationResult Generate(string prompt, int? maxNewTokens = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        Enter();
+        try
+        {
+            var result = _generator.Generate(new GenerationRequest(prompt) { Seed = NextSeed, MaxNewTokens = maxNewTokens }, cancellationToken);
+            Advance();
+            return result;
+        }
+        finally
+        {
+            Volatile.Write(ref _busy, 0);
+        }
+    }
+
+    /// <summary>Streams a completion of <paramref name="prompt"/> (append-only text).</summary>
+    /// <param name="prompt">The prompt.</param>
+    /// <param name="maxNewTokens">Tokens to generate; null = the defaults.</param>
+    /// <param name="cancellationToken">Checked every step.</param>
+    /// <returns>The updates; the last carries the result.</returns>
+    public IAsyncEnumerable<GenerationUpdate> GenerateStreamingAsync(string prompt, int? maxNewTokens = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        var updates = _generator.GenerateStreamingAsync(new GenerationRequest(prompt) { Seed = NextSeed, MaxNewTokens = maxNewTokens }, cancellationToken);
+        return StreamIterator(updates, cancellationToken);
+    }
+
+    private async IAsyncEnumerable<GenerationUpdate> StreamIterator(IAsyncEnumerable<GenerationUpdate> updates,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        Enter();
+        try
+        {
+            await foreach (var update in updates.WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                if (update.Result is not null)
+                {
+                    Advance();
+                }
+
+                yield return update;
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _busy, 0);
+        }
+    }
+
+    private void Enter()
+    {
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+        {
+            throw new InvalidOperationException("An EsoLmSession runs one call at a time; create one session per concurrent caller.");
+        }
+    }
+
+    private void Advance()
+    {
+        NextSeed = unchecked(NextSeed + 1);
+        Turns++;
+    }
+}
