@@ -45,6 +45,9 @@ internal static class KernelBenchmark
     /// <summary>Maximum warm-up per measured kernel.</summary>
     public static readonly TimeSpan MaxWarmUp = TimeSpan.FromSeconds(3);
 
+    /// <summary>Minimum total time of the timed runs per kernel.</summary>
+    public static readonly TimeSpan MinTimed = TimeSpan.FromSeconds(1.5);
+
     private const int Runs = 21;
     private const double RunSeconds = 0.02;
 
@@ -211,7 +214,7 @@ internal static class KernelBenchmark
     /// <summary>
     /// Warms <paramref name="action"/> up for at least <see cref="WarmUp"/> and then until its speed stops improving
     /// (tier-1 re-JIT of ReadyToRun code such as TensorPrimitives can take a second or more on a loaded machine; at most
-    /// <see cref="MaxWarmUp"/>), then times <see cref="Runs"/> runs of enough repetitions to last about 20 ms each (many short runs catch quiet moments on a shared machine).
+    /// <see cref="MaxWarmUp"/>), then times at least <see cref="Runs"/> runs (and at least <see cref="MinTimed"/>) of enough repetitions to last about 20 ms each (many short runs catch quiet moments on a shared machine).
     /// Returns (best, median) in flop/s.
     /// </summary>
     public static (double Best, double Median) Time(Action action, double flopsPerCall)
@@ -239,8 +242,9 @@ internal static class KernelBenchmark
 
         double perCall = 1 / bestWindow;
         int reps = (int)Math.Clamp(RunSeconds / perCall, 1, 1_000_000);
-        var rates = new double[Runs];
-        for (int r = 0; r < Runs; r++)
+        var rates = new List<double>();
+        var timed = Stopwatch.StartNew();
+        while (rates.Count < Runs || (timed.Elapsed < MinTimed && rates.Count < 1000))
         {
             long t0 = Stopwatch.GetTimestamp();
             for (int i = 0; i < reps; i++)
@@ -249,11 +253,11 @@ internal static class KernelBenchmark
             }
 
             double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-            rates[r] = flopsPerCall * reps / seconds;
+            rates.Add(flopsPerCall * reps / seconds);
         }
 
-        Array.Sort(rates);
-        return (rates[^1], rates[Runs / 2]);
+        rates.Sort();
+        return (rates[^1], rates[rates.Count / 2]);
     }
 
     private static void Fill(Random rng, float[] data)

@@ -12,6 +12,9 @@ internal static unsafe partial class GemmKernels
     /// <summary>Depth of one packed block (k steps per micro-kernel call).</summary>
     internal const int KC = 256;
 
+    /// <summary>Micro-panels of A per task block (MC = McPanels·MR rows).</summary>
+    internal const int McPanels = 4;
+
     /// <summary>Rows below which the Vector512 path streams packed B once per row group instead of packing A.</summary>
     internal const int SmallM = 12;
 
@@ -251,7 +254,7 @@ internal static unsafe partial class GemmKernels
     {
         int mr = MicroRows(simd);
         int panels = (n + NR - 1) / NR;
-        int mc = mr * 4;
+        int mc = mr * McPanels;
         int mBlocks = (m + mc - 1) / mc;
         int nChunks = 1;
         if (threads > 1)
@@ -305,16 +308,18 @@ internal static unsafe partial class GemmKernels
             PackA(g.A, g.ARowStride, g.AColStride, i0, mc, p0, Math.Min(KC, k - p0), mr, pack + ((nint)mcPad * p0));
         }
 
-        for (int p0 = 0; p0 < k; p0 += KC)
+        // Panel-outer, depth-middle: the block's C tiles stay in L1 across the KC steps, the B micro-panel (KC×32) stays
+        // in L1 across the row panels, and the packed A block stays in L2.
+        for (int jj = 0; jj < jpn; jj++)
         {
-            int kc = Math.Min(KC, k - p0);
-            float* packBlock = pack + ((nint)mcPad * p0);
-            bool load = p0 > 0 || g.Accumulate;
-            for (int jj = 0; jj < jpn; jj++)
+            int jp = jp0 + jj;
+            int j0 = jp * NR;
+            int nr = Math.Min(NR, g.N - j0);
+            for (int p0 = 0; p0 < k; p0 += KC)
             {
-                int jp = jp0 + jj;
-                int j0 = jp * NR;
-                int nr = Math.Min(NR, g.N - j0);
+                int kc = Math.Min(KC, k - p0);
+                float* packBlock = pack + ((nint)mcPad * p0);
+                bool load = p0 > 0 || g.Accumulate;
                 float* bp = g.B + ((nint)jp * k * NR) + ((nint)p0 * NR);
                 float* bias = p0 == 0 && g.Bias != null ? g.Bias + j0 : null;
                 for (int q = 0; q < mc; q += mr)
