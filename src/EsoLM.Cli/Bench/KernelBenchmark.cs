@@ -85,56 +85,50 @@ internal static class KernelBenchmark
     }
 
     /// <summary>
-    /// GFLOP/s of a pure FMA loop (12 independent accumulators per thread, no memory traffic) run on
-    /// <paramref name="threads"/> threads at once: the practical ceiling the GEMM is compared with.
+    /// GFLOP/s of a pure FMA loop (12 independent accumulators per thread, no memory traffic) run as
+    /// <paramref name="threads"/> tasks on the kernels' own worker pool and timed exactly like the GEMMs, so the ratio
+    /// GEMM / ceiling compares the two under the same scheduling conditions (on a shared machine, short-lived fresh
+    /// threads get scheduler credit that long-running kernel workers do not).
     /// </summary>
-    public static double MeasureFmaCeiling(int threads, SimdLevel simd)
+    public static unsafe double MeasureFmaCeiling(int threads, SimdLevel simd)
     {
-        const long iterations = 4_000_000;
         int lanes = simd == SimdLevel.Vector512 ? 16 : simd == SimdLevel.Vector256 ? 8 : 1;
-        double flopsPerThread = 2.0 * 12 * lanes * iterations;
-        double best = 0;
-        var warmUntil = Stopwatch.StartNew();
-        int round = 0;
-        while (warmUntil.Elapsed < WarmUp || round < Runs)
+        var args = (FmaArgs*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)sizeof(FmaArgs));
+        try
         {
-            using var start = new Barrier(threads + 1);
-            var workers = new Thread[threads];
-            var sink = new float[threads];
-            for (int t = 0; t < threads; t++)
-            {
-                int index = t;
-                workers[t] = new Thread(() =>
-                {
-                    start.SignalAndWait();
-                    sink[index] = simd switch
-                    {
-                        SimdLevel.Vector512 => Fma512(iterations),
-                        SimdLevel.Vector256 => Fma256(iterations),
-                        _ => FmaScalar(iterations),
-                    };
-                });
-                workers[t].Start();
-            }
-
-            start.SignalAndWait();
-            var sw = Stopwatch.StartNew();
-            foreach (var worker in workers)
-            {
-                worker.Join();
-            }
-
-            double seconds = sw.Elapsed.TotalSeconds;
-            if (warmUntil.Elapsed >= WarmUp)
-            {
-                best = Math.Max(best, flopsPerThread * threads / seconds);
-                round++;
-            }
-
-            GC.KeepAlive(sink);
+            *args = new FmaArgs { Iterations = 400_000, Simd = simd };
+            double flops = 2.0 * 12 * lanes * args->Iterations * threads;
+            var (best, _) = Time(() => RunFma(threads, args), flops);
+            return best / 1e9;
         }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.Free(args);
+        }
+    }
 
-        return best / 1e9;
+    private static unsafe void RunFma(int threads, FmaArgs* args) => WorkerPool.Run(threads, threads, &FmaTask, args);
+
+    private static unsafe void FmaTask(void* argsPointer, int task)
+    {
+        var args = (FmaArgs*)argsPointer;
+        float r = args->Simd switch
+        {
+            SimdLevel.Vector512 => Fma512(args->Iterations),
+            SimdLevel.Vector256 => Fma256(args->Iterations),
+            _ => FmaScalar(args->Iterations),
+        };
+        if (r == 12345.678f)
+        {
+            args->Sink = r;
+        }
+    }
+
+    private struct FmaArgs
+    {
+        public long Iterations;
+        public SimdLevel Simd;
+        public float Sink;
     }
 
     /// <summary>
