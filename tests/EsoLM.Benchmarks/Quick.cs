@@ -90,6 +90,29 @@ internal static unsafe class Quick
             TileOnly();
         }
 
+        if (args.Length > 2 && args[2] == "repack")
+        {
+            foreach (var (rows, cols) in new[] { (2304, 768), (768, 3072), (50258, 768) })
+            {
+                var w = Data.Random(rows * cols, 1);
+                var packed = PackedMatrix.Pack(w, rows, cols);
+                double best = double.MaxValue, bestParallel = double.MaxValue;
+                for (int r = 0; r < 10; r++)
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    packed.Repack(w);
+                    best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                    t0 = Stopwatch.GetTimestamp();
+                    packed.Repack(ctx, w);
+                    bestParallel = Math.Min(bestParallel, Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                }
+
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"repack {rows}x{cols}: {best:F2} ms, {ctx.MaxDegreeOfParallelism}t {bestParallel:F2} ms ({rows * (double)cols * 8 / bestParallel / 1e6:F1} GB/s)"));
+            }
+
+            return;
+        }
+
         if (args.Length > 2 && args[2] == "attn")
         {
             Attn();
