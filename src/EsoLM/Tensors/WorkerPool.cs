@@ -34,6 +34,7 @@ internal static unsafe class WorkerPool
     private static int _taskCount;
     private static int _next;
     private static int _generation;
+    private static System.Runtime.ExceptionServices.ExceptionDispatchInfo? _error;
 
     // Number of workers inside the current job, plus ClosedBit once the caller has closed it.
     private static int _state = ClosedBit;
@@ -71,18 +72,29 @@ internal static unsafe class WorkerPool
                 }
             }
 
-            Drain(function, arguments, taskCount);
-            if (Interlocked.Or(ref _state, ClosedBit) != 0)
+            try
             {
-                var spin = default(SpinWait);
-                while (Volatile.Read(ref _state) != ClosedBit)
+                Drain(function, arguments, taskCount);
+            }
+            finally
+            {
+                // Even when a task threw: the arguments live on this stack, so wait for every joined worker.
+                if (Interlocked.Or(ref _state, ClosedBit) != 0)
                 {
-                    spin.SpinOnce(sleep1Threshold: -1);
+                    var spin = default(SpinWait);
+                    while (Volatile.Read(ref _state) != ClosedBit)
+                    {
+                        spin.SpinOnce(sleep1Threshold: -1);
+                    }
                 }
             }
+
+            var error = Interlocked.Exchange(ref _error, null);
+            error?.Throw();
         }
         finally
         {
+            _error = null;
             Volatile.Write(ref _busy, 0);
         }
     }
@@ -162,8 +174,20 @@ internal static unsafe class WorkerPool
             seen = generation;
             if (TryJoin())
             {
-                Drain(_function, _arguments, _taskCount);
-                Interlocked.Decrement(ref _state);
+                try
+                {
+                    Drain(_function, _arguments, _taskCount);
+                }
+#pragma warning disable CA1031 // A worker must survive a failing task; the caller rethrows it.
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    Interlocked.CompareExchange(ref _error, System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e), null);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _state);
+                }
             }
         }
     }
