@@ -24,18 +24,19 @@ internal static class BenchCommand
     /// <summary>The shared <c>--threads N</c> option (default: all cores).</summary>
     public static Option<int> ThreadsOption() => new("--threads") { Description = "Threads (default: all cores).", DefaultValueFactory = _ => -1 };
 
-    /// <summary><c>esolm bench kernels [--json] [--threads N]</c>.</summary>
+    /// <summary><c>esolm bench kernels [--json] [--threads N] [--simd LEVEL]</c>.</summary>
     public static Command CreateKernels()
     {
         var json = JsonOption();
         var threads = ThreadsOption();
+        var simd = new Option<Tensors.SimdLevel>("--simd") { Description = "SIMD width: Auto, Vector512, Vector256 or Scalar.", DefaultValueFactory = _ => Tensors.SimdLevel.Auto };
         var cmd = new Command("kernels", "GEMM GFLOP/s at the model's shapes against the FMA ceiling, and attention throughput.")
         {
-            json, threads,
+            json, threads, simd,
         };
         cmd.SetAction(pr =>
         {
-            var result = KernelBenchmark.Run(pr.GetValue(threads));
+            var result = KernelBenchmark.Run(pr.GetValue(threads), pr.GetValue(simd));
             if (pr.GetValue(json))
             {
                 Console.Out.WriteLine(KernelBenchmark.ToJson(result));
