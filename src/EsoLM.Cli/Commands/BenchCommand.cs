@@ -26,22 +26,24 @@ internal static class BenchCommand
     /// <summary>The shared <c>--threads N</c> option (default: all cores).</summary>
     public static Option<int> ThreadsOption() => new("--threads") { Description = "Threads (default: all cores).", DefaultValueFactory = _ => -1 };
 
-    /// <summary><c>esolm bench kernels [--json] [--threads N]</c>.</summary>
+    /// <summary><c>esolm bench kernels [--json] [--threads N] [--simd LEVEL]</c>.</summary>
     public static Command CreateKernels()
     {
         var json = JsonOption();
         var threads = ThreadsOption();
+        var simd = new Option<Tensors.SimdLevel>("--simd") { Description = "SIMD width: Auto, Vector512, Vector256 or Scalar.", DefaultValueFactory = _ => Tensors.SimdLevel.Auto };
         var noForward = new Option<bool>("--no-forward") { Description = "Skip the 12-layer, 768-hidden, L=1024 forward measurement." };
         var cmd = new Command("kernels", "GEMM GFLOP/s at the model's shapes against the FMA ceiling, attention throughput, and forward tokens/s (12 layers, 768 hidden, L=1024).")
         {
-            json, threads, noForward,
+            json, threads, simd, noForward,
         };
         cmd.SetAction(pr =>
         {
-            var result = KernelBenchmark.Run(pr.GetValue(threads));
+            var result = KernelBenchmark.Run(pr.GetValue(threads), pr.GetValue(simd));
             if (!pr.GetValue(noForward))
             {
-                result.Extra.Add(new("forward_tokens_per_second", ModelBenchmarks.ForwardTokensPerSecond(new Tensors.ComputeContext(pr.GetValue(threads)))));
+                result.Extra.Add(new("forward_tokens_per_second",
+                    ModelBenchmarks.ForwardTokensPerSecond(new Tensors.ComputeContext(pr.GetValue(threads), pr.GetValue(simd)))));
             }
 
             if (pr.GetValue(json))

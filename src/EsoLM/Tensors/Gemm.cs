@@ -9,7 +9,7 @@ public static unsafe class Gemm
 {
     /// <summary>
     /// C[m, N] = A[m, K]·Wᵀ (+ bias[N]) (+ C when <paramref name="accumulate"/>), W packed [N, K].
-    /// Few-row inputs (decoding, m &lt; 12) take a GEMV-style path that streams each weight panel once.
+    /// Few-row inputs (decoding, m &lt; 12) take a GEMV-style path that streams each weight panel once per row group.
     /// </summary>
     /// <param name="context">Threads and SIMD width.</param>
     /// <param name="a">A, row-major [m, K].</param>
@@ -117,19 +117,20 @@ public static unsafe class Gemm
     }
 
     /// <summary>
-    /// Row-major A against packed B. On Vector512, few rows take the streaming small-M path; otherwise whole 12-row
-    /// tiles take the blocked path and a remainder of fewer than 12 rows the small-M path (no zero-padded tile rows).
+    /// Row-major A against packed B. With SIMD, fewer than 12 rows take the streaming small-M path; otherwise whole
+    /// MR-row tiles take the blocked path and a remainder of fewer than MR rows the small-M path (no zero-padded tile rows).
     /// </summary>
     private static void RowMajorA(ComputeContext context, float* a, float* packed, float* c, float* bias, int m, int n, int k, bool accumulate)
     {
         int threads = context.MaxDegreeOfParallelism;
-        if (context.Simd != SimdLevel.Vector512)
+        if (context.Simd == SimdLevel.Scalar)
         {
             GemmKernels.Blocked(threads, context.Simd, a, k, 1, packed, c, n, bias, m, n, k, accumulate);
             return;
         }
 
-        int full = m < GemmKernels.SmallM ? 0 : m / GemmKernels.SmallM * GemmKernels.SmallM;
+        int mr = GemmKernels.MicroRows(context.Simd);
+        int full = m < GemmKernels.SmallM ? 0 : m / mr * mr;
         if (full > 0)
         {
             GemmKernels.Blocked(threads, context.Simd, a, k, 1, packed, c, n, bias, full, n, k, accumulate);
@@ -137,7 +138,7 @@ public static unsafe class Gemm
 
         if (full < m)
         {
-            GemmKernels.Small(threads, a + ((nint)full * k), packed, c + ((nint)full * n), bias, m - full, n, k, accumulate);
+            GemmKernels.Small(threads, context.Simd, a + ((nint)full * k), packed, c + ((nint)full * n), bias, m - full, n, k, accumulate);
         }
     }
 }

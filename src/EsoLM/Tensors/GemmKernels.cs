@@ -12,6 +12,9 @@ internal static unsafe partial class GemmKernels
     /// <summary>Depth of one packed block (k steps per micro-kernel call).</summary>
     internal const int KC = 256;
 
+    /// <summary>Micro-panels of A per task block (MC = McPanels·MR rows).</summary>
+    internal const int McPanels = 4;
+
     /// <summary>Rows below which the Vector512 path streams packed B once per row group instead of packing A.</summary>
     internal const int SmallM = 12;
 
@@ -251,7 +254,7 @@ internal static unsafe partial class GemmKernels
     {
         int mr = MicroRows(simd);
         int panels = (n + NR - 1) / NR;
-        int mc = mr * 4;
+        int mc = mr * McPanels;
         int mBlocks = (m + mc - 1) / mc;
         int nChunks = 1;
         if (threads > 1)
@@ -305,16 +308,18 @@ internal static unsafe partial class GemmKernels
             PackA(g.A, g.ARowStride, g.AColStride, i0, mc, p0, Math.Min(KC, k - p0), mr, pack + ((nint)mcPad * p0));
         }
 
-        for (int p0 = 0; p0 < k; p0 += KC)
+        // Panel-outer, depth-middle: the block's C tiles stay in L1 across the KC steps, the B micro-panel (KC×32) stays
+        // in L1 across the row panels, and the packed A block stays in L2.
+        for (int jj = 0; jj < jpn; jj++)
         {
-            int kc = Math.Min(KC, k - p0);
-            float* packBlock = pack + ((nint)mcPad * p0);
-            bool load = p0 > 0 || g.Accumulate;
-            for (int jj = 0; jj < jpn; jj++)
+            int jp = jp0 + jj;
+            int j0 = jp * NR;
+            int nr = Math.Min(NR, g.N - j0);
+            for (int p0 = 0; p0 < k; p0 += KC)
             {
-                int jp = jp0 + jj;
-                int j0 = jp * NR;
-                int nr = Math.Min(NR, g.N - j0);
+                int kc = Math.Min(KC, k - p0);
+                float* packBlock = pack + ((nint)mcPad * p0);
+                bool load = p0 > 0 || g.Accumulate;
                 float* bp = g.B + ((nint)jp * k * NR) + ((nint)p0 * NR);
                 float* bias = p0 == 0 && g.Bias != null ? g.Bias + j0 : null;
                 for (int q = 0; q < mc; q += mr)
@@ -386,10 +391,14 @@ internal static unsafe partial class GemmKernels
         public bool Accumulate;
         public int PanelsPerTask;
         public int Panels;
+        public bool Wide;
     }
 
-    /// <summary>C[m, n] = A[m, k]·B (+ bias) (+ C) for small m (Vector512): streams each packed panel once per call.</summary>
-    internal static void Small(int threads, float* a, float* b, float* c, float* bias, int m, int n, int k, bool accumulate)
+    /// <summary>
+    /// C[m, n] = A[m, k]·B (+ bias) (+ C) for small m (Vector512 or Vector256): streams each packed panel once per row
+    /// group, reading A rows in place (no packing, no zero-padded rows).
+    /// </summary>
+    internal static void Small(int threads, SimdLevel simd, float* a, float* b, float* c, float* bias, int m, int n, int k, bool accumulate)
     {
         int panels = (n + NR - 1) / NR;
         int perTask = threads > 1 ? Math.Max(1, (panels + (threads * 8) - 1) / (threads * 8)) : panels;
@@ -405,6 +414,7 @@ internal static unsafe partial class GemmKernels
             Accumulate = accumulate,
             PanelsPerTask = perTask,
             Panels = panels,
+            Wide = simd == SimdLevel.Vector512,
         };
         WorkerPool.Run(threads, (panels + perTask - 1) / perTask, &SmallTask, &args);
     }
@@ -424,9 +434,20 @@ internal static unsafe partial class GemmKernels
             int i = 0;
             while (i < m)
             {
-                int rows = m - i >= 4 ? 4 : m - i >= 2 ? 2 : 1;
+                int rows = m - i >= 4 && g.Wide ? 4 : m - i >= 2 ? 2 : 1;
                 float* ap = g.A + ((nint)i * k);
-                if (rows == 4)
+                if (!g.Wide)
+                {
+                    if (rows == 2)
+                    {
+                        Rows2x256(k, ap, bp, tile);
+                    }
+                    else
+                    {
+                        Row1x256(k, ap, bp, tile);
+                    }
+                }
+                else if (rows == 4)
                 {
                     Rows4(k, ap, bp, tile);
                 }
@@ -443,7 +464,7 @@ internal static unsafe partial class GemmKernels
                 {
                     float* cr = g.C + ((nint)(i + r) * n) + j0;
                     float* tr = tile + (r * NR);
-                    if (nr == NR)
+                    if (nr == NR && g.Wide)
                     {
                         var v0 = Vector512.Load(tr);
                         var v1 = Vector512.Load(tr + 16);
@@ -560,6 +581,76 @@ internal static unsafe partial class GemmKernels
         (s1 + s5).Store(t + 16);
         (s2 + s6).Store(t + NR);
         (s3 + s7).Store(t + NR + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Row1x256(int k, float* a, float* b, float* t)
+    {
+        Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        int p = 0;
+        for (; p + 2 <= k; p += 2)
+        {
+            float* bp = b + (p * NR);
+            var x = Vector256.Create(a[p]);
+            s0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp), s0);
+            s1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp + 8), s1);
+            s2 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp + 16), s2);
+            s3 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp + 24), s3);
+            x = Vector256.Create(a[p + 1]);
+            s4 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp + 32), s4);
+            s5 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp + 40), s5);
+            s6 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp + 48), s6);
+            s7 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp + 56), s7);
+        }
+
+        if (p < k)
+        {
+            float* bp = b + (p * NR);
+            var x = Vector256.Create(a[p]);
+            s0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp), s0);
+            s1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp + 8), s1);
+            s2 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp + 16), s2);
+            s3 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp + 24), s3);
+        }
+
+        (s0 + s4).Store(t);
+        (s1 + s5).Store(t + 8);
+        (s2 + s6).Store(t + 16);
+        (s3 + s7).Store(t + 24);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Rows2x256(int k, float* a, float* b, float* t)
+    {
+        float* a1 = a + k;
+        Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        for (int p = 0; p < k; p++)
+        {
+            float* bp = b + (p * NR);
+            var b0 = Vector256.Load(bp);
+            var b1 = Vector256.Load(bp + 8);
+            var b2 = Vector256.Load(bp + 16);
+            var b3 = Vector256.Load(bp + 24);
+            var x = Vector256.Create(a[p]);
+            s0 = Vector256.FusedMultiplyAdd(x, b0, s0);
+            s1 = Vector256.FusedMultiplyAdd(x, b1, s1);
+            s2 = Vector256.FusedMultiplyAdd(x, b2, s2);
+            s3 = Vector256.FusedMultiplyAdd(x, b3, s3);
+            x = Vector256.Create(a1[p]);
+            s4 = Vector256.FusedMultiplyAdd(x, b0, s4);
+            s5 = Vector256.FusedMultiplyAdd(x, b1, s5);
+            s6 = Vector256.FusedMultiplyAdd(x, b2, s6);
+            s7 = Vector256.FusedMultiplyAdd(x, b3, s7);
+        }
+
+        s0.Store(t);
+        s1.Store(t + 8);
+        s2.Store(t + 16);
+        s3.Store(t + 24);
+        s4.Store(t + NR);
+        s5.Store(t + NR + 8);
+        s6.Store(t + NR + 16);
+        s7.Store(t + NR + 24);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -9,7 +9,7 @@ public static class Normalization
     /// For each of <paramref name="rows"/> rows of width <paramref name="dim"/>:
     /// y = (x − mean)/sqrt(var + eps) · weight · (1 + scale) + shift. <paramref name="scale"/> and
     /// <paramref name="shift"/> may be empty (then 0). Variance is the biased (population) variance.
-    /// <paramref name="y"/> may be <paramref name="x"/> (in place). Vectorised; parallel over rows for large inputs.
+    /// <paramref name="y"/> may be <paramref name="x"/> (in place). Vectorised (TensorPrimitives); single-threaded.
     /// </summary>
     /// <param name="context">Threads and SIMD width.</param>
     /// <param name="x">Input rows.</param>

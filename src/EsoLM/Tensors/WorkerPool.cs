@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace EsoLM.Tensors;
 
 /// <summary>
@@ -6,24 +8,33 @@ namespace EsoLM.Tensors;
 /// busy (another thread, or a nested call) simply runs its tasks inline on the calling thread.
 /// </summary>
 /// <remarks>
-/// The caller never waits for a worker that has not started: once the caller has drained the task counter it closes the
-/// job, and only workers that joined before that are waited for. A worker the OS has not scheduled yet (the machine is
-/// busy) therefore costs nothing. The task function gets a pointer to an argument struct on the caller's stack, which
-/// stays valid because the caller returns only after every joined worker has left the job.
+/// <para>The caller never waits for a worker that has not started: once the caller has drained the task counter it
+/// closes the job, and only workers that joined before that are waited for. A worker the OS has not scheduled yet (the
+/// machine is busy) therefore costs nothing.</para>
+/// <para>After a job a worker spins for <see cref="SpinMicroseconds"/> before sleeping on its event, so the back-to-back
+/// kernel calls of a forward pass find it awake (no futex wake-up per GEMV).</para>
+/// <para>The task function gets a pointer to an argument struct on the caller's stack, which stays valid because the
+/// caller returns only after every joined worker has left the job.</para>
 /// </remarks>
 internal static unsafe class WorkerPool
 {
+    /// <summary>How long an idle worker spins before blocking.</summary>
+    public const int SpinMicroseconds = 100;
+
     private const int ClosedBit = 1 << 30;
 
     private static readonly int WorkerCount = Math.Max(0, Environment.ProcessorCount - 1);
-    private static readonly ManualResetEventSlim[] StartSignals = CreateWorkers();
-    private static readonly ManualResetEventSlim DoneSignal = new(false, 100);
+    private static readonly long SpinTicks = Stopwatch.Frequency * SpinMicroseconds / 1_000_000;
+    private static readonly int[] Sleeping = new int[Math.Max(1, WorkerCount)];
+    private static readonly ManualResetEventSlim[] WakeSignals = CreateWorkers();
 
     private static int _busy;
     private static delegate*<void*, int, void> _function;
     private static void* _arguments;
     private static int _taskCount;
     private static int _next;
+    private static int _generation;
+    private static System.Runtime.ExceptionServices.ExceptionDispatchInfo? _error;
 
     // Number of workers inside the current job, plus ClosedBit once the caller has closed it.
     private static int _state = ClosedBit;
@@ -51,22 +62,39 @@ internal static unsafe class WorkerPool
             _arguments = arguments;
             _taskCount = taskCount;
             _next = 0;
-            DoneSignal.Reset();
             Volatile.Write(ref _state, 0); // opens the job (release: the fields above are visible to joiners)
+            Interlocked.Increment(ref _generation); // full fence, then look for sleepers (pairs with the worker's fence)
             for (int i = 0; i < helpers; i++)
             {
-                StartSignals[i].Set();
+                if (Volatile.Read(ref Sleeping[i]) != 0)
+                {
+                    WakeSignals[i].Set();
+                }
             }
 
-            Drain(function, arguments, taskCount);
-            int before = Interlocked.Or(ref _state, ClosedBit);
-            if (before != 0)
+            try
             {
-                DoneSignal.Wait();
+                Drain(function, arguments, taskCount);
             }
+            finally
+            {
+                // Even when a task threw: the arguments live on this stack, so wait for every joined worker.
+                if (Interlocked.Or(ref _state, ClosedBit) != 0)
+                {
+                    var spin = default(SpinWait);
+                    while (Volatile.Read(ref _state) != ClosedBit)
+                    {
+                        spin.SpinOnce(sleep1Threshold: -1);
+                    }
+                }
+            }
+
+            var error = Interlocked.Exchange(ref _error, null);
+            error?.Throw();
         }
         finally
         {
+            _error = null;
             Volatile.Write(ref _busy, 0);
         }
     }
@@ -102,9 +130,9 @@ internal static unsafe class WorkerPool
         var signals = new ManualResetEventSlim[WorkerCount];
         for (int i = 0; i < WorkerCount; i++)
         {
-            signals[i] = new ManualResetEventSlim(false, 100);
-            var signal = signals[i];
-            var thread = new Thread(() => WorkerLoop(signal))
+            signals[i] = new ManualResetEventSlim(false, 1);
+            int index = i;
+            var thread = new Thread(() => WorkerLoop(index))
             {
                 IsBackground = true,
                 Name = "EsoLM kernel worker " + (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -115,21 +143,51 @@ internal static unsafe class WorkerPool
         return signals;
     }
 
-    private static void WorkerLoop(ManualResetEventSlim start)
+    private static void WorkerLoop(int index)
     {
+        var signal = WakeSignals[index];
+        int seen = 0;
         while (true)
         {
-            start.Wait();
-            start.Reset();
-            if (!TryJoin())
+            int generation;
+            long idleSince = Stopwatch.GetTimestamp();
+            while ((generation = Volatile.Read(ref _generation)) == seen)
             {
-                continue; // Woke after the caller finished the job alone.
+                if (Stopwatch.GetTimestamp() - idleSince < SpinTicks)
+                {
+                    Thread.SpinWait(20);
+                    continue;
+                }
+
+                Volatile.Write(ref Sleeping[index], 1);
+                Interlocked.MemoryBarrier();
+                if (Volatile.Read(ref _generation) == seen)
+                {
+                    signal.Wait();
+                }
+
+                signal.Reset();
+                Volatile.Write(ref Sleeping[index], 0);
+                idleSince = Stopwatch.GetTimestamp();
             }
 
-            Drain(_function, _arguments, _taskCount);
-            if (Interlocked.Decrement(ref _state) == ClosedBit)
+            seen = generation;
+            if (TryJoin())
             {
-                DoneSignal.Set();
+                try
+                {
+                    Drain(_function, _arguments, _taskCount);
+                }
+#pragma warning disable CA1031 // A worker must survive a failing task; the caller rethrows it.
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    Interlocked.CompareExchange(ref _error, System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e), null);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _state);
+                }
             }
         }
     }

@@ -128,6 +128,37 @@ public sealed class GemmTests
     }
 
     [Fact]
+    public void Concurrent_callers_get_correct_results()
+    {
+        // Several threads share the one worker pool: one of them gets it, the others run inline.
+        const int m = 30, k = 70, n = 90;
+        var w = TensorTestData.Random(n * k, 1);
+        var packed = PackedMatrix.Pack(w, n, k);
+        var ctx = new ComputeContext(2);
+        var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+        Parallel.For(0, 16, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+        {
+            var a = TensorTestData.Random(m * k, 100 + i);
+            var expected = new float[m * n];
+            var actual = new float[m * n];
+            ReferenceKernels.MultiplyTransposed(a, m, w, n, k, default, expected, false);
+            for (int rep = 0; rep < 20; rep++)
+            {
+                Gemm.MultiplyTransposed(ctx, a, m, packed, default, actual);
+                for (int j = 0; j < expected.Length; j++)
+                {
+                    if (Math.Abs(expected[j] - actual[j]) > 1e-4 * (1 + Math.Abs(expected[j])))
+                    {
+                        failures.Add($"call {i} rep {rep} element {j}");
+                        return;
+                    }
+                }
+            }
+        });
+        Assert.Empty(failures);
+    }
+
+    [Fact]
     public void Repack_rejects_a_wrong_length()
     {
         var packed = PackedMatrix.Pack(new float[6], 2, 3);
