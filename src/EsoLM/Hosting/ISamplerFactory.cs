@@ -70,6 +70,7 @@ public sealed class EsoLmSamplerFactory : ISamplerFactory
             AlphaEval = settings.AlphaEval,
             Selection = settings.Selection,
             EosTokenId = settings.EosTokenId,
+            KvCacheFactory = settings.KvCache,
             Schedule = settings.Schedule,
             Variant = BuiltInVariant(settings.MaskPolicy, "esolm"),
         });
@@ -95,6 +96,7 @@ public sealed class MdlmSamplerFactory : ISamplerFactory
             Steps = settings.Steps,
             Selection = settings.Selection,
             EosTokenId = settings.EosTokenId,
+            KvCacheFactory = settings.KvCache,
             Schedule = settings.Schedule,
         });
     }
@@ -115,6 +117,7 @@ public sealed class BlockDiffusionSamplerFactory : ISamplerFactory
             StepsPerBlock = settings.Steps,
             Selection = settings.Selection,
             EosTokenId = settings.EosTokenId,
+            KvCacheFactory = settings.KvCache,
             Schedule = settings.Schedule,
         });
     }
@@ -133,6 +136,7 @@ public sealed class AutoregressiveSamplerFactory : ISamplerFactory
             Length = settings.Length,
             Selection = settings.Selection,
             EosTokenId = settings.EosTokenId,
+            KvCacheFactory = settings.KvCache,
             TrainedVariant = EsoLmSamplerFactory.BuiltInVariant(settings.MaskPolicy, "ar"),
         });
     }

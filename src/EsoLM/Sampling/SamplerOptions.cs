@@ -29,6 +29,9 @@ public abstract record SamplerOptions
     /// <summary>Optional text decoding of the committed prefix for streaming.</summary>
     public TokenDecoder? Decoder { get; init; }
 
+    /// <summary>Creates the per-sequence KV caches (null: the model's dense cache). Caches are created once per pooled sequence and reused.</summary>
+    public Caching.IKvCacheFactory? KvCacheFactory { get; init; }
+
     /// <summary>Validates against a model; throws naming the setting, its value and the limit.</summary>
     public virtual void Validate(ModelConfig config)
     {

@@ -282,7 +282,12 @@ internal sealed class SamplingEngine
             s.Seed = request.Seed;
             if (s.Cache is null || s.Cache.Capacity < length)
             {
-                s.Cache = Model.CreateCache(config.ContextLength);
+                s.Cache = Options.KvCacheFactory?.Create(config, config.ContextLength) ?? Model.CreateCache(config.ContextLength);
+                if (s.Cache.Capacity < length || s.Cache.Layers != config.Layers || s.Cache.Heads != config.Heads || s.Cache.HeadDim != config.HeadDim)
+                {
+                    throw new InvalidOperationException(
+                        $"The KV cache factory '{Options.KvCacheFactory?.Name}' returned a cache that does not fit the model (capacity {s.Cache.Capacity}, need {length}).");
+                }
             }
 
             s.Cache.Reset();

@@ -146,6 +146,32 @@ public sealed class AddEsoLmTests
     }
 
     [Fact]
+    public void A_user_kv_cache_factory_selected_by_key_creates_the_caches_generation_uses()
+    {
+        using var provider = Build(b => b.AddKvCache<CountingCacheFactory>("counting"), o =>
+        {
+            o.KvCache = "counting";
+            o.MaxNewTokens = 6;
+        });
+        var factory = (CountingCacheFactory)provider.GetRequiredKeyedService<EsoLM.Caching.IKvCacheFactory>("counting");
+        provider.GetRequiredService<EsoLmGenerator>().Generate(new GenerationRequest("the") { Seed = 2 });
+        Assert.True(factory.Created > 0, "the built-in sampler must take its caches from the selected factory");
+    }
+
+    private sealed class CountingCacheFactory : EsoLM.Caching.IKvCacheFactory
+    {
+        public int Created { get; private set; }
+
+        public string Name => "counting";
+
+        public EsoLM.Caching.KvCache Create(ModelConfig config, int capacity)
+        {
+            Created++;
+            return new EsoLM.Caching.KvCache(config, capacity);
+        }
+    }
+
+    [Fact]
     public void A_user_sampler_can_replace_a_built_in_key()
     {
         using var provider = Build(b => b.AddSampler<RecordingSamplerFactory>("esolm"), o => o.MaxNewTokens = 4);
