@@ -44,27 +44,12 @@ public sealed class ByteTokenizer : ITokenizer
     public int? MaskTokenId => null;
 
     /// <inheritdoc/>
-    public int[] Encode(string text, bool allowSpecial = false)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        var writer = IdWriter.CreateGrowable(text.Length + 16);
-        EncodeCore(text, ref writer, allowSpecial);
-        return writer.ToArrayAndDispose();
-    }
+    public int[] Encode(string text, bool allowSpecial = false) =>
+        SpecialAwareEncoding.Encode(_scanner, default(Ordinary), text, allowSpecial, (text ?? throw new ArgumentNullException(nameof(text))).Length + 16);
 
     /// <inheritdoc/>
-    public bool TryEncode(ReadOnlySpan<char> text, Span<int> destination, out int written, bool allowSpecial = false)
-    {
-        var writer = new IdWriter(destination);
-        if (!EncodeCore(text, ref writer, allowSpecial))
-        {
-            written = 0;
-            return false;
-        }
-
-        written = writer.Count;
-        return true;
-    }
+    public bool TryEncode(ReadOnlySpan<char> text, Span<int> destination, out int written, bool allowSpecial = false) =>
+        SpecialAwareEncoding.TryEncode(_scanner, default(Ordinary), text, destination, out written, allowSpecial);
 
     /// <inheritdoc/>
     public string Decode(ReadOnlySpan<int> ids)
@@ -110,40 +95,7 @@ public sealed class ByteTokenizer : ITokenizer
     /// <remarks>The payload is empty: the byte tokenizer has no parameters.</remarks>
     public TokenizerDescription Describe() => new(Kind, string.Empty);
 
-    private bool EncodeCore(ReadOnlySpan<char> text, ref IdWriter writer, bool allowSpecial)
-    {
-        if (!allowSpecial)
-        {
-            return EncodeOrdinary(text, ref writer);
-        }
-
-        Span<int> cache = stackalloc int[_scanner.Count];
-        cache.Fill(-1);
-        var position = 0;
-        while (true)
-        {
-            var next = _scanner.FindNext(text, position, cache, out var length, out var id);
-            var end = next < 0 ? text.Length : next;
-            if (!EncodeOrdinary(text[position..end], ref writer))
-            {
-                return false;
-            }
-
-            if (next < 0)
-            {
-                return true;
-            }
-
-            if (!writer.Add(id))
-            {
-                return false;
-            }
-
-            position = next + length;
-        }
-    }
-
-    private static bool EncodeOrdinary(ReadOnlySpan<char> text, ref IdWriter writer)
+        private static bool EncodeOrdinary(ReadOnlySpan<char> text, ref IdWriter writer)
     {
         Span<byte> chunk = stackalloc byte[1024];
         Span<int> ids = stackalloc int[1024];
@@ -171,5 +123,11 @@ public sealed class ByteTokenizer : ITokenizer
         }
 
         return true;
+    }
+
+    /// <summary>The ordinary (special-free) encode path, for <see cref="SpecialAwareEncoding"/>.</summary>
+    private readonly struct Ordinary : IOrdinaryEncoder
+    {
+        public bool Encode(ReadOnlySpan<char> text, int start, int end, ref IdWriter writer) => EncodeOrdinary(text[start..end], ref writer);
     }
 }

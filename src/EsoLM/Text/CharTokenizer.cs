@@ -123,35 +123,13 @@ public sealed class CharTokenizer : ITokenizer
 
     /// <inheritdoc/>
     /// <exception cref="ArgumentException">A character is not in the alphabet and there is no <c>&lt;unk&gt;</c> token.</exception>
-    public int[] Encode(string text, bool allowSpecial = false)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        var writer = IdWriter.CreateGrowable(text.Length + 16);
-        try
-        {
-            EncodeCore(text, ref writer, allowSpecial);
-            return writer.ToArrayAndDispose();
-        }
-        finally
-        {
-            writer.Dispose();
-        }
-    }
+    public int[] Encode(string text, bool allowSpecial = false) =>
+        SpecialAwareEncoding.Encode(_scanner, new Ordinary(this), text, allowSpecial, (text ?? throw new ArgumentNullException(nameof(text))).Length + 16);
 
     /// <inheritdoc/>
     /// <exception cref="ArgumentException">A character is not in the alphabet and there is no <c>&lt;unk&gt;</c> token.</exception>
-    public bool TryEncode(ReadOnlySpan<char> text, Span<int> destination, out int written, bool allowSpecial = false)
-    {
-        var writer = new IdWriter(destination);
-        if (!EncodeCore(text, ref writer, allowSpecial))
-        {
-            written = 0;
-            return false;
-        }
-
-        written = writer.Count;
-        return true;
-    }
+    public bool TryEncode(ReadOnlySpan<char> text, Span<int> destination, out int written, bool allowSpecial = false) =>
+        SpecialAwareEncoding.TryEncode(_scanner, new Ordinary(this), text, destination, out written, allowSpecial);
 
     /// <inheritdoc/>
     public string Decode(ReadOnlySpan<int> ids)
@@ -201,40 +179,7 @@ public sealed class CharTokenizer : ITokenizer
         return new TokenizerDescription(Kind, Encoding.UTF8.GetString(stream.ToArray()));
     }
 
-    private bool EncodeCore(ReadOnlySpan<char> text, ref IdWriter writer, bool allowSpecial)
-    {
-        if (!allowSpecial)
-        {
-            return EncodeOrdinary(text, 0, text.Length, ref writer);
-        }
-
-        Span<int> cache = stackalloc int[_scanner.Count];
-        cache.Fill(-1);
-        var position = 0;
-        while (true)
-        {
-            var next = _scanner.FindNext(text, position, cache, out var length, out var id);
-            var end = next < 0 ? text.Length : next;
-            if (!EncodeOrdinary(text, position, end, ref writer))
-            {
-                return false;
-            }
-
-            if (next < 0)
-            {
-                return true;
-            }
-
-            if (!writer.Add(id))
-            {
-                return false;
-            }
-
-            position = next + length;
-        }
-    }
-
-    private bool EncodeOrdinary(ReadOnlySpan<char> text, int start, int end, ref IdWriter writer)
+        private bool EncodeOrdinary(ReadOnlySpan<char> text, int start, int end, ref IdWriter writer)
     {
         var position = start;
         while (position < end)
@@ -272,4 +217,10 @@ public sealed class CharTokenizer : ITokenizer
         Rune.IsControl(rune) || Rune.IsWhiteSpace(rune)
             ? $"U+{rune.Value:X4}"
             : $"'{rune}' (U+{rune.Value:X4})";
+
+    /// <summary>The ordinary (special-free) encode path, for <see cref="SpecialAwareEncoding"/>.</summary>
+    private readonly struct Ordinary(CharTokenizer tokenizer) : IOrdinaryEncoder
+    {
+        public bool Encode(ReadOnlySpan<char> text, int start, int end, ref IdWriter writer) => tokenizer.EncodeOrdinary(text, start, end, ref writer);
+    }
 }

@@ -205,27 +205,12 @@ public sealed class Gpt2BpeTokenizer : ITokenizer
     }
 
     /// <inheritdoc/>
-    public int[] Encode(string text, bool allowSpecial = false)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        var writer = IdWriter.CreateGrowable((text.Length / 3) + 16);
-        EncodeCore(text, ref writer, allowSpecial);
-        return writer.ToArrayAndDispose();
-    }
+    public int[] Encode(string text, bool allowSpecial = false) =>
+        SpecialAwareEncoding.Encode(_scanner, new Ordinary(this), text, allowSpecial, ((text ?? throw new ArgumentNullException(nameof(text))).Length / 3) + 16);
 
     /// <inheritdoc/>
-    public bool TryEncode(ReadOnlySpan<char> text, Span<int> destination, out int written, bool allowSpecial = false)
-    {
-        var writer = new IdWriter(destination);
-        if (!EncodeCore(text, ref writer, allowSpecial))
-        {
-            written = 0;
-            return false;
-        }
-
-        written = writer.Count;
-        return true;
-    }
+    public bool TryEncode(ReadOnlySpan<char> text, Span<int> destination, out int written, bool allowSpecial = false) =>
+        SpecialAwareEncoding.TryEncode(_scanner, new Ordinary(this), text, destination, out written, allowSpecial);
 
     /// <inheritdoc/>
     public string Decode(ReadOnlySpan<int> ids)
@@ -275,40 +260,7 @@ public sealed class Gpt2BpeTokenizer : ITokenizer
     /// <remarks>The payload is JSON <c>{"encoder": {token: id, ...}, "merges": ["A B", ...]}</c> (about 1.5 MB for GPT-2).</remarks>
     public TokenizerDescription Describe() => _description.Value;
 
-    private bool EncodeCore(ReadOnlySpan<char> text, ref IdWriter writer, bool allowSpecial)
-    {
-        if (!allowSpecial || _scanner.Count == 0)
-        {
-            return EncodeOrdinary(text, ref writer);
-        }
-
-        Span<int> cache = stackalloc int[_scanner.Count];
-        cache.Fill(-1);
-        var position = 0;
-        while (true)
-        {
-            var next = _scanner.FindNext(text, position, cache, out var length, out var id);
-            var end = next < 0 ? text.Length : next;
-            if (!EncodeOrdinary(text[position..end], ref writer))
-            {
-                return false;
-            }
-
-            if (next < 0)
-            {
-                return true;
-            }
-
-            if (!writer.Add(id))
-            {
-                return false;
-            }
-
-            position = next + length;
-        }
-    }
-
-    private bool EncodeOrdinary(ReadOnlySpan<char> text, ref IdWriter writer)
+        private bool EncodeOrdinary(ReadOnlySpan<char> text, ref IdWriter writer)
     {
         Span<int> scratch = stackalloc int[MaxCachedPieceLength * 3];
         var position = 0;
@@ -639,5 +591,11 @@ public sealed class Gpt2BpeTokenizer : ITokenizer
         }
 
         return map;
+    }
+
+    /// <summary>The ordinary (special-free) encode path, for <see cref="SpecialAwareEncoding"/>.</summary>
+    private readonly struct Ordinary(Gpt2BpeTokenizer tokenizer) : IOrdinaryEncoder
+    {
+        public bool Encode(ReadOnlySpan<char> text, int start, int end, ref IdWriter writer) => tokenizer.EncodeOrdinary(text[start..end], ref writer);
     }
 }

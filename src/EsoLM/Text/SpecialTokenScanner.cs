@@ -51,3 +51,84 @@ internal sealed class SpecialTokenScanner
         return best;
     }
 }
+
+/// <summary>A tokenizer's path for text that holds no special tokens (its span [start, end) of the whole text).</summary>
+internal interface IOrdinaryEncoder
+{
+    /// <summary>Appends the ids of text[start..end]; false when the writer is full.</summary>
+    bool Encode(ReadOnlySpan<char> text, int start, int end, ref IdWriter writer);
+}
+
+/// <summary>
+/// The encode path every tokenizer shares: split the text at special tokens (when allowed), hand the ordinary stretches
+/// to the tokenizer's own encoder, and write into a growable or caller-given buffer.
+/// </summary>
+internal static class SpecialAwareEncoding
+{
+    /// <summary>Allocating encode.</summary>
+    public static int[] Encode<T>(SpecialTokenScanner scanner, T encoder, string text, bool allowSpecial, int initialCapacity)
+        where T : struct, IOrdinaryEncoder
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var writer = IdWriter.CreateGrowable(initialCapacity);
+        try
+        {
+            Run(scanner, encoder, text, ref writer, allowSpecial);
+            return writer.ToArrayAndDispose();
+        }
+        finally
+        {
+            writer.Dispose();
+        }
+    }
+
+    /// <summary>Encode into <paramref name="destination"/>; false (and 0 written) when it is too small.</summary>
+    public static bool TryEncode<T>(SpecialTokenScanner scanner, T encoder, ReadOnlySpan<char> text, Span<int> destination, out int written,
+        bool allowSpecial)
+        where T : struct, IOrdinaryEncoder
+    {
+        var writer = new IdWriter(destination);
+        if (!Run(scanner, encoder, text, ref writer, allowSpecial))
+        {
+            written = 0;
+            return false;
+        }
+
+        written = writer.Count;
+        return true;
+    }
+
+    private static bool Run<T>(SpecialTokenScanner scanner, T encoder, ReadOnlySpan<char> text, ref IdWriter writer, bool allowSpecial)
+        where T : struct, IOrdinaryEncoder
+    {
+        if (!allowSpecial || scanner.Count == 0)
+        {
+            return encoder.Encode(text, 0, text.Length, ref writer);
+        }
+
+        Span<int> cache = stackalloc int[scanner.Count];
+        cache.Fill(-1);
+        int position = 0;
+        while (true)
+        {
+            int next = scanner.FindNext(text, position, cache, out int length, out int id);
+            int end = next < 0 ? text.Length : next;
+            if (!encoder.Encode(text, position, end, ref writer))
+            {
+                return false;
+            }
+
+            if (next < 0)
+            {
+                return true;
+            }
+
+            if (!writer.Add(id))
+            {
+                return false;
+            }
+
+            position = next + length;
+        }
+    }
+}

@@ -113,34 +113,12 @@ public sealed class WordTokenizer : ITokenizer
 
     /// <inheritdoc/>
     /// <exception cref="ArgumentException">A piece is not in the vocabulary and there is no <c>&lt;unk&gt;</c> token.</exception>
-    public int[] Encode(string text, bool allowSpecial = false)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        var writer = IdWriter.CreateGrowable((text.Length / 3) + 16);
-        try
-        {
-            EncodeCore(text, ref writer, allowSpecial);
-            return writer.ToArrayAndDispose();
-        }
-        finally
-        {
-            writer.Dispose();
-        }
-    }
+    public int[] Encode(string text, bool allowSpecial = false) =>
+        SpecialAwareEncoding.Encode(_scanner, new Ordinary(this), text, allowSpecial, ((text ?? throw new ArgumentNullException(nameof(text))).Length / 3) + 16);
 
     /// <inheritdoc/>
-    public bool TryEncode(ReadOnlySpan<char> text, Span<int> destination, out int written, bool allowSpecial = false)
-    {
-        var writer = new IdWriter(destination);
-        if (!EncodeCore(text, ref writer, allowSpecial))
-        {
-            written = 0;
-            return false;
-        }
-
-        written = writer.Count;
-        return true;
-    }
+    public bool TryEncode(ReadOnlySpan<char> text, Span<int> destination, out int written, bool allowSpecial = false) =>
+        SpecialAwareEncoding.TryEncode(_scanner, new Ordinary(this), text, destination, out written, allowSpecial);
 
     /// <inheritdoc/>
     public string Decode(ReadOnlySpan<int> ids)
@@ -182,40 +160,7 @@ public sealed class WordTokenizer : ITokenizer
         return new TokenizerDescription(Kind, Encoding.UTF8.GetString(stream.ToArray()));
     }
 
-    private bool EncodeCore(ReadOnlySpan<char> text, ref IdWriter writer, bool allowSpecial)
-    {
-        if (!allowSpecial)
-        {
-            return EncodeOrdinary(text, 0, text.Length, ref writer);
-        }
-
-        Span<int> cache = stackalloc int[_scanner.Count];
-        cache.Fill(-1);
-        int position = 0;
-        while (true)
-        {
-            int next = _scanner.FindNext(text, position, cache, out int length, out int id);
-            int end = next < 0 ? text.Length : next;
-            if (!EncodeOrdinary(text, position, end, ref writer))
-            {
-                return false;
-            }
-
-            if (next < 0)
-            {
-                return true;
-            }
-
-            if (!writer.Add(id))
-            {
-                return false;
-            }
-
-            position = next + length;
-        }
-    }
-
-    private bool EncodeOrdinary(ReadOnlySpan<char> text, int start, int end, ref IdWriter writer)
+        private bool EncodeOrdinary(ReadOnlySpan<char> text, int start, int end, ref IdWriter writer)
     {
         var segment = text[..end];
         for (int position = start; position < end;)
@@ -237,5 +182,11 @@ public sealed class WordTokenizer : ITokenizer
         }
 
         return true;
+    }
+
+    /// <summary>The ordinary (special-free) encode path, for <see cref="SpecialAwareEncoding"/>.</summary>
+    private readonly struct Ordinary(WordTokenizer tokenizer) : IOrdinaryEncoder
+    {
+        public bool Encode(ReadOnlySpan<char> text, int start, int end, ref IdWriter writer) => tokenizer.EncodeOrdinary(text, start, end, ref writer);
     }
 }
