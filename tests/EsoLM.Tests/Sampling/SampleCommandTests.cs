@@ -1,3 +1,4 @@
+using EsoLM.Tests.Support;
 using System.Text.Json;
 using EsoLM.IO;
 using EsoLM.Modeling;
@@ -137,23 +138,6 @@ public sealed class SampleCommandTests : IDisposable
         Assert.Equal([1, 2], bd3.Sequences[0].Tokens[..2]);
     }
 
-    private static (int Code, string Stdout, string Stderr) Run(params string[] args)
-    {
-        var originalOut = Console.Out;
-        var originalError = Console.Error;
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try
-        {
-            var code = EsoLM.Cli.Program.BuildRootCommand().Parse(args).Invoke();
-            return (code, stdout.ToString(), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(originalOut);
-            Console.SetError(originalError);
-        }
-    }
+    private static (int Code, string Stdout, string Stderr) Run(params string[] args) => CliRunner.Run(args);
+
 }

@@ -1,0 +1,76 @@
+using System.Text.Json;
+using EsoLM.Tests.Support;
+using EsoLM.Tests.Text;
+
+namespace EsoLM.Tests.Cli;
+
+/// <summary>The JSON keys the issues name are a public contract: scripts depend on them.</summary>
+[Collection(ConsoleRedirection.Name)]
+public sealed class CommandContractTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("esolm-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Check_parity_prints_cases_max_abs_diff_and_passed()
+    {
+        var (code, stdout, stderr) = CliRunner.Run("check-parity", "--golden", SharedData.Reference, "--json");
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.True(doc.RootElement.GetProperty("cases").GetInt32() >= 19);
+        Assert.InRange(doc.RootElement.GetProperty("max_abs_diff").GetDouble(), 0, 1e-4);
+        Assert.True(doc.RootElement.GetProperty("passed").GetBoolean());
+    }
+
+    [Fact]
+    public void Train_json_has_the_contract_keys_and_resume_continues_to_the_total()
+    {
+        var model = Path.Combine(_dir, "m.safetensors");
+        string[] common = ["train", "--corpus", "builtin:grammar", "--documents", "60", "--layers", "1", "--hidden", "32", "--heads", "4",
+            "--length", "16", "--batch", "4", "--lr", "3e-3", "--warmup", "1", "--alpha0", "0.5", "--out", model, "--json"];
+        var (code, stdout, stderr) = CliRunner.Run([.. common, "--steps", "2"]);
+        Assert.True(code == 0, stderr);
+        using (var doc = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]))
+        {
+            Assert.Equal(2, doc.RootElement.GetProperty("steps").GetInt32());
+            foreach (var key in new[] { "train_loss", "val_nelbo_ppl", "tokens_per_second" })
+            {
+                Assert.True(double.IsFinite(doc.RootElement.GetProperty(key).GetDouble()), key);
+            }
+        }
+
+        Assert.True(File.Exists(model) && File.Exists(model + ".ckpt"));
+        var (code2, stdout2, stderr2) = CliRunner.Run([.. common, "--steps", "4", "--resume", model + ".ckpt"]);
+        Assert.True(code2 == 0, stderr2);
+        using var resumed = JsonDocument.Parse(stdout2.Trim().Split('\n')[^1]);
+        Assert.Equal(4, resumed.RootElement.GetProperty("steps").GetInt32());
+    }
+
+    [Fact]
+    public void Train_refuses_alpha0_outside_0_1()
+    {
+        var (code, _, stderr) = CliRunner.Run("train", "--alpha0", "1.5", "--steps", "1", "--out", Path.Combine(_dir, "x.safetensors"));
+        Assert.NotEqual(0, code);
+        Assert.Contains("α0", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Demo_runs_end_to_end_on_a_tiny_budget()
+    {
+        var (code, stdout, stderr) = CliRunner.Run("demo", "--steps", "3", "--samples", "2", "--length", "16", "--layers", "1", "--hidden", "32",
+            "--out", _dir, "--json");
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
+        foreach (var model in new[] { "esolm", "mdlm" })
+        {
+            var m = doc.RootElement.GetProperty(model);
+            Assert.InRange(m.GetProperty("validity").GetDouble(), 0, 1);
+            Assert.True(m.GetProperty("val_nelbo_ppl").GetDouble() > 1);
+            Assert.Equal(2, m.GetProperty("samples").GetArrayLength());
+            Assert.True(File.Exists(m.GetProperty("model").GetString()));
+        }
+
+        Assert.True(doc.RootElement.GetProperty("speed_ratio").GetDouble() > 0);
+    }
+}
