@@ -20,7 +20,7 @@ internal static class TrainCommand
     {
         var corpus = new Option<string[]>("--corpus") { Description = "builtin:grammar or text files (one document each).", DefaultValueFactory = _ => [CorpusSource.BuiltIn], AllowMultipleArgumentsPerToken = true };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "char (from the corpus), byte, gpt2:DIR or char:FILE. Default: char for builtin:grammar, byte otherwise." };
-        var variant = new Option<string>("--variant") { Description = "Attention variant: B (causal, KV cache in both phases) or A (clean tokens bidirectional).", DefaultValueFactory = _ => "B" };
+        var variant = new Option<string>("--variant") { Description = "Attention variant: B (causal, KV cache in both phases), A (clean tokens bidirectional), or MDLM (the bidirectional baseline; needs --alpha0 1).", DefaultValueFactory = _ => "B" };
         var alpha0 = new Option<double>("--alpha0") { Description = "α0 in [0,1]: 0 = autoregressive, 1 = masked diffusion.", DefaultValueFactory = _ => 0.25 };
         var layers = new Option<int>("--layers") { Description = "Transformer blocks.", DefaultValueFactory = _ => 4 };
         var hidden = new Option<int>("--hidden") { Description = "Hidden size.", DefaultValueFactory = _ => 128 };
@@ -71,7 +71,8 @@ internal static class TrainCommand
     {
         "A" => EsoLmVariant.A,
         "B" => EsoLmVariant.B,
-        _ => throw new ArgumentOutOfRangeException(nameof(value), value, "--variant must be A or B."),
+        "MDLM" => EsoLmVariant.Mdlm,
+        _ => throw new ArgumentOutOfRangeException(nameof(value), value, "--variant must be A, B or MDLM."),
     };
 
     /// <summary>Runs a training job (shared with <c>esolm demo</c>).</summary>
