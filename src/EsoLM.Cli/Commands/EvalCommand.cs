@@ -129,6 +129,14 @@ internal static class EvalCommand
         ReadOnlyMemory<int> Row(int i) => flat.AsMemory(i * length, length);
         var report = new EvalReport { Model = s.Model, Rows = rowCount, Length = length, Alpha0 = objective.Alpha0, Variant = objective.Variant.ToString() };
 
+        // Reference values of real text for the sample metrics: the evaluation rows are windows of the packed stream, as samples are.
+        var dataRows = Enumerable.Range(0, rowCount).Select(i => (IReadOnlyList<int>)flat.AsSpan(i * length, length).ToArray()).ToList();
+        report.DataEntropy = SampleMetrics.MeanUnigramEntropy(dataRows);
+        if (IsBuiltInAlphabet(tok))
+        {
+            report.DataValidity = SampleMetrics.Validity(dataRows, tok).ValidityRate;
+        }
+
         var sw = Stopwatch.StartNew();
         if (!s.SkipNelbo)
         {
@@ -231,7 +239,7 @@ internal static class EvalCommand
         report.AlphaEval = alphaEval;
         report.Nfe = result.Sequences.Average(q => (double)q.ForwardPasses);
         report.Entropy = SampleMetrics.MeanUnigramEntropy(generated);
-        if (file.Tokenizer is not null && IsBuiltInAlphabet(tok))
+        if (IsBuiltInAlphabet(tok))
         {
             report.Validity = SampleMetrics.Validity(generated, tok).ValidityRate;
         }
@@ -337,6 +345,10 @@ internal static class EvalCommand
 
         public double? UnigramPpl { get; set; }
 
+        public double DataEntropy { get; set; }
+
+        public double? DataValidity { get; set; }
+
         public double? UnigramValidationPpl { get; set; }
 
         public string? Sampler { get; set; }
@@ -381,6 +393,8 @@ internal static class EvalCommand
                 w.WriteNumber("orders", Orders);
                 Nullable(w, "unigram_ppl", UnigramPpl);
                 Nullable(w, "unigram_validation_ppl", UnigramValidationPpl);
+                w.WriteNumber("data_entropy", DataEntropy);
+                Nullable(w, "data_validity", DataValidity);
                 if (Sampler is not null)
                 {
                     w.WriteString("sampler", Sampler);

@@ -63,6 +63,8 @@ public sealed class EvalCommandTests(EvalCommandFixture models) : IClassFixture<
         Assert.True(r.GetProperty("seconds").GetDouble() > 0);
         Assert.True(r.GetProperty("unigram_ppl").GetDouble() > 1);
         Assert.Equal(6, r.GetProperty("rows").GetInt32());
+        Assert.InRange(r.GetProperty("data_validity").GetDouble(), 0, 1); // L = 16 windows rarely hold a whole sentence
+        Assert.InRange(r.GetProperty("data_entropy").GetDouble(), 1, Math.Log(64));
     }
 
     [Fact]
