@@ -132,3 +132,24 @@ public sealed class GenerativePerplexityTests
         Assert.Throws<ArgumentOutOfRangeException>(() => scorer.ScoreScorerIds([[model.Config.MaskTokenId]]));
     }
 }
+
+public sealed class NelboEvaluatorTests
+{
+    [Fact]
+    public void Reports_progress_and_refuses_rows_of_the_wrong_length()
+    {
+        var (trainer, data) = TinyModels.HalfAlpha;
+        var model = TinyModels.Ema(trainer);
+        var rows = TinyModels.ValidationRows(data);
+        var reports = new List<EvaluationProgress>();
+        NelboEvaluator.Evaluate(model, trainer.ObjectiveOptions, rows.Length, TinyModels.Length, i => rows[i], 4, 1, new SyncProgress(reports.Add));
+        Assert.Equal((rows.Length + 3) / 4, reports.Count);
+        Assert.Equal(reports.Count, reports[^1].Done);
+        Assert.Throws<ArgumentException>(() => NelboEvaluator.Evaluate(model, trainer.ObjectiveOptions, 1, TinyModels.Length, _ => new int[3]));
+    }
+
+    private sealed class SyncProgress(Action<EvaluationProgress> report) : IProgress<EvaluationProgress>
+    {
+        public void Report(EvaluationProgress value) => report(value);
+    }
+}
