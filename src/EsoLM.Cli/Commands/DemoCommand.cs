@@ -41,7 +41,7 @@ internal static class DemoCommand
                 4, pr.GetValue(length), 32, pr.GetValue(steps), 2e-3, 50, false, 0f, pr.GetValue(seed), pr.GetValue(threads), 3000, 0,
                 Path.Combine(dir, "esolm-b.safetensors"), null);
             var eso = TrainCommand.Run(common, "Eso-LM (B)");
-            var mdlm = TrainCommand.Run(common with { Bidirectional = true, Output = Path.Combine(dir, "mdlm.safetensors") }, "MDLM");
+            var mdlm = TrainCommand.Run(common with { Variant = EsoLmVariant.Mdlm, Alpha0 = 1, Output = Path.Combine(dir, "mdlm.safetensors") }, "MDLM");
 
             var compute = new ComputeContext(pr.GetValue(threads));
             var tok = eso.Tokenizer;

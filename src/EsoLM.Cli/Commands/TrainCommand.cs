@@ -19,8 +19,8 @@ internal static class TrainCommand
     public static Command Create()
     {
         var corpus = new Option<string[]>("--corpus") { Description = "builtin:grammar or text files (one document each).", DefaultValueFactory = _ => [CorpusSource.BuiltIn], AllowMultipleArgumentsPerToken = true };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "word or char (built from the corpus), byte, gpt2:DIR, char:FILE or word:FILE. Default: word for builtin:grammar, byte otherwise." };
-        var variant = new Option<string>("--variant") { Description = "Attention variant: B (causal, KV cache in both phases) or A (clean tokens bidirectional).", DefaultValueFactory = _ => "B" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "char (from the corpus), byte, gpt2:DIR or char:FILE. Default: char for builtin:grammar, byte otherwise." };
+        var variant = new Option<string>("--variant") { Description = "Attention variant: B (causal, KV cache in both phases), A (clean tokens bidirectional), or MDLM (the bidirectional baseline; needs --alpha0 1).", DefaultValueFactory = _ => "B" };
         var alpha0 = new Option<double>("--alpha0") { Description = "α0 in [0,1]: 0 = autoregressive, 1 = masked diffusion.", DefaultValueFactory = _ => 0.25 };
         var layers = new Option<int>("--layers") { Description = "Transformer blocks.", DefaultValueFactory = _ => 4 };
         var hidden = new Option<int>("--hidden") { Description = "Hidden size.", DefaultValueFactory = _ => 128 };
@@ -38,12 +38,11 @@ internal static class TrainCommand
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Also checkpoint every N steps (0: only at the end).", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Model file to write (EMA weights); the checkpoint goes to OUT.ckpt.", DefaultValueFactory = _ => "model.safetensors" };
         var resume = new Option<string?>("--resume") { Description = "Checkpoint to continue from." };
-        var bidirectional = new Option<bool>("--mdlm") { Description = "Train the MDLM baseline instead (bidirectional attention, α0 = 1); sample it with --sampler mdlm." };
         var json = BenchCommand.JsonOption();
         var cmd = new Command("train", "Train an Eso-LM on the built-in language or your text.")
         {
             corpus, tokenizer, variant, alpha0, layers, hidden, heads, length, batch, steps, lr, warmup, cosine, dropout, seed, threads, documents,
-            checkpointEvery, output, resume, bidirectional, json,
+            checkpointEvery, output, resume, json,
         };
         cmd.SetAction(pr =>
         {
@@ -51,7 +50,7 @@ internal static class TrainCommand
                 pr.GetValue(corpus)!, pr.GetValue(tokenizer), ParseVariant(pr.GetValue(variant)!), pr.GetValue(alpha0), pr.GetValue(layers), pr.GetValue(hidden),
                 pr.GetValue(heads), pr.GetValue(length), pr.GetValue(batch), pr.GetValue(steps), pr.GetValue(lr), pr.GetValue(warmup), pr.GetValue(cosine),
                 pr.GetValue(dropout), pr.GetValue(seed), pr.GetValue(threads), pr.GetValue(documents), pr.GetValue(checkpointEvery), pr.GetValue(output)!,
-                pr.GetValue(resume), pr.GetValue(bidirectional));
+                pr.GetValue(resume));
             var report = Run(settings);
             if (pr.GetValue(json))
             {
@@ -72,15 +71,14 @@ internal static class TrainCommand
     {
         "A" => EsoLmVariant.A,
         "B" => EsoLmVariant.B,
-        _ => throw new ArgumentOutOfRangeException(nameof(value), value, "--variant must be A or B."),
+        "MDLM" => EsoLmVariant.Mdlm,
+        _ => throw new ArgumentOutOfRangeException(nameof(value), value, "--variant must be A, B or MDLM."),
     };
 
     /// <summary>Runs a training job (shared with <c>esolm demo</c>).</summary>
     internal static TrainReport Run(TrainSettings s, string? label = null)
     {
-        var objective = s.Bidirectional
-            ? new ObjectiveOptions { Alpha0 = 1, Bidirectional = true, Variant = s.Variant }
-            : new ObjectiveOptions { Alpha0 = s.Alpha0, Variant = s.Variant };
+        var objective = new ObjectiveOptions { Alpha0 = s.Alpha0, Variant = s.Variant };
         objective.Validate();
         var docs = CorpusSource.Documents(s.Corpus, s.Seed, s.Documents);
         var tok = CorpusSource.Tokenizer(s.Tokenizer, s.Corpus, docs);
@@ -142,7 +140,7 @@ internal static class TrainCommand
 
     internal sealed record TrainSettings(IReadOnlyList<string> Corpus, string? Tokenizer, EsoLmVariant Variant, double Alpha0, int Layers, int Hidden, int Heads,
         int Length, int Batch, int Steps, double LearningRate, int Warmup, bool Cosine, float Dropout, ulong Seed, int Threads, int Documents,
-        int CheckpointEvery, string Output, string? Resume, bool Bidirectional = false);
+        int CheckpointEvery, string Output, string? Resume);
 
     internal sealed record TrainReport(int Steps, double TrainLoss, double ValidationPerplexity, double TokensPerSecond, double Seconds, string ModelPath,
         string CheckpointPath, EsoLmTrainer Trainer, Text.ITokenizer Tokenizer)

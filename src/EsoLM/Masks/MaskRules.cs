@@ -10,11 +10,17 @@ public static class MaskRules
 {
     /// <summary>
     /// Diffusion mode over <paramref name="length"/> slots. B (causal): k ≤ q. A (mixed2): k ≤ q, or both q and k are
-    /// clean (q &lt; c and k &lt; c).
+    /// clean (q &lt; c and k &lt; c). Mdlm (the baseline): every slot sees every slot.
     /// </summary>
     public static void Diffusion(EsoLmVariant variant, int length, int numClean, Span<KeyRange> ranges)
     {
         CheckCommon(length, numClean, ranges, length);
+        if (variant == EsoLmVariant.Mdlm)
+        {
+            Bidirectional(length, length, ranges);
+            return;
+        }
+
         for (int q = 0; q < length; q++)
         {
             ranges[q] = variant == EsoLmVariant.A && q < numClean ? KeyRange.Of(0, numClean) : KeyRange.Of(0, q + 1);
@@ -25,9 +31,15 @@ public static class MaskRules
     /// Sequential (2L) mode: slots 0..L−1 are the z-part, L..2L−1 the x-copy. z-row q sees itself and x-copy slots before
     /// its own (L ≤ k &lt; L+q); x-row q sees the x-copy causally (L ≤ k ≤ q). Variant A (prefix-LM) additionally lets the
     /// clean x-copy tokens (L ≤ q, k &lt; L+c) see each other bidirectionally. <paramref name="ranges"/> has 2L entries.
+    /// The MDLM baseline has no sequential mode.
     /// </summary>
     public static void Sequential(EsoLmVariant variant, int length, int numClean, Span<KeyRange> ranges)
     {
+        if (variant == EsoLmVariant.Mdlm)
+        {
+            throw new ArgumentException("The MDLM baseline has no sequential (2L) mode: it is trained and evaluated in diffusion mode only.", nameof(variant));
+        }
+
         CheckCommon(length, numClean, ranges, 2 * length);
         for (int q = 0; q < length; q++)
         {

@@ -103,6 +103,12 @@ public sealed record EsoLmSamplerOptions : SamplerOptions
         }
 
         ArgumentNullException.ThrowIfNull(Schedule, nameof(Schedule));
+        if (Variant == EsoLmVariant.Mdlm || TrainedVariant == EsoLmVariant.Mdlm)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Variant), EsoLmVariant.Mdlm,
+                "An MDLM baseline model (bidirectional attention) cannot be sampled with the Eso-LM sampler: use the MDLM sampler (--sampler mdlm).");
+        }
+
         if (Variant is not (EsoLmVariant.A or EsoLmVariant.B))
         {
             throw new ArgumentOutOfRangeException(nameof(Variant), Variant, "Unknown Eso-LM variant.");

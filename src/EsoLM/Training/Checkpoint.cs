@@ -120,7 +120,6 @@ public static class Checkpoint
             ["sampling_eps"] = o.SamplingEpsilon,
             ["diffusion_shuffle"] = o.DiffusionShuffle,
             ["sequential_shuffle"] = o.EffectiveSequentialShuffle,
-            ["bidirectional"] = o.Bidirectional,
         }.ToJsonString();
     }
 
@@ -145,7 +144,6 @@ public static class Checkpoint
             SamplingEpsilon = (double)o["sampling_eps"]!,
             DiffusionShuffle = (bool)o["diffusion_shuffle"]!,
             SequentialShuffle = (bool)o["sequential_shuffle"]!,
-            Bidirectional = o["bidirectional"] is { } bi && (bool)bi,
         };
     }
 

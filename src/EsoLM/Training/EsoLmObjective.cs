@@ -226,14 +226,7 @@ public sealed class EsoLmObjective
                     _weights[i] = noisy[p] == MaskTokenId ? (float)(w * diffNorm) : 0f;
                 }
 
-                if (Options.Bidirectional)
-                {
-                    MaskRules.Bidirectional(length, length, _ranges);
-                }
-                else
-                {
-                    MaskRules.Diffusion(Options.Variant, length, clean, _ranges);
-                }
+                MaskRules.Diffusion(Options.Variant, length, clean, _ranges);
 
                 output.Add(_tokens.AsSpan(0, length), _positions.AsSpan(0, length), _ranges.AsSpan(0, length), _targets.AsSpan(0, length),
                     _weights.AsSpan(0, length));

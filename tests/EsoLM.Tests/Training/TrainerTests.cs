@@ -156,10 +156,10 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
-    public void Bidirectional_training_lets_every_row_see_the_whole_sequence()
+    public void Mdlm_training_lets_every_row_see_the_whole_sequence()
     {
         var x = Enumerable.Range(0, 2 * 8).Select(i => i % 7).ToArray();
-        var objective = new EsoLmObjective(new ObjectiveOptions { Alpha0 = 1, Bidirectional = true }, 9);
+        var objective = new EsoLmObjective(new ObjectiveOptions { Alpha0 = 1, Variant = EsoLmVariant.Mdlm }, 9);
         var batch = new TrainingBatch();
         objective.Build(x, 2, 8, objective.Sample(x, 2, 8, 3, 1), batch);
         Assert.Equal(16, batch.RowCount);
@@ -172,7 +172,7 @@ public sealed class TrainerTests : IDisposable
         var b = new EsoLmObjective(new ObjectiveOptions { Alpha0 = 1 }, 9);
         b.Build(x, 2, 8, b.Sample(x, 2, 8, 3, 1), causal);
         Assert.Contains(causal.Visible.ToArray(), r => r != KeyRange.Of(0, 8));
-        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new EsoLmObjective(new ObjectiveOptions { Alpha0 = 0.5, Bidirectional = true }, 9));
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new EsoLmObjective(new ObjectiveOptions { Alpha0 = 0.5, Variant = EsoLmVariant.Mdlm }, 9));
         Assert.Contains("α0 = 1", ex.Message, StringComparison.Ordinal);
     }
 
