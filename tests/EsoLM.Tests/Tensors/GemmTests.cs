@@ -175,12 +175,17 @@ public sealed class GemmTests
         var c = new float[m * n];
         var packed = PackedMatrix.Pack(b, n, k);
         var w = TensorTestData.Random(n * k, 3);
-        for (int i = 0; i < 3; i++)
+        // Warm up both ways a call can run: spread over the pool, and inline on this thread (what happens when another
+        // test holds the pool), so every per-thread scratch buffer of this thread has reached its working size.
+        foreach (var warm in new[] { ctx, new ComputeContext(1, SimdLevel.Auto) })
         {
-            Gemm.MultiplyTransposed(ctx, a, m, packed, default, c);
-            Gemm.MultiplyTransposed(ctx, a, 1, packed, default, c);
-            Gemm.Multiply(ctx, a, b, c, m, n, k, false, true);
-            packed.Repack(w);
+            for (int i = 0; i < 3; i++)
+            {
+                Gemm.MultiplyTransposed(warm, a, m, packed, default, c);
+                Gemm.MultiplyTransposed(warm, a, 1, packed, default, c);
+                Gemm.Multiply(warm, a, b, c, m, n, k, false, true);
+                packed.Repack(w);
+            }
         }
 
         long before = GC.GetAllocatedBytesForCurrentThread();
