@@ -1,3 +1,4 @@
+using EsoLM.Tests.Support;
 using System.Text.Json;
 using EsoLM.Tests.Text;
 
@@ -129,23 +130,6 @@ public sealed class EvalCommandTests(EvalCommandFixture models) : IClassFixture<
         Assert.Contains("/no/such/model.safetensors", stderr, StringComparison.Ordinal);
     }
 
-    internal static (int Code, string Stdout, string Stderr) Run(params string[] args)
-    {
-        var originalOut = Console.Out;
-        var originalError = Console.Error;
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try
-        {
-            var code = EsoLM.Cli.Program.BuildRootCommand().Parse(args).Invoke();
-            return (code, stdout.ToString(), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(originalOut);
-            Console.SetError(originalError);
-        }
-    }
+    internal static (int Code, string Stdout, string Stderr) Run(params string[] args) => CliRunner.Run(args);
+
 }

@@ -11,11 +11,7 @@ namespace EsoLM.Tests.Evaluation;
 
 public sealed class ExactLikelihoodTests
 {
-    private static readonly Lazy<DiffusionTransformer> Reference = new(() =>
-    {
-        var config = ModelConfig.FromReferenceJson(File.ReadAllText(Path.Combine(SharedData.Reference, "config.json")));
-        return new DiffusionTransformer(ReferenceImport.LoadSafetensors(Path.Combine(SharedData.Reference, "weights.safetensors"), config));
-    });
+    private static readonly Lazy<DiffusionTransformer> Reference = new(() => GoldenModel.Create());
 
     [Fact]
     public void Importance_weighted_loss_matches_reference_for_the_recorded_orders()

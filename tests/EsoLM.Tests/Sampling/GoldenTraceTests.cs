@@ -21,11 +21,7 @@ public sealed class GoldenTraceTests
         }
     }
 
-    internal static DiffusionTransformer GoldenModel(global::EsoLM.Tensors.ComputeContext? compute = null)
-    {
-        var config = ModelConfig.FromReferenceJson(File.ReadAllText(Path.Combine(SharedData.Reference, "config.json")));
-        return new DiffusionTransformer(ReferenceImport.LoadSafetensors(Path.Combine(SharedData.Reference, "weights.safetensors"), config), compute);
-    }
+    internal static DiffusionTransformer GoldenModel(global::EsoLM.Tensors.ComputeContext? compute = null) => Support.GoldenModel.Create(compute);
 
     [Theory]
     [InlineData("greedy", false)]

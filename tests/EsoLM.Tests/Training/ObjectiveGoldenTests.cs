@@ -11,11 +11,7 @@ namespace EsoLM.Tests.Training;
 /// <summary>The objective's loss values against the reference implementation's (loss_B.json, diffusion_*.json, sequential_*.json).</summary>
 public sealed class ObjectiveGoldenTests
 {
-    private static readonly Lazy<DiffusionTransformer> Model = new(() =>
-    {
-        var config = ModelConfig.FromReferenceJson(File.ReadAllText(Path.Combine(SharedData.Reference, "config.json")));
-        return new DiffusionTransformer(ReferenceImport.LoadSafetensors(Path.Combine(SharedData.Reference, "weights.safetensors"), config));
-    });
+    private static readonly Lazy<DiffusionTransformer> Model = new(() => GoldenModel.Create());
 
     [Fact]
     public void Combined_nelbo_matches_reference()
