@@ -16,8 +16,10 @@ public sealed class DiffusionTransformer
     private readonly float[] _conditioning;
     private readonly float[] _finalModulation;
     private readonly PackedMatrix _head;
-    private readonly float[] _frequencyScratch;
-    private readonly float[] _condScratch;
+    private readonly float[] _frequencyInput;
+    private readonly float[] _hiddenPre;
+    private readonly float[] _hidden;
+    private readonly float[] _conditioningPre;
     private readonly RotaryTable _rotary;
 
     /// <summary>Builds the network from parameters (packs the weight matrices).</summary>
@@ -30,9 +32,11 @@ public sealed class DiffusionTransformer
         _rotary = new RotaryTable(RotaryTable.InverseFrequencies(Config.HeadDim, Config.RotaryBase), Config.ContextLength);
         _conditioning = new float[Config.CondDim];
         _finalModulation = new float[2 * Config.HiddenSize];
-        _frequencyScratch = new float[Config.FrequencyEmbeddingSize];
-        _frequencyScratch.AsSpan(0, Config.FrequencyEmbeddingSize / 2).Fill(1f);
-        _condScratch = new float[Config.CondDim];
+        _frequencyInput = new float[Config.FrequencyEmbeddingSize];
+        _frequencyInput.AsSpan(0, Config.FrequencyEmbeddingSize / 2).Fill(1f);
+        _hiddenPre = new float[Config.CondDim];
+        _hidden = new float[Config.CondDim];
+        _conditioningPre = new float[Config.CondDim];
         int d = Config.HiddenSize;
         _blocks = new Block[Config.Layers];
         for (int i = 0; i < Config.Layers; i++)
@@ -76,7 +80,12 @@ public sealed class DiffusionTransformer
     public void RefreshFromParameters()
     {
         var p = Parameters;
-        ComputeConditioning(p, _conditioning, _frequencyScratch, _condScratch);
+        // c = SiLU(W2·SiLU(W0·e + b0) + b2), e = the sinusoid of σ = 0 (half ones, half zeros). The pre-activations are
+        // kept because the training graph back-propagates through them.
+        Affine(p["sigma_map.mlp.0.weight"].Data, p["sigma_map.mlp.0.bias"].Data, _frequencyInput, _hiddenPre);
+        Activations.Silu(_hiddenPre, _hidden);
+        Affine(p["sigma_map.mlp.2.weight"].Data, p["sigma_map.mlp.2.bias"].Data, _hidden, _conditioningPre);
+        Activations.Silu(_conditioningPre, _conditioning);
         foreach (var blk in _blocks)
         {
             Affine(blk.AdaWeight.Data, blk.AdaBias.Data, _conditioning, blk.Modulation);
@@ -95,6 +104,16 @@ public sealed class DiffusionTransformer
 
     /// <summary>The packed vocabulary head.</summary>
     internal PackedMatrix Head => _head;
+
+    /// <summary>The sigma map's input e, pre-activation W0·e + b0, hidden SiLU(…) and pre-activation of c (for backprop).</summary>
+    internal (float[] Input, float[] HiddenPre, float[] Hidden, float[] ConditioningPre) ConditioningTrace =>
+        (_frequencyInput, _hiddenPre, _hidden, _conditioningPre);
+
+    /// <summary>The output layer's adaLN (shift, scale), each <c>HiddenSize</c> long.</summary>
+    internal float[] FinalModulation => _finalModulation;
+
+    /// <summary>The conditioning vector c as an array (the training graph reads it inside local functions).</summary>
+    internal float[] ConditioningVector => _conditioning;
 
     /// <summary>The rotary table.</summary>
     internal RotaryTable Rotary => _rotary;
@@ -265,15 +284,6 @@ public sealed class DiffusionTransformer
             var hr = h.Slice(r * d, d);
             TensorPrimitives.FusedMultiplyAdd(branch.Slice(r * d, d), gate, hr, hr);
         }
-    }
-
-    /// <summary>c = SiLU(W2·SiLU(W0·e + b0) + b2), e = the sinusoid of σ = 0: half ones, half zeros.</summary>
-    private static void ComputeConditioning(ModelParameters p, Span<float> c, float[] e, float[] hidden)
-    {
-        Affine(p["sigma_map.mlp.0.weight"].Data, p["sigma_map.mlp.0.bias"].Data, e, hidden);
-        Activations.Silu(hidden, hidden);
-        Affine(p["sigma_map.mlp.2.weight"].Data, p["sigma_map.mlp.2.bias"].Data, hidden, c);
-        Activations.Silu(c, c);
     }
 
     /// <summary>y = W·x + b for a small [out, in] matrix (constants computed once; plain loop in double).</summary>

@@ -65,13 +65,6 @@ public sealed class TrainingGraph
     private float[] _dAtt = [];
 
     // Constants recomputed from the parameters every pass.
-    private readonly float[] _freq;
-    private readonly float[] _z1;
-    private readonly float[] _s1;
-    private readonly float[] _z2;
-    private readonly float[] _c;
-    private readonly float[][] _mod;
-    private readonly float[] _fmod;
     private readonly float[][] _dMod;
     private readonly float[] _dFmod;
 
@@ -107,15 +100,7 @@ public sealed class TrainingGraph
         _layers = cfg.Layers;
         _eps = cfg.LayerNormEps;
         _single = new ComputeContext(1, model.Compute.Simd);
-        _freq = new float[cfg.FrequencyEmbeddingSize];
-        _freq.AsSpan(0, cfg.FrequencyEmbeddingSize / 2).Fill(1f);
-        _z1 = new float[cfg.CondDim];
-        _s1 = new float[cfg.CondDim];
-        _z2 = new float[cfg.CondDim];
-        _c = new float[cfg.CondDim];
-        _mod = Enumerable.Range(0, _layers).Select(_ => new float[6 * _d]).ToArray();
         _dMod = Enumerable.Range(0, _layers).Select(_ => new float[6 * _d]).ToArray();
-        _fmod = new float[2 * _d];
         _dFmod = new float[2 * _d];
         _names = Enumerable.Range(0, _layers).Select(l => new[]
         {
@@ -162,7 +147,6 @@ public sealed class TrainingGraph
         ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1, nameof(batch));
         Validate(batch);
         Ensure(rows);
-        Constants();
         ForwardLayers(batch);
         var result = LossAndHead(batch, gradients);
         if (gradients is not null)
@@ -250,30 +234,6 @@ public sealed class TrainingGraph
         }
     }
 
-    /// <summary>c = SiLU(W2·SiLU(W0·e + b0) + b2) and the adaLN modulations, from the current parameters.</summary>
-    private void Constants()
-    {
-        var p = _model.Parameters;
-        Affine(p["sigma_map.mlp.0.weight"].Data, p["sigma_map.mlp.0.bias"].Data, _freq, _z1);
-        for (int i = 0; i < _z1.Length; i++)
-        {
-            _s1[i] = Silu(_z1[i]);
-        }
-
-        Affine(p["sigma_map.mlp.2.weight"].Data, p["sigma_map.mlp.2.bias"].Data, _s1, _z2);
-        for (int i = 0; i < _z2.Length; i++)
-        {
-            _c[i] = Silu(_z2[i]);
-        }
-
-        for (int l = 0; l < _layers; l++)
-        {
-            Affine(p[Name(l, Part.AdaW)].Data, p[Name(l, Part.AdaB)].Data, _c, _mod[l]);
-        }
-
-        Affine(p["output_layer.adaLN_modulation.weight"].Data, p["output_layer.adaLN_modulation.bias"].Data, _c, _fmod);
-    }
-
     private void ForwardLayers(TrainingBatch batch)
     {
         var ctx = _model.Compute;
@@ -289,7 +249,7 @@ public sealed class TrainingGraph
         for (int l = 0; l < _layers; l++)
         {
             var blk = _model.Blocks[l];
-            var mod = _mod[l];
+            var mod = blk.Modulation;
             var x = _x[l].AsSpan(0, rows * d);
             LayerNormForward(x, _mean1[l], _rstd1[l], _a1[l], rows, blk.Norm1, mod.AsSpan(d, d), mod.AsSpan(0, d));
             var qkv = _qkv[l].AsSpan(0, rows * 3 * d);
@@ -405,7 +365,7 @@ public sealed class TrainingGraph
             }
 
             LayerNormForward(_chunkIn.AsSpan(0, n * d), _chunkStats.AsSpan(0, n), _chunkStats.AsSpan(LossChunk, n), _chunkA, n, normW,
-                _fmod.AsSpan(d, d), _fmod.AsSpan(0, d));
+                _model.FinalModulation.AsSpan(d, d), _model.FinalModulation.AsSpan(0, d));
             var logits = _logits.AsSpan(0, n * v);
             Gemm.MultiplyTransposed(ctx, _chunkA.AsSpan(0, n * d), n, _model.Head, p["output_layer.linear.bias"].Data, logits);
             for (int i = 0; i < n; i++)
@@ -441,7 +401,7 @@ public sealed class TrainingGraph
                 Gemm.Multiply(ctx, logits, headW, dA, n, d, v);
                 var dIn = _dA.AsSpan(0, n * d);
                 LayerNormBackward(_chunkIn.AsSpan(0, n * d), _chunkStats.AsSpan(0, n), _chunkStats.AsSpan(LossChunk, n), dA, dIn, n, normW,
-                    _fmod.AsSpan(d, d), grads["output_layer.norm_final.weight"].Data, _dFmod.AsSpan(d, d), _dFmod.AsSpan(0, d));
+                    _model.FinalModulation.AsSpan(d, d), grads["output_layer.norm_final.weight"].Data, _dFmod.AsSpan(d, d), _dFmod.AsSpan(0, d));
                 for (int i = 0; i < n; i++)
                 {
                     dIn.Slice(i * d, d).CopyTo(_dH.AsSpan(_lossRows[start + i] * d, d));
@@ -461,7 +421,7 @@ public sealed class TrainingGraph
         for (int l = _layers - 1; l >= 0; l--)
         {
             var blk = _model.Blocks[l];
-            var mod = _mod[l];
+            var mod = blk.Modulation;
             var dmod = _dMod[l];
             Array.Clear(dmod);
             var dH = _dH.AsSpan(0, rows * d);
@@ -572,7 +532,9 @@ public sealed class TrainingGraph
     private void BackwardConstants(ModelParameters grads)
     {
         var p = _model.Parameters;
-        int cd = _c.Length;
+        var c = _model.ConditioningVector;
+        var (freq, z1, s1, z2) = _model.ConditioningTrace;
+        int cd = c.Length;
         var dc = _dc;
         Array.Clear(dc);
         void Linear(string weightName, string biasName, float[] dmod)
@@ -586,7 +548,7 @@ public sealed class TrainingGraph
                 db[i] += g;
                 for (int j = 0; j < cd; j++)
                 {
-                    dw[(i * cd) + j] += g * _c[j];
+                    dw[(i * cd) + j] += g * c[j];
                     dc[j] += g * (double)w[(i * cd) + j];
                 }
             }
@@ -602,7 +564,7 @@ public sealed class TrainingGraph
         var dz2 = _dz2;
         for (int i = 0; i < cd; i++)
         {
-            dz2[i] = dc[i] * SiluGrad(_z2[i]);
+            dz2[i] = dc[i] * SiluGrad(z2[i]);
         }
 
         var w2 = p["sigma_map.mlp.2.weight"].Data;
@@ -615,21 +577,21 @@ public sealed class TrainingGraph
             db2[i] += (float)dz2[i];
             for (int j = 0; j < cd; j++)
             {
-                dw2[(i * cd) + j] += (float)(dz2[i] * _s1[j]);
+                dw2[(i * cd) + j] += (float)(dz2[i] * s1[j]);
                 ds1[j] += dz2[i] * w2[(i * cd) + j];
             }
         }
 
-        int f = _freq.Length;
+        int f = freq.Length;
         var dw0 = grads["sigma_map.mlp.0.weight"].Data;
         var db0 = grads["sigma_map.mlp.0.bias"].Data;
         for (int i = 0; i < cd; i++)
         {
-            double dz1 = ds1[i] * SiluGrad(_z1[i]);
+            double dz1 = ds1[i] * SiluGrad(z1[i]);
             db0[i] += (float)dz1;
             for (int j = 0; j < f; j++)
             {
-                dw0[(i * f) + j] += (float)(dz1 * _freq[j]);
+                dw0[(i * f) + j] += (float)(dz1 * freq[j]);
             }
         }
     }
@@ -748,26 +710,10 @@ public sealed class TrainingGraph
         }
     }
 
-    private static float Silu(float x) => x / (1f + MathF.Exp(-x));
-
     private static double SiluGrad(float z)
     {
         double s = 1.0 / (1.0 + Math.Exp(-z));
         return s * (1 + (z * (1 - s)));
     }
 
-    private static void Affine(float[] w, float[] b, ReadOnlySpan<float> x, Span<float> y)
-    {
-        int k = x.Length;
-        for (int i = 0; i < y.Length; i++)
-        {
-            double s = b[i];
-            for (int j = 0; j < k; j++)
-            {
-                s += (double)w[(i * k) + j] * x[j];
-            }
-
-            y[i] = (float)s;
-        }
-    }
 }
