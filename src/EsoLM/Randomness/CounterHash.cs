@@ -12,9 +12,11 @@ internal static class CounterHash
     public const ulong Golden = 0x9E3779B97F4A7C15UL;
 
     /// <summary>SplitMix64: the output for state <paramref name="x"/> (mixes x + Golden).</summary>
-    public static ulong Mix(ulong x)
+    public static ulong Mix(ulong x) => Finalize(x + Golden);
+
+    /// <summary>The SplitMix64 output function alone (a bijective avalanche of <paramref name="x"/>).</summary>
+    public static ulong Finalize(ulong x)
     {
-        x += Golden;
         x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
         x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
         return x ^ (x >> 31);

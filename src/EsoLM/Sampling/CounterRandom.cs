@@ -24,7 +24,7 @@ public enum DrawPurpose
 /// </summary>
 public readonly struct CounterRandom : IEquatable<CounterRandom>
 {
-    private const ulong Golden = 0x9E3779B97F4A7C15UL;
+    private const ulong Golden = Randomness.CounterHash.Golden;
     private readonly ulong _key;
 
     /// <summary>Creates the generator of one sequence.</summary>
@@ -44,12 +44,7 @@ public readonly struct CounterRandom : IEquatable<CounterRandom>
     public long SequenceId { get; }
 
     /// <summary>The SplitMix64 finalizer (a bijection on 64-bit values with full avalanche).</summary>
-    public static ulong Mix(ulong z)
-    {
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
+    public static ulong Mix(ulong z) => Randomness.CounterHash.Finalize(z);
 
     /// <summary>
     /// The hash of the key up to the position: combine it with an index through <see cref="At"/> to get many draws
