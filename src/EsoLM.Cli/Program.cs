@@ -21,5 +21,29 @@ public static class Program
     }
 
     /// <summary>Runs the command line.</summary>
-    public static int Main(string[] args) => BuildRootCommand().Parse(args).Invoke();
+    public static int Main(string[] args) => Run(args);
+
+    /// <summary>
+    /// Parses and runs <paramref name="args"/>. A failure is reported on stderr as one line, <c>esolm: error: …</c>, with
+    /// exit code 1 — the library's exceptions already name the argument, the value and the limit, so a stack trace only
+    /// adds noise (set <c>ESOLM_DEBUG=1</c> to see it).
+    /// </summary>
+    public static int Run(string[] args)
+    {
+        try
+        {
+            return BuildRootCommand().Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            var message = ex is OperationCanceledException ? "cancelled." : ex.Message;
+            Console.Error.WriteLine($"esolm: error: {message}");
+            if (Environment.GetEnvironmentVariable("ESOLM_DEBUG") == "1")
+            {
+                Console.Error.WriteLine(ex);
+            }
+
+            return 1;
+        }
+    }
 }

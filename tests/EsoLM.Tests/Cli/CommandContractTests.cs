@@ -55,6 +55,20 @@ public sealed class CommandContractTests : IDisposable
         Assert.Contains("α0", stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("check-parity", "--golden", "/no/such/golden")]
+    [InlineData("train", "--corpus", "/no/such/corpus.txt", "--steps", "1")]
+    [InlineData("train", "--variant", "C", "--steps", "1")]
+    public void Bad_input_is_one_clear_error_line_without_a_stack_trace(params string[] args)
+    {
+        var (code, stdout, stderr) = CliRunner.Run(args);
+        Assert.Equal(1, code);
+        Assert.Empty(stdout);
+        Assert.StartsWith("esolm: error: ", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+        Assert.Contains(args[2].TrimStart('-'), stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Demo_runs_end_to_end_on_a_tiny_budget()
     {

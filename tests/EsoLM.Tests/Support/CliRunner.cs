@@ -16,7 +16,7 @@ internal static class CliRunner
         Console.SetError(stderr);
         try
         {
-            var code = EsoLM.Cli.Program.BuildRootCommand().Parse(args).Invoke();
+            var code = EsoLM.Cli.Program.Run(args);
             return (code, stdout.ToString(), stderr.ToString());
         }
         finally
