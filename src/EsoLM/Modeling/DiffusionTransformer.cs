@@ -13,7 +13,7 @@ namespace EsoLM.Modeling;
 /// KV cache per sequence. Weights are packed once; the instance is read-only and safe to share between threads (each
 /// thread brings its own <see cref="ForwardWorkspace"/> and caches). This is the CPU backend's <see cref="INetwork"/>.
 /// </summary>
-public sealed class DiffusionTransformer : INetwork
+internal sealed class DiffusionTransformer : INetwork
 {
     private readonly Block[] _blocks;
     private readonly float[] _conditioning;

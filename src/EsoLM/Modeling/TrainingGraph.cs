@@ -12,7 +12,7 @@ namespace EsoLM.Modeling;
 /// per layer part, as in llm.c; the matrix products go through the compute seam. One graph per training thread; the
 /// buffers grow to the largest batch seen and are reused.
 /// </summary>
-public sealed class TrainingGraph : ITrainingGraph
+internal sealed class TrainingGraph : ITrainingGraph
 {
     private readonly DiffusionTransformer _model;
     private readonly int _d;
