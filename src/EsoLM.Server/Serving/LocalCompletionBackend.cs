@@ -185,7 +185,8 @@ public sealed class LocalCompletionBackend : ICompletionBackend, IAsyncDisposabl
         var text = (ex as ArgumentException)?.ParamName + " " + ex.Message;
         return ex is KeyNotFoundException ? (text.Contains("sampler", StringComparison.OrdinalIgnoreCase) ? "sampler" : null)
             : text.Contains("MaxNewTokens", StringComparison.Ordinal) || text.Contains("MaxOutputTokens", StringComparison.Ordinal) ? "max_tokens"
-            : text.Contains("prompt", StringComparison.OrdinalIgnoreCase) ? (call.Kind == CompletionKind.Chat ? "messages" : "prompt")
+            : text.Contains("prompt", StringComparison.OrdinalIgnoreCase) || text.Contains("vocabulary", StringComparison.Ordinal)
+                ? (call.Kind == CompletionKind.Chat ? "messages" : "prompt")
             : text.Contains("Steps", StringComparison.Ordinal) ? "steps"
             : text.Contains("AlphaEval", StringComparison.Ordinal) || text.Contains("α_eval", StringComparison.Ordinal) ? "alpha_eval"
             : text.Contains("TopP", StringComparison.Ordinal) ? "top_p"
@@ -210,16 +211,17 @@ public sealed class LocalCompletionBackend : ICompletionBackend, IAsyncDisposabl
         var stopping = _stopping.Token;
         while (true)
         {
+            // Wait for work before taking a slot, so an idle loop never blocks streaming requests that share the slots.
+            if (!await reader.WaitToReadAsync(stopping).ConfigureAwait(false))
+            {
+                return;
+            }
+
             await _slots.WaitAsync(stopping).ConfigureAwait(false);
             var batch = new List<Pending>();
             try
             {
-                if (!await reader.WaitToReadAsync(stopping).ConfigureAwait(false))
-                {
-                    return;
-                }
-
-                // Requests that arrived while the last batch ran are all here; the first alone waits a short window for company.
+                // Requests that arrived while the slot was busy are all here; a lone first one waits a short window for company.
                 Collect(reader, batch);
                 if (batch.Count < _options.MaxBatchSize && _options.BatchWindow > TimeSpan.Zero)
                 {
