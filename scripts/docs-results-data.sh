@@ -2,7 +2,7 @@
 # Produces the JSON inputs of the docs site's Results plots (docs/results/data/*.json) with the esolm CLI:
 #   - alpha0-*.json / mdlm.json: `esolm eval --json` NELBO perplexity of small models trained with α0 = 0 … 1;
 #   - nfe-*.json: `esolm eval --json` generative perplexity / validity of samples against the number of steps T (NFE);
-#   - bench-sample.json: `esolm bench sample --json` (copied from docs/results.md §3, the quiet-machine run).
+#   - bench-sample.json: `esolm bench sample --json` (copied from docs/results/summary.md §3, the quiet-machine run).
 # Small scale (2 layers × 64 hidden, L = 64, 1000 steps, character tokens) so it runs in minutes on 2 cores. Then
 # scripts/docs-figures.sh draws the PNGs from these files.
 #
@@ -47,7 +47,7 @@ for T in 4 8 16 32 64; do
 done
 $ESOLM eval --model "$WORK/ar.safetensors" $GEN --alpha-eval 0 > "$DATA/nfe-ar.json"
 
-# Speed against L for each sampler: the quiet-machine `esolm bench sample --json` line of docs/results.md §3
+# Speed against L for each sampler: the quiet-machine `esolm bench sample --json` line of docs/results/summary.md §3
 # (6 layers × 384 hidden, random weights, L = 256 and 1024, batch 1 and 16, NFE = L).
-grep -m1 '^{"model":"6 layers, hidden 384' "$ROOT/docs/results.md" > "$DATA/bench-sample.json"
+grep -m1 '^{"model":"6 layers, hidden 384' "$ROOT/docs/results/summary.md" > "$DATA/bench-sample.json"
 echo "wrote $(ls "$DATA" | wc -l) files to $DATA"

@@ -307,7 +307,7 @@ internal static class Program
         plot.Title("Sample quality against the number of function evaluations (lower is better)");
         plot.XLabel("NFE (forward passes per sample, log scale)");
         plot.YLabel("generative PPL (AR scorer, log scale)");
-        plot.ShowLegend(Alignment.UpperRight);
+        plot.ShowLegend(Alignment.LowerLeft);
         plot.SavePng(path, 760, 480);
     }
 
