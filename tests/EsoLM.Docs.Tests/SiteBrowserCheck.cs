@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
@@ -26,6 +27,8 @@ public sealed class SiteBrowserCheck(ITestOutputHelper output)
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync",
     ];
+
+    private const int Tabs = 4;
 
     private static readonly (string Name, string Path)[] Screenshots =
     [
@@ -63,53 +66,97 @@ public sealed class SiteBrowserCheck(ITestOutputHelper output)
                 Timeout = 60_000,
             });
 
-            string current = "/";
-            // Nothing may leave loopback: a request to another host is aborted and reported.
-            await context.RouteAsync("**/*", async route =>
-            {
-                if (route.Request.Url.StartsWith(origin, StringComparison.Ordinal) || route.Request.Url.StartsWith("data:", StringComparison.Ordinal))
-                {
-                    await route.ContinueAsync();
-                }
-                else
-                {
-                    problems.Enqueue($"{current}: request outside the site: {route.Request.Url}");
-                    await route.AbortAsync();
-                }
-            });
-
-            var page = context.Pages.Count > 0 ? context.Pages[0] : await context.NewPageAsync();
-            page.Console += (_, message) =>
-            {
-                if (message.Type == "error")
-                {
-                    problems.Enqueue($"{current}: console error: {message.Text}");
-                }
-            };
-            page.PageError += (_, error) => problems.Enqueue($"{current}: page error: {error}");
-            page.RequestFailed += (_, request) => problems.Enqueue($"{current}: request failed: {request.Url} ({request.Failure})");
-            page.Response += (_, response) =>
-            {
-                if (response.Status >= 400)
-                {
-                    problems.Enqueue($"{current}: HTTP {response.Status} for {response.Url}");
-                }
-            };
-
-            var queue = new Queue<string>(["/index.html"]);
+            var pending = new Queue<string>(["/index.html"]);
             var queued = new HashSet<string>(StringComparer.Ordinal) { "/index.html" };
-            var anchors = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);    // page → its element ids
-            var anchorLinks = new List<(string From, string Page, string Anchor)>();
-            var resources = new Dictionary<string, string>(StringComparer.Ordinal);          // non-page target → first page linking it
-            int links = 0;
-            while (queue.Count > 0)
+            var anchors = new ConcurrentDictionary<string, HashSet<string>>(StringComparer.Ordinal);   // page → its element ids
+            var anchorLinks = new ConcurrentQueue<(string From, string Page, string Anchor)>();
+            var resources = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);          // non-page target → first page linking it
+            int links = 0, busy = 0;
+            var gate = new object();
+
+            // A few tabs crawl in parallel (each page waits for network idle, so most of the time is waiting).
+            async Task CrawlAsync()
             {
-                current = queue.Dequeue();
+                var page = await context.NewPageAsync();
+                string current = "/";
+                // Nothing may leave loopback: a request to another host is aborted and reported.
+                await page.RouteAsync("**/*", async route =>
+                {
+                    if (route.Request.Url.StartsWith(origin, StringComparison.Ordinal) || route.Request.Url.StartsWith("data:", StringComparison.Ordinal))
+                    {
+                        await route.ContinueAsync();
+                    }
+                    else
+                    {
+                        problems.Enqueue($"{current}: request outside the site: {route.Request.Url}");
+                        await route.AbortAsync();
+                    }
+                });
+                page.Console += (_, message) =>
+                {
+                    if (message.Type == "error")
+                    {
+                        problems.Enqueue($"{current}: console error: {message.Text}");
+                    }
+                };
+                page.PageError += (_, error) => problems.Enqueue($"{current}: page error: {error}");
+                page.RequestFailed += (_, request) => problems.Enqueue($"{current}: request failed: {request.Url} ({request.Failure})");
+                page.Response += (_, response) =>
+                {
+                    if (response.Status >= 400)
+                    {
+                        problems.Enqueue($"{current}: HTTP {response.Status} for {response.Url}");
+                    }
+                };
+
+                while (true)
+                {
+                    string? next = null;
+                    lock (gate)
+                    {
+                        if (pending.Count > 0)
+                        {
+                            next = pending.Dequeue();
+                            busy++;
+                        }
+                        else if (busy == 0)
+                        {
+                            return;
+                        }
+                    }
+
+                    if (next is null)
+                    {
+                        await Task.Delay(50);
+                        continue;
+                    }
+
+                    try
+                    {
+                        current = next;
+                        await VisitAsync(page, current);
+                    }
+                    catch (PlaywrightException e)
+                    {
+                        problems.Enqueue($"{current}: {e.Message}");
+                    }
+                    finally
+                    {
+                        lock (gate)
+                        {
+                            busy--;
+                        }
+                    }
+                }
+            }
+
+            async Task VisitAsync(IPage page, string current)
+            {
                 var response = await page.GotoAsync(origin + current, new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
                 if (response is null || response.Status != 200)
                 {
                     problems.Enqueue($"{current}: did not load (status {response?.Status.ToString() ?? "none"})");
-                    continue;
+                    return;
                 }
 
                 var info = await page.EvaluateAsync<JsonElement>("""
@@ -133,7 +180,7 @@ public sealed class SiteBrowserCheck(ITestOutputHelper output)
                         continue;   // external links are not followed (and never fetched: see the route above)
                     }
 
-                    links++;
+                    Interlocked.Increment(ref links);
                     var uri = new Uri(link);
                     string path = Uri.UnescapeDataString(uri.AbsolutePath);
                     if (path.EndsWith('/'))
@@ -145,12 +192,15 @@ public sealed class SiteBrowserCheck(ITestOutputHelper output)
                     {
                         if (uri.Fragment.Length > 1)
                         {
-                            anchorLinks.Add((current, path, Uri.UnescapeDataString(uri.Fragment[1..])));
+                            anchorLinks.Enqueue((current, path, Uri.UnescapeDataString(uri.Fragment[1..])));
                         }
 
-                        if (queued.Add(path))
+                        lock (gate)
                         {
-                            queue.Enqueue(path);
+                            if (queued.Add(path))
+                            {
+                                pending.Enqueue(path);
+                            }
                         }
                     }
                     else
@@ -167,6 +217,8 @@ public sealed class SiteBrowserCheck(ITestOutputHelper output)
                     }
                 }
             }
+
+            await Task.WhenAll(Enumerable.Range(0, Tabs).Select(_ => CrawlAsync()));
 
             using var http = new HttpClient();
             foreach (var (path, from) in resources)
