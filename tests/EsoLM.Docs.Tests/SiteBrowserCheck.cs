@@ -67,7 +67,7 @@ public sealed class SiteBrowserCheck(ITestOutputHelper output)
             });
 
             var pending = new Queue<string>(["/index.html"]);
-            var queued = new HashSet<string>(StringComparer.Ordinal) { "/index.html" };
+            var linkedFrom = new Dictionary<string, string>(StringComparer.Ordinal) { ["/index.html"] = "(start)" };   // page → first page linking it
             var anchors = new ConcurrentDictionary<string, HashSet<string>>(StringComparer.Ordinal);   // page → its element ids
             var anchorLinks = new ConcurrentQueue<(string From, string Page, string Anchor)>();
             var resources = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);          // non-page target → first page linking it
@@ -138,7 +138,13 @@ public sealed class SiteBrowserCheck(ITestOutputHelper output)
                     }
                     catch (PlaywrightException e)
                     {
-                        problems.Enqueue($"{current}: {e.Message}");
+                        string from;
+                        lock (gate)
+                        {
+                            from = linkedFrom[current];
+                        }
+
+                        problems.Enqueue($"{current} (linked from {from}): {e.Message.Split('\n')[0]}");
                     }
                     finally
                     {
@@ -155,7 +161,13 @@ public sealed class SiteBrowserCheck(ITestOutputHelper output)
                 var response = await page.GotoAsync(origin + current, new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
                 if (response is null || response.Status != 200)
                 {
-                    problems.Enqueue($"{current}: did not load (status {response?.Status.ToString() ?? "none"})");
+                    string from;
+                    lock (gate)
+                    {
+                        from = linkedFrom[current];
+                    }
+
+                    problems.Enqueue($"{current}: did not load (status {response?.Status.ToString() ?? "none"}), linked from {from}");
                     return;
                 }
 
@@ -197,7 +209,7 @@ public sealed class SiteBrowserCheck(ITestOutputHelper output)
 
                         lock (gate)
                         {
-                            if (queued.Add(path))
+                            if (linkedFrom.TryAdd(path, current))
                             {
                                 pending.Enqueue(path);
                             }

@@ -21,7 +21,7 @@ public sealed class GuideSnippetTests
     public void Mask_policy_ranges_expand_to_the_rules_the_guide_states()
     {
         #region mask-ranges
-        IAttentionMaskPolicy policy = EsoLmMaskPolicy.B;     // or resolve it by key: "esolm-b", "esolm-a"
+        EsoLmMaskPolicy policy = EsoLmMaskPolicy.B;          // an IAttentionMaskPolicy; DI keys "esolm-b", "esolm-a"
         var ranges = new KeyRange[8];
         policy.Diffusion(length: 8, numClean: 3, ranges);    // ranges[q] = the keys query slot q may see
         bool[,] allowed = MaskRules.ToDense(ranges, keys: 8);
@@ -155,11 +155,11 @@ public sealed class GuideSnippetTests
     public void Tokenizers_round_trip_and_count_as_the_guide_says()
     {
         #region tokenizers
-        ITokenizer bytes = new ByteTokenizer();                       // UTF-8 bytes: 256 ids (+ specials)
+        var bytes = new ByteTokenizer();                              // UTF-8 bytes: 256 ids (+ specials)
         int[] ids = bytes.Encode("héllo, world");
         string text = bytes.Decode(ids);
 
-        ITokenizer chars = CharTokenizer.FromCorpus("the cat sat on a mat.");   // one id per distinct character
+        var chars = CharTokenizer.FromCorpus("the cat sat on a mat.");   // one id per distinct character
         int[] charIds = chars.Encode("a cat");
 
         ITokenizer fromSpec = TokenizerFactory.FromSpec("byte");      // the CLI's --tokenizer specs: byte, char:FILE, gpt2:DIR
