@@ -33,7 +33,7 @@ public sealed partial class DocsSnippetTests
                 string file = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(doc)!, m.Groups["path"].Value));
                 if (!compiled.Any(c => file.StartsWith(c, StringComparison.Ordinal)))
                 {
-                    problems.Add($"{where}: {Path.GetRelativePath(root, file)} is not under samples/ or tests/EsoLM.Tests/ (not compiled by CI)");
+                    problems.Add($"{where}: {Path.GetRelativePath(root, file)} is not under samples/ or tests/EsoLM.Tests/ (snippets must come from code that CI builds and runs)");
                 }
                 else if (!File.Exists(file))
                 {
