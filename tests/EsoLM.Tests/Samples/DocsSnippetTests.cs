@@ -14,7 +14,8 @@ public sealed partial class DocsSnippetTests
     [GeneratedRegex("```csharp\\n(.*?)```", RegexOptions.Singleline)]
     private static partial Regex CodeBlock();
 
-    [GeneratedRegex(@"\[!code-(?:csharp|cs)\[[^\]]*\]\((?<path>[^)#\s]+)(?:#(?<region>[^)\s]+))?\)\]")]
+    // A code include is block syntax: it stands at the start of a line (in `inline code` it is just text).
+    [GeneratedRegex(@"^[ \t]*\[!code-(?:csharp|cs)\[[^\]]*\]\((?<path>[^)#\s]+)(?:#(?<region>[^)\s]+))?\)\]", RegexOptions.Multiline)]
     private static partial Regex CodeInclude();
 
     [Fact]
