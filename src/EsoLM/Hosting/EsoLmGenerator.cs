@@ -35,6 +35,9 @@ public sealed class EsoLmGenerator
     /// <summary>The model.</summary>
     public EsoLmModel Model { get; }
 
+    /// <summary>How many distinct settings the sampler pool holds now.</summary>
+    internal int PooledSettingsCount => _pool.Count;
+
     /// <summary>The default settings (a private copy; do not modify).</summary>
     public EsoLmOptions Options { get; }
 

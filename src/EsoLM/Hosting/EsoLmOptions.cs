@@ -81,6 +81,10 @@ public sealed class EsoLmOptions
     [Range(1, 1024)]
     public int MaxPooledSamplers { get; set; } = 16;
 
+    /// <summary>Distinct settings the sampler pool keeps samplers for; the least recently used setting is evicted beyond it.</summary>
+    [Range(1, 4096)]
+    public int MaxPooledSettings { get; set; } = 64;
+
     /// <summary>A copy.</summary>
     /// <returns>A new instance with the same values.</returns>
     public EsoLmOptions Clone() => (EsoLmOptions)MemberwiseClone();

@@ -42,7 +42,14 @@ public static class StepPlanner
     /// step; the tokens left after the diffusion phase are decoded one per step (sequential phase).
     /// The draws are keyed by (<paramref name="seed"/>, step) only, so every sequence that shares the seed shares the plan.
     /// </summary>
-    public static StepPlan Plan(int length, int steps, double alphaEval, INoiseSchedule schedule, ulong seed)
+    public static StepPlan Plan(int length, int steps, double alphaEval, INoiseSchedule schedule, ulong seed) =>
+        Plan(length, steps, alphaEval, schedule, seed, CancellationToken.None);
+
+    /// <summary>
+    /// <see cref="Plan(int, int, double, INoiseSchedule, ulong)"/> that checks <paramref name="cancellationToken"/> while it
+    /// walks the steps (a budget of millions of steps takes a while).
+    /// </summary>
+    public static StepPlan Plan(int length, int steps, double alphaEval, INoiseSchedule schedule, ulong seed, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         CheckSteps(steps);
