@@ -36,8 +36,7 @@ public static class Program
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            var message = ex is OperationCanceledException ? "cancelled." : ex.Message;
-            Console.Error.WriteLine($"esolm: error: {message}");
+            Console.Error.WriteLine($"esolm: error: {ErrorLine(ex)}");
             if (Environment.GetEnvironmentVariable("ESOLM_DEBUG") == "1")
             {
                 Console.Error.WriteLine(ex);
@@ -45,5 +44,40 @@ public static class Program
 
             return 1;
         }
+    }
+
+    /// <summary>
+    /// The one-line form of an exception's message: without the framework's " (Parameter 'x')" and "Actual value was …"
+    /// additions (our messages already name the setting and the value), line breaks folded into spaces.
+    /// </summary>
+    internal static string ErrorLine(Exception ex)
+    {
+        ArgumentNullException.ThrowIfNull(ex);
+        if (ex is OperationCanceledException)
+        {
+            return "cancelled.";
+        }
+
+        var message = ex.Message;
+        if (ex is ArgumentException argument)
+        {
+            if (argument is ArgumentOutOfRangeException { ActualValue: not null })
+            {
+                int cut = message.LastIndexOf(Environment.NewLine, StringComparison.Ordinal);
+                message = cut >= 0 ? message[..cut] : message;
+            }
+
+            if (argument.ParamName is { } name)
+            {
+                var suffix = $" (Parameter '{name}')";
+                if (message.EndsWith(suffix, StringComparison.Ordinal))
+                {
+                    message = message[..^suffix.Length];
+                }
+            }
+        }
+
+        var parts = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return string.Join(' ', parts);
     }
 }

@@ -39,13 +39,8 @@ internal static class TokenizeCommand
 
     private static int Run(string spec, string textFile, bool allowSpecial)
     {
-        try
         {
-            if (!File.Exists(textFile))
-            {
-                throw new FileNotFoundException($"Text file '{textFile}' does not exist.", textFile);
-            }
-
+            CliFiles.RequireFile(textFile, "--text-file", "Text file");
             var tokenizer = TokenizerFactory.FromSpec(spec);
             var ids = tokenizer.Encode(File.ReadAllText(textFile, Encoding.UTF8), allowSpecial);
             var json = new StringBuilder((ids.Length * 6) + 2).Append('[');
@@ -57,11 +52,6 @@ internal static class TokenizeCommand
             Console.Out.WriteLine(json.Append(']').ToString());
             Console.Out.Flush();
             return 0;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidDataException or JsonException)
-        {
-            Console.Error.WriteLine("esolm tokenize: " + e.Message);
-            return 1;
         }
     }
 }

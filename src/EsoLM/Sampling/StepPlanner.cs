@@ -51,6 +51,7 @@ public static class StepPlanner
     /// </summary>
     public static StepPlan Plan(int length, int steps, double alphaEval, INoiseSchedule schedule, ulong seed, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         CheckSteps(steps);
         CheckAlpha(alphaEval);
@@ -61,6 +62,11 @@ public static class StepPlanner
         double dt = 1.0 / steps;
         for (int i = 0; i < steps && remaining > 0; i++)
         {
+            if ((i & 0xFFF) == 0xFFF)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
             double t = TimeAt(i, steps);
             double at = schedule.Alpha(t, alphaEval), ats = schedule.Alpha(t - dt, alphaEval);
             double p = 1 - at <= 0 ? 1 : Math.Clamp((ats - at) / (1 - at), 0, 1);
