@@ -32,7 +32,16 @@ public static class Program
     {
         try
         {
-            return BuildRootCommand().Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            var parsed = BuildRootCommand().Parse(args);
+            if (parsed.Errors.Count > 0)
+            {
+                // Unknown options, missing or malformed values: one line like every other error (help: esolm COMMAND --help).
+                var errors = string.Join(" ", parsed.Errors.Select(e => e.Message.Trim()));
+                Console.Error.WriteLine($"esolm: error: {errors} (see 'esolm {parsed.CommandResult.Command.Name} --help').");
+                return 1;
+            }
+
+            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -61,10 +70,12 @@ public static class Program
         var message = ex.Message;
         if (ex is ArgumentException argument)
         {
-            if (argument is ArgumentOutOfRangeException { ActualValue: not null })
+            string? actual = null;
+            if (argument is ArgumentOutOfRangeException { ActualValue: { } value })
             {
                 int cut = message.LastIndexOf(Environment.NewLine, StringComparison.Ordinal);
                 message = cut >= 0 ? message[..cut] : message;
+                actual = Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture);
             }
 
             if (argument.ParamName is { } name)
@@ -74,6 +85,11 @@ public static class Program
                 {
                     message = message[..^suffix.Length];
                 }
+            }
+
+            if (actual is not null && !message.Contains(actual, StringComparison.Ordinal))
+            {
+                message = $"{message.TrimEnd()} (got {actual})";
             }
         }
 

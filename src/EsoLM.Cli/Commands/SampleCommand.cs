@@ -101,10 +101,6 @@ internal static class SampleCommand
             throw new ArgumentException($"--alpha0 is only used by the esolm sampler; --sampler {samplerName} ignores it (drop it).", "--alpha0");
         }
 
-        if (samplerName == "ar" && s.Steps is not null)
-        {
-            throw new ArgumentException("--steps has no meaning for --sampler ar (one token per step); drop it.", "--steps");
-        }
 
         if (s.Alpha is double a && !(a >= 0 && a <= 1))
         {

@@ -466,7 +466,6 @@ public sealed class ReliabilityRegressionTests : IDisposable
     [InlineData("--greedy", "--temperature", "0.5")]
     [InlineData("--greedy", "--top-k", "5")]
     [InlineData("--sampler", "ar", "--alpha0", "0.3")]
-    [InlineData("--sampler", "ar", "--steps", "3")]
     public void Case12_cli_sample_refuses_combinations_di_refuses(params string[] extra)
     {
         var model = Write(_dir);
