@@ -48,7 +48,47 @@ public sealed class EsoLmGenerator
         var sampler = Rent(plan);
         var result = sampler.Generate([plan.SamplingRequest], cancellationToken);
         Return(plan, sampler);
-        var sequence = result.Sequences[0];
+        return Finish(plan, result.Sequences[0]);
+    }
+
+    /// <summary>
+    /// Generates a completion per request, running the requests that resolve to the same settings (sampler, length,
+    /// steps, …) as one batch of the sampler: several sequences per forward pass, for throughput. Each result is the one
+    /// <see cref="Generate(GenerationRequest, CancellationToken)"/> gives for the same request and seed — a sequence's
+    /// output never depends on the batch it runs in. Every request is validated before any work starts.
+    /// </summary>
+    /// <param name="requests">The requests.</param>
+    /// <param name="cancellationToken">Checked every sampler step.</param>
+    /// <returns>The results, in the order of <paramref name="requests"/>.</returns>
+    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<GenerationRequest> requests, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        var plans = new Plan[requests.Count];
+        for (int i = 0; i < plans.Length; i++)
+        {
+            plans[i] = Resolve(requests[i]);
+        }
+
+        var results = new GenerationResult[plans.Length];
+        foreach (var group in Enumerable.Range(0, plans.Length).GroupBy(i => (plans[i].SamplerKey, plans[i].Settings)))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int[] members = [.. group];
+            var first = plans[members[0]];
+            var sampler = Rent(first);
+            var batch = sampler.Generate([.. members.Select(i => plans[i].SamplingRequest)], cancellationToken);
+            Return(first, sampler);
+            for (int k = 0; k < members.Length; k++)
+            {
+                results[members[k]] = Finish(plans[members[k]], batch.Sequences[k]);
+            }
+        }
+
+        return results;
+    }
+
+    private GenerationResult Finish(Plan plan, GeneratedSequence sequence)
+    {
         var completion = sequence.Tokens.AsSpan(plan.PromptIds.Length).ToArray();
         var text = Model.Tokenizer.Decode(completion);
         var reason = sequence.EndedWithEos ? GenerationFinishReason.EndOfSequence : GenerationFinishReason.Length;
@@ -58,7 +98,7 @@ public sealed class EsoLmGenerator
             reason = GenerationFinishReason.StopSequence;
         }
 
-        return new GenerationResult(request.Prompt, text, completion, plan.PromptIds.Length, reason, sequence.ForwardPasses, plan.Seed, plan.SamplerKey);
+        return new GenerationResult(plan.Request.Prompt, text, completion, plan.PromptIds.Length, reason, sequence.ForwardPasses, plan.Seed, plan.SamplerKey);
     }
 
     /// <summary>

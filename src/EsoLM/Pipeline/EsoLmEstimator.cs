@@ -9,7 +9,10 @@ namespace EsoLM.Pipeline;
 /// <summary>Settings of <see cref="EsoLmEstimator"/>: the network shape, training and generation defaults.</summary>
 public sealed record EsoLmEstimatorOptions
 {
-    /// <summary>The tokenizer; null builds a character tokenizer from the training documents.</summary>
+    /// <summary>
+    /// The tokenizer; null builds a character tokenizer from the training documents (with an unknown-character token, so
+    /// that any text can be scored and used as a prompt later).
+    /// </summary>
     public ITokenizer? Tokenizer { get; init; }
 
     /// <summary>Context length L (training rows and generation length).</summary>
@@ -47,10 +50,11 @@ public sealed record EsoLmEstimatorOptions
 }
 
 /// <summary>
-/// Trains an Eso-LM on documents and returns an <see cref="EsoLmTransformer"/>: the estimator half of an ML.NET-style
-/// estimator/transformer pair (no ML.NET dependency; an adapter is a thin wrapper).
+/// Trains an Eso-LM on documents and returns an <see cref="EsoLmTransformer"/> (the model with its generation defaults).
+/// This is the ML.NET-free core: the EsoLM.ML package's <c>TrainEsoLm</c> estimator reads a text column of an
+/// <c>IDataView</c> and calls <see cref="Fit"/>.
 /// </summary>
-public sealed class EsoLmEstimator : IEsoEstimator<EsoLmTransformer>
+public sealed class EsoLmEstimator
 {
     /// <summary>Creates the estimator.</summary>
     /// <param name="options">Settings; null = defaults.</param>
@@ -67,7 +71,14 @@ public sealed class EsoLmEstimator : IEsoEstimator<EsoLmTransformer>
     /// <summary>The settings.</summary>
     public EsoLmEstimatorOptions Options { get; }
 
-    /// <inheritdoc />
+    /// <summary>The model metadata key under which <see cref="Fit"/> records the training objective (JSON, α0 and variant).</summary>
+    public const string ObjectiveMetadataKey = "objective";
+
+    /// <summary>Trains on documents.</summary>
+    /// <param name="documents">Training text, one document per item.</param>
+    /// <param name="progress">Receives progress every step.</param>
+    /// <param name="cancellationToken">Stops training between steps.</param>
+    /// <returns>The trained transformer; its model's metadata holds the objective under <see cref="ObjectiveMetadataKey"/>.</returns>
     public EsoLmTransformer Fit(IEnumerable<string> documents, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(documents);
@@ -77,7 +88,7 @@ public sealed class EsoLmEstimator : IEsoEstimator<EsoLmTransformer>
             throw new ArgumentException("Fit needs at least one document.", nameof(documents));
         }
 
-        var tokenizer = Options.Tokenizer ?? CharTokenizer.FromCorpus(string.Concat(docs));
+        var tokenizer = Options.Tokenizer ?? CharTokenizer.FromCorpus(string.Concat(docs), withUnknownToken: true);
         var config = new ModelConfig
         {
             VocabSize = tokenizer.VocabularySize + 1,
@@ -95,10 +106,8 @@ public sealed class EsoLmEstimator : IEsoEstimator<EsoLmTransformer>
         var data = TokenDataset.FromDocuments(docs, tokenizer, Options.ContextLength, Options.ValidationFraction);
         var trainer = new EsoLmTrainer(config, Options.Objective, Options.Trainer, data, compute, tokenizer.Describe());
         trainer.Train(progress, null, cancellationToken);
-        var model = new EsoLmModel(new DiffusionTransformer(trainer.EmaParameters.Clone(), compute), tokenizer);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal) { [ObjectiveMetadataKey] = Checkpoint.Describe(Options.Objective) };
+        var model = new EsoLmModel(new DiffusionTransformer(trainer.EmaParameters.Clone(), compute), tokenizer, metadata);
         return new EsoLmTransformer(model, Options.Generation);
     }
-
-    /// <inheritdoc />
-    public EsoSchema GetOutputSchema(EsoSchema inputSchema) => EsoLmTransformer.OutputSchema(inputSchema);
 }
