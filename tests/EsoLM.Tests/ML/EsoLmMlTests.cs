@@ -140,6 +140,45 @@ public sealed class EsoLmMlTests
     }
 
     [Fact]
+    public void A_single_saved_stage_loads_back_as_itself_and_a_damaged_entry_is_reported()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = ml.Data.LoadFromEnumerable(MlFixtures.CheckRows().Select(r => new TextRow { Text = r.Text[..Math.Min(20, r.Text.Length)] }).ToArray());
+        var scorer = ml.Transforms.Text.ScoreWithEsoLm(MlFixtures.Trained.Model, new EsoLmScoringOptions { Samples = 2, PerplexityColumnName = "Ppl" }).Fit(rows);
+        using var zip = new MemoryStream();
+        ml.Model.Save(scorer, rows.Schema, zip);
+        var bytes = zip.ToArray();
+        var loaded = Assert.IsType<EsoLmScoringTransformer>(ml.Model.LoadWithEsoLm(new MemoryStream(bytes), out _));
+        Assert.Equal("Ppl", loaded.Options.PerplexityColumnName);
+        Assert.Equal(scorer.Transform(rows).GetColumn<float>("Ppl"), loaded.Transform(rows).GetColumn<float>("Ppl"));
+
+        // Rewrite the Eso-LM entry with an unknown format version.
+        using var damaged = new MemoryStream();
+        damaged.Write(bytes);
+        using (var archive = new System.IO.Compression.ZipArchive(damaged, System.IO.Compression.ZipArchiveMode.Update, leaveOpen: true))
+        {
+            var entry = archive.Entries.Single(e => e.Name == EsoLmModelOperations.EntryName);
+            byte[] content;
+            using (var s = entry.Open())
+            using (var copy = new MemoryStream())
+            {
+                s.CopyTo(copy);
+                content = copy.ToArray();
+            }
+
+            content[8] = 99; // after the 8-byte magic: the version
+            string name = entry.FullName;
+            entry.Delete();
+            using var w = archive.CreateEntry(name).Open();
+            w.Write(content);
+        }
+
+        damaged.Position = 0;
+        var ex = Assert.Throws<InvalidDataException>(() => ml.Model.LoadWithEsoLm(damaged, out _));
+        Assert.Contains("version 99", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Schema_errors_come_before_any_work()
     {
         var ml = new MLContext(seed: 1);
