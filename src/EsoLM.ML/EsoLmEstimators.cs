@@ -1,5 +1,6 @@
 using EsoLM.Hosting;
 using EsoLM.Pipeline;
+using EsoLM.Text;
 using EsoLM.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -45,7 +46,10 @@ public sealed class EsoLmTrainingEstimator : IEstimator<EsoLmTextGenerationTrans
         }
 
         EsoLmBackends.CreateCompute(_options.Backend, _options.Threads, nameof(EsoLmTrainingOptions.Backend)); // today: the managed CPU engine, Threads wide
-        var trained = new EsoLmEstimator(_options.ToCore()).Fit(documents, progress, cancellationToken);
+        // Without a tokenizer: characters of the column plus an unknown-character token, so that any text can be scored later.
+        var core = _options.ToCore();
+        core = core with { Tokenizer = core.Tokenizer ?? CharTokenizer.FromCorpus(string.Concat(documents), withUnknownToken: true) };
+        var trained = new EsoLmEstimator(core).Fit(documents, progress, cancellationToken);
         return new EsoLmTextGenerationTransformer(new GenerationStage(trained.Model, _options.Generation));
     }
 

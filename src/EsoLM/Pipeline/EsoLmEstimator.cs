@@ -9,10 +9,7 @@ namespace EsoLM.Pipeline;
 /// <summary>Settings of <see cref="EsoLmEstimator"/>: the network shape, training and generation defaults.</summary>
 public sealed record EsoLmEstimatorOptions
 {
-    /// <summary>
-    /// The tokenizer; null builds a character tokenizer from the training documents (with an unknown-character token, so
-    /// that any text can be scored and used as a prompt later).
-    /// </summary>
+    /// <summary>The tokenizer; null builds a character tokenizer from the training documents.</summary>
     public ITokenizer? Tokenizer { get; init; }
 
     /// <summary>Context length L (training rows and generation length).</summary>
@@ -88,7 +85,7 @@ public sealed class EsoLmEstimator
             throw new ArgumentException("Fit needs at least one document.", nameof(documents));
         }
 
-        var tokenizer = Options.Tokenizer ?? CharTokenizer.FromCorpus(string.Concat(docs), withUnknownToken: true);
+        var tokenizer = Options.Tokenizer ?? CharTokenizer.FromCorpus(string.Concat(docs));
         var config = new ModelConfig
         {
             VocabSize = tokenizer.VocabularySize + 1,

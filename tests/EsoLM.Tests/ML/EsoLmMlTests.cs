@@ -75,6 +75,17 @@ public sealed class EsoLmMlTests
     }
 
     [Fact]
+    public void Text_with_characters_never_seen_in_training_is_scored()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = new[] { new TextRow { Text = "Ærø 123 ¿qué? 😀" } };
+        Assert.NotNull(MlFixtures.Trained.Model.Tokenizer.Encode("Ø")); // the trained char tokenizer has an unknown-character token
+        var nelbo = ml.Transforms.Text.ScoreWithEsoLm(MlFixtures.Trained.Model, new EsoLmScoringOptions { Samples = 2 })
+            .Fit(ml.Data.LoadFromEnumerable(rows)).Transform(ml.Data.LoadFromEnumerable(rows)).GetColumn<float>("Nelbo").Single();
+        Assert.True(float.IsFinite(nelbo) && nelbo > 0, $"NELBO {nelbo}");
+    }
+
+    [Fact]
     public void A_pipeline_mixing_ML_NET_stages_trains_a_classifier_on_the_perplexity_and_evaluates_it()
     {
         // Grammatical texts (label true) against the same letters in random order (label false); the Eso-LM was trained on
