@@ -16,7 +16,7 @@ EsoLmTransformer transformer = estimator.Fit(BuiltInLanguage.CreateGenerator(2).
 
 var rows = Enumerable.Range(0, 3).Select(i => new GenerationRequest("a ") { Seed = (ulong)i });
 IEnumerable<GenerationResult> results = transformer.Transform(rows);   // lazy: runs as you enumerate
-IReadOnlyList<GenerationResult> batch = transformer.Generate(rows.ToList());   // batched: rows share forward passes
+IReadOnlyList<GenerationResult> batch = transformer.GenerateBatch(rows.ToList());   // batched: rows share forward passes
 
 using var stream = new MemoryStream();
 transformer.Save(stream);

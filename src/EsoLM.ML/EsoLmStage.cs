@@ -202,7 +202,7 @@ internal sealed class GenerationStage : EsoLmStage
     public override RowOutput[] Compute(IReadOnlyList<RowInput> rows)
     {
         var requests = rows.Select(r => new GenerationRequest(r.Text) { Seed = r.Seed }).ToArray();
-        var results = _generator.Generate(requests);
+        var results = _generator.GenerateBatch(requests);
         return [.. results.Select(r => new RowOutput(r.Completion, 0, 0))];
     }
 

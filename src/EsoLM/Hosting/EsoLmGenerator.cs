@@ -48,19 +48,28 @@ public sealed class EsoLmGenerator
         var sampler = Rent(plan);
         var result = sampler.Generate([plan.SamplingRequest], cancellationToken);
         Return(plan, sampler);
-        return Finish(plan, result.Sequences[0]);
+        return ToResult(plan, result.Sequences[0]);
     }
 
     /// <summary>
-    /// Generates a completion per request, running the requests that resolve to the same settings (sampler, length,
-    /// steps, …) as one batch of the sampler: several sequences per forward pass, for throughput. Each result is the one
-    /// <see cref="Generate(GenerationRequest, CancellationToken)"/> gives for the same request and seed — a sequence's
-    /// output never depends on the batch it runs in. Every request is validated before any work starts.
+    /// Checks a request against the model and the settings (prompt length against the context, token limit, steps,
+    /// α_eval, token selection, and every strategy key) without generating — what every generating method checks first.
     /// </summary>
-    /// <param name="requests">The requests.</param>
+    /// <param name="request">The request.</param>
+    /// <exception cref="ArgumentException">A setting is out of range or the prompt does not fit.</exception>
+    /// <exception cref="KeyNotFoundException">No strategy is registered under a requested key.</exception>
+    public void Validate(GenerationRequest request) => Resolve(request);
+
+    /// <summary>
+    /// Generates several completions, running requests that share every sampler setting (sampler, schedule, steps,
+    /// α_eval, selection, and prompt + completion length) as one sampler batch. Each result equals what
+    /// <see cref="Generate"/> gives for the same request: a sequence's output depends only on its own settings and seed,
+    /// never on what is batched beside it. Batching pays because each step then feeds the network several rows at once.
+    /// </summary>
+    /// <param name="requests">The requests; all are validated before any work starts.</param>
     /// <param name="cancellationToken">Checked every sampler step.</param>
-    /// <returns>The results, in the order of <paramref name="requests"/>.</returns>
-    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<GenerationRequest> requests, CancellationToken cancellationToken = default)
+    /// <returns>One result per request, in order.</returns>
+    public IReadOnlyList<GenerationResult> GenerateBatch(IReadOnlyList<GenerationRequest> requests, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(requests);
         var plans = new Plan[requests.Count];
@@ -76,18 +85,18 @@ public sealed class EsoLmGenerator
             int[] members = [.. group];
             var first = plans[members[0]];
             var sampler = Rent(first);
-            var batch = sampler.Generate([.. members.Select(i => plans[i].SamplingRequest)], cancellationToken);
+            var output = sampler.Generate([.. members.Select(i => plans[i].SamplingRequest)], cancellationToken);
             Return(first, sampler);
             for (int k = 0; k < members.Length; k++)
             {
-                results[members[k]] = Finish(plans[members[k]], batch.Sequences[k]);
+                results[members[k]] = ToResult(plans[members[k]], output.Sequences[k]);
             }
         }
 
         return results;
     }
 
-    private GenerationResult Finish(Plan plan, GeneratedSequence sequence)
+    private GenerationResult ToResult(Plan plan, GeneratedSequence sequence)
     {
         var completion = sequence.Tokens.AsSpan(plan.PromptIds.Length).ToArray();
         var text = Model.Tokenizer.Decode(completion);

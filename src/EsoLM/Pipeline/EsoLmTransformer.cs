@@ -41,13 +41,13 @@ public sealed class EsoLmTransformer
 
     /// <summary>
     /// Generates a completion per request in batches (requests with the same settings share forward passes); each result
-    /// equals what <see cref="Transform"/> gives for the same request and seed.
+    /// equals what <see cref="Transform"/> gives for the same request and seed (<see cref="EsoLmGenerator.GenerateBatch"/>).
     /// </summary>
     /// <param name="rows">The requests.</param>
     /// <param name="cancellationToken">Checked every sampler step.</param>
     /// <returns>The results, in order.</returns>
-    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<GenerationRequest> rows, CancellationToken cancellationToken = default) =>
-        _generator.Generate(rows, cancellationToken);
+    public IReadOnlyList<GenerationResult> GenerateBatch(IReadOnlyList<GenerationRequest> rows, CancellationToken cancellationToken = default) =>
+        _generator.GenerateBatch(rows, cancellationToken);
 
     /// <summary>
     /// Generates a completion per request, lazily: nothing runs until the result is enumerated, and each row is read and

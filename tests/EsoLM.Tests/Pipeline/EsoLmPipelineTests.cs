@@ -38,12 +38,12 @@ public sealed class EsoLmPipelineTests
     }
 
     [Fact]
-    public void Batched_generation_equals_one_request_at_a_time()
+    public void Transformer_batches_equal_one_request_at_a_time()
     {
         // Mixed prompts (different lengths, so several sampler batches) and seeds; the batched path must give exactly what
         // the single-request path gives for each request.
         var rows = Enumerable.Range(0, 7).Select(i => new GenerationRequest(i % 3 == 0 ? string.Empty : i % 3 == 1 ? "the " : "a b ") { Seed = (ulong)(90 + i) }).ToArray();
-        var batched = Trained.Value.Generate(rows);
+        var batched = Trained.Value.GenerateBatch(rows);
         var single = rows.Select(r => Trained.Value.Generator.Generate(r)).ToArray();
         Assert.Equal(single.Select(r => r.Completion), batched.Select(r => r.Completion));
         Assert.Equal(single.Select(r => string.Join(",", r.TokenIds)), batched.Select(r => string.Join(",", r.TokenIds)));
