@@ -1,3 +1,4 @@
+using EsoLM.Backends;
 using EsoLM.Masks;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
@@ -132,7 +133,7 @@ public static class ExactLikelihoodEvaluator
             tb.Add(tokens, positions, ranges, targets, weights);
         }
 
-        graph.Run(tb, null);
+        graph.Run(tb, (IGradients?)null);
         var losses = graph.RowLosses;
         for (int b = 0; b < batch; b++)
         {
@@ -298,7 +299,7 @@ public static class ExactLikelihoodEvaluator
                     tb.Add(tokens, positions, ranges, targets, weights);
                 }
 
-                graph.Run(tb, null);
+                graph.Run(tb, (IGradients?)null);
                 var losses = graph.RowLosses;
                 for (int step = 0; step < count; step++)
                 {

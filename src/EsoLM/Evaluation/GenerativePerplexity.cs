@@ -1,3 +1,4 @@
+using EsoLM.Backends;
 using EsoLM.Masks;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
@@ -158,7 +159,7 @@ public sealed class GenerativePerplexityScorer
                 _batch.Add(tokens, positions, ranges, targets, weights);
             }
 
-            _graph.Run(_batch, null);
+            _graph.Run(_batch, (IGradients?)null);
             var losses = _graph.RowLosses;
             for (int r = 0; r < _batch.RowCount; r++)
             {

@@ -62,7 +62,7 @@ public sealed class ModelSession
                 _ranges.AsSpan(0, length), 0, length);
         }
 
-        Model.Forward(_batch, Workspace, logits);
+        Model.ForwardLogits(_batch, Workspace, logits);
     }
 
     /// <summary>
@@ -91,7 +91,7 @@ public sealed class ModelSession
             _batch.Add(_caches[b], 0, _tokens.AsSpan(0, 2 * length), _positions.AsSpan(0, 2 * length), _ranges.AsSpan(0, 2 * length), 0, length);
         }
 
-        Model.Forward(_batch, Workspace, logits);
+        Model.ForwardLogits(_batch, Workspace, logits);
     }
 
     /// <summary>
@@ -120,7 +120,7 @@ public sealed class ModelSession
                 _ranges.AsSpan(0, window), outputStart, window - outputStart);
         }
 
-        Model.Forward(_batch, Workspace, logits);
+        Model.ForwardLogits(_batch, Workspace, logits);
     }
 
     private void CheckBatch(int batch, int length, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, ReadOnlySpan<int> numClean, int slots)

@@ -119,7 +119,7 @@ public sealed class EsoLmObjective
     private ObjectiveValue Run(TrainingGraph graph, ReadOnlySpan<int> x, int batch, int length, Plan plan, ModelParameters? gradients, bool forEvaluation)
     {
         BuildFrom(x, batch, length, plan, _batch, forEvaluation);
-        graph.Run(_batch, gradients);
+        graph.RunHost(_batch, gradients);
         var rowLoss = graph.RowLosses;
         var weights = _batch.Weights;
         double diff = 0, seq = 0;
