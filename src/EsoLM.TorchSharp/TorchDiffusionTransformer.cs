@@ -12,7 +12,7 @@ namespace EsoLM.TorchSharp;
 /// and K/V are written into preallocated device caches at their generation-order slots. Numerically it is the managed
 /// <see cref="DiffusionTransformer"/> (fp32; logits within 1e-4). Not thread-safe: one instance per thread or session.
 /// </summary>
-public sealed class TorchDiffusionTransformer : IDisposable
+internal sealed class TorchDiffusionTransformer : IDisposable
 {
     private readonly Tensor[] _params;
     private readonly Dictionary<string, int> _index;
@@ -41,7 +41,7 @@ public sealed class TorchDiffusionTransformer : IDisposable
         for (int i = 0; i < _params.Length; i++)
         {
             var t = parameters.Tensors[i];
-            _params[i] = tensor(t.Data, t.Shape.Select(s => (long)s).ToArray(), ScalarType.Float32, Device);
+            _params[i] = tensor(t.Data, t.Shape.Select(s => (long)s).ToArray(), ScalarType.Float32, Device).requires_grad_(true);
             _index[t.Name] = i;
         }
 
@@ -208,7 +208,8 @@ public sealed class TorchDiffusionTransformer : IDisposable
     /// attend to ([B, K, d]): the window itself in training, the KV cache after writing the window in inference.
     /// Returns the residual stream [B, n, d].
     /// </summary>
-    internal Tensor Trunk(Tensor tokens, Tensor positions, Tensor mask, Conditioning cond, Func<int, Tensor, Tensor, (Tensor K, Tensor V)> keysFor)
+    internal Tensor Trunk(Tensor tokens, Tensor positions, Tensor mask, Conditioning cond, Func<int, Tensor, Tensor, (Tensor K, Tensor V)> keysFor,
+        Func<int, int, Tensor?>? dropout = null)
     {
         int d = Config.HiddenSize, heads = Config.Heads, hd = Config.HeadDim;
         long b = tokens.shape[0], n = tokens.shape[1];
@@ -244,11 +245,22 @@ public sealed class TorchDiffusionTransformer : IDisposable
             }
 
             var attOut = Linear(att.transpose(1, 2).reshape(b, n, d), this[p + "attn_out.weight"], null);
+            if (dropout?.Invoke(layer, 0) is { } keep0)
+            {
+                attOut = attOut * keep0;
+            }
+
             h = h + (attOut * mod[2]);
 
             var y = Modulate(F.layer_norm(h, [d], this[p + "norm2.weight"], null, eps), mod[3], mod[4]);
             var m = GeluTanh(Linear(y, this[p + "mlp.0.weight"], this[p + "mlp.0.bias"]));
-            h = h + (Linear(m, this[p + "mlp.2.weight"], this[p + "mlp.2.bias"]) * mod[5]);
+            var mlpOut = Linear(m, this[p + "mlp.2.weight"], this[p + "mlp.2.bias"]);
+            if (dropout?.Invoke(layer, 1) is { } keep1)
+            {
+                mlpOut = mlpOut * keep1;
+            }
+
+            h = h + (mlpOut * mod[5]);
         }
 
         return h;
