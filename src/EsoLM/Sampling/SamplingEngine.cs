@@ -99,7 +99,7 @@ internal sealed class SamplingEngine
     private int _active;
     private bool _record;
 
-    public SamplingEngine(DiffusionTransformer model, SamplerOptions options, SamplingMethod method)
+    public SamplingEngine(INetwork model, SamplerOptions options, SamplingMethod method)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
@@ -112,13 +112,13 @@ internal sealed class SamplingEngine
         MaskId = model.Config.MaskTokenId;
     }
 
-    public DiffusionTransformer Model { get; }
+    public INetwork Model { get; }
 
     public SamplerOptions Options { get; }
 
     public SamplingMethod Method { get; }
 
-    public ForwardWorkspace Workspace { get; }
+    public IForwardWorkspace Workspace { get; }
 
     public TokenSelector Selector { get; }
 
@@ -197,7 +197,7 @@ internal sealed class SamplingEngine
             }
         }
 
-        int threads = Options.NoiseSource is null ? Math.Min(rows, Model.Compute.MaxDegreeOfParallelism) : 1;
+        int threads = Options.NoiseSource is null ? Math.Min(rows, Model.HostThreads) : 1;
         if (threads <= 1)
         {
             for (int i = 0; i < rows; i++)
