@@ -104,13 +104,22 @@ public static class TorchRuntime
                 return;
             }
 
+            // TorchSharp prints its loader trace to the console when loading fails; keep it out of the app's stdout
+            // (e.g. `esolm … --json`) and carry the gist in the exception instead.
+            var stdout = Console.Out;
+            using var trace = new StringWriter(CultureInfo.InvariantCulture);
             try
             {
+                Console.SetOut(trace);
                 InitializeDeviceType(type);
             }
             catch (Exception e) when (e is NotSupportedException or DllNotFoundException or TypeInitializationException or EntryPointNotFoundException or InvalidOperationException)
             {
                 throw new TorchBackendUnavailableException(Explain(type, e), e);
+            }
+            finally
+            {
+                Console.SetOut(stdout);
             }
 
             if (type == DeviceType.CUDA && !cuda.is_available())
