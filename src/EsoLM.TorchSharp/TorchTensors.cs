@@ -15,7 +15,8 @@ internal static class TorchTensors
             throw new ArgumentException($"The destination holds {destination.Length} values; the tensor has {n}.", nameof(destination));
         }
 
-        cpu.data<float>().CopyTo(destination[..(int)n]);
+        // The raw bytes of the contiguous CPU tensor (TensorAccessor copies element by element, far slower for vocab-wide rows).
+        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(cpu.bytes)[..(int)n].CopyTo(destination);
     }
 
     /// <summary>A float32 host copy.</summary>

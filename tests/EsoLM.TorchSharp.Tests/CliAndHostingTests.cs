@@ -102,3 +102,30 @@ public sealed class CliAndHostingTests : IDisposable
         }
     }
 }
+
+/// <summary>
+/// The load-failure path: this test project has only the CPU libtorch, so CUDA cannot load, exactly the situation of a
+/// user without a CUDA libtorch package or driver. The error names the package and the driver, not TorchSharp's text.
+/// </summary>
+public sealed class LoadFailureTests
+{
+    [Fact]
+    public void Cuda_without_a_cuda_libtorch_fails_with_the_fix()
+    {
+        var e = Assert.Throws<TorchBackendUnavailableException>(() => new TorchBackend("cuda"));
+        Assert.Contains("libtorch-cuda-12.8-", e.Message, StringComparison.Ordinal);
+        Assert.Contains("NVIDIA driver", e.Message, StringComparison.Ordinal);
+        Assert.False(TorchRuntime.IsAvailable("cuda:1"));
+        Assert.True(TorchRuntime.IsAvailable("cpu"));
+    }
+
+    [Theory]
+    [InlineData("gpu")]
+    [InlineData("cuda:x")]
+    [InlineData("cuda:-1")]
+    public void Bad_device_names_are_rejected_naming_the_value(string device)
+    {
+        var e = Assert.Throws<ArgumentException>(() => TorchRuntime.ParseDevice(device));
+        Assert.Contains(device, e.Message, StringComparison.Ordinal);
+    }
+}
