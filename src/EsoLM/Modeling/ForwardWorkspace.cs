@@ -6,7 +6,7 @@ namespace EsoLM.Modeling;
 /// Scratch buffers of the forward pass, owned by one session (not thread-safe). They grow to the largest batch seen and
 /// are then reused, so steady-state decoding allocates nothing.
 /// </summary>
-public sealed class ForwardWorkspace : IForwardWorkspace
+internal sealed class ForwardWorkspace : IForwardWorkspace
 {
     private readonly ModelConfig _config;
 
