@@ -1,3 +1,4 @@
+using EsoLM.Backends;
 using System.Text;
 using EsoLM.Caching;
 using EsoLM.Hosting;
@@ -117,7 +118,7 @@ public sealed class GuideSnippetTests
     }
 
     #region custom-kv-cache
-    /// <summary>Creates dense caches and counts them (a real one would rent them from a pool).</summary>
+    /// <summary>Creates the backend's caches and counts them (a real one would rent them from a pool).</summary>
     public sealed class PoolingCacheFactory : IKvCacheFactory
     {
         private int _created;
@@ -126,10 +127,11 @@ public sealed class GuideSnippetTests
 
         public string Name => "pooled";
 
-        public KvCache Create(ModelConfig config, int capacity)
+        public IKvCache Create(INetwork network, int capacity)
         {
+            ArgumentNullException.ThrowIfNull(network);
             Interlocked.Increment(ref _created);
-            return new KvCache(config, capacity);
+            return network.CreateCache(capacity);
         }
     }
     #endregion
