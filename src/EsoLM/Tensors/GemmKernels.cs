@@ -246,11 +246,14 @@ internal static unsafe partial class GemmKernels
         public int MBlocks;
         public int NChunks;
         public int PanelsPerChunk;
+        public WeightFormat Format;
+        public void* LowData;
+        public float* Scales;
     }
 
     /// <summary>C[m, n] = op(A)·B (+ bias) (+ C) with B pre-packed in NR panels of depth K.</summary>
     internal static void Blocked(int threads, SimdLevel simd, float* a, nint aRowStride, nint aColStride, float* b,
-        float* c, nint ldc, float* bias, int m, int n, int k, bool accumulate)
+        float* c, nint ldc, float* bias, int m, int n, int k, bool accumulate, in LowB low = default)
     {
         int mr = MicroRows(simd);
         int panels = (n + NR - 1) / NR;
@@ -285,6 +288,9 @@ internal static unsafe partial class GemmKernels
             MBlocks = mBlocks,
             NChunks = nChunks,
             PanelsPerChunk = panelsPerChunk,
+            Format = low.Format,
+            LowData = low.Data,
+            Scales = low.Scales,
         };
         WorkerPool.Run(threads, mBlocks * nChunks, &BlockedTask, &args);
     }
@@ -301,6 +307,9 @@ internal static unsafe partial class GemmKernels
         int mcPad = (mc + mr - 1) / mr * mr;
         float* pack = Scratch.Get(Scratch.PackA, mcPad * k);
         float* tile = Scratch.Get(Scratch.Tile, mr * NR);
+        bool widen = g.Format != WeightFormat.Float32;
+        float* widened = widen ? Scratch.Get(Scratch.Widened, KC * NR) : null;
+        var low = new LowB(g.Format, g.LowData, g.Scales);
 
         // Pack the whole A block once (KC-deep blocks, each mr-row k-major panels), then stream the B panels.
         for (int p0 = 0; p0 < k; p0 += KC)
@@ -320,7 +329,17 @@ internal static unsafe partial class GemmKernels
                 int kc = Math.Min(KC, k - p0);
                 float* packBlock = pack + ((nint)mcPad * p0);
                 bool load = p0 > 0 || g.Accumulate;
-                float* bp = g.B + ((nint)jp * k * NR) + ((nint)p0 * NR);
+                float* bp;
+                if (widen)
+                {
+                    WidenBlock(low, jp, k, p0, kc, widened);
+                    bp = widened;
+                }
+                else
+                {
+                    bp = g.B + ((nint)jp * k * NR) + ((nint)p0 * NR);
+                }
+
                 float* bias = p0 == 0 && g.Bias != null ? g.Bias + j0 : null;
                 for (int q = 0; q < mc; q += mr)
                 {
@@ -392,13 +411,17 @@ internal static unsafe partial class GemmKernels
         public int PanelsPerTask;
         public int Panels;
         public bool Wide;
+        public WeightFormat Format;
+        public void* LowData;
+        public float* Scales;
     }
 
     /// <summary>
     /// C[m, n] = A[m, k]·B (+ bias) (+ C) for small m (Vector512 or Vector256): streams each packed panel once per row
     /// group, reading A rows in place (no packing, no zero-padded rows).
     /// </summary>
-    internal static void Small(int threads, SimdLevel simd, float* a, float* b, float* c, float* bias, int m, int n, int k, bool accumulate)
+    internal static void Small(int threads, SimdLevel simd, float* a, float* b, float* c, float* bias, int m, int n, int k, bool accumulate,
+        in LowB low = default)
     {
         int panels = (n + NR - 1) / NR;
         int perTask = threads > 1 ? Math.Max(1, (panels + (threads * 8) - 1) / (threads * 8)) : panels;
@@ -415,6 +438,9 @@ internal static unsafe partial class GemmKernels
             PanelsPerTask = perTask,
             Panels = panels,
             Wide = simd == SimdLevel.Vector512,
+            Format = low.Format,
+            LowData = low.Data,
+            Scales = low.Scales,
         };
         WorkerPool.Run(threads, (panels + perTask - 1) / perTask, &SmallTask, &args);
     }
@@ -436,7 +462,11 @@ internal static unsafe partial class GemmKernels
             {
                 int rows = m - i >= 4 && g.Wide ? 4 : m - i >= 2 ? 2 : 1;
                 float* ap = g.A + ((nint)i * k);
-                if (!g.Wide)
+                if (g.Format != WeightFormat.Float32)
+                {
+                    SmallLowTile(g, jp, ap, rows, tile);
+                }
+                else if (!g.Wide)
                 {
                     if (rows == 2)
                     {
