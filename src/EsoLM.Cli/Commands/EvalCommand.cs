@@ -57,10 +57,11 @@ internal static class EvalCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed of the NELBO draws, the orders and the samples.", DefaultValueFactory = _ => 1UL };
         var threads = BenchCommand.ThreadsOption();
         var json = BenchCommand.JsonOption();
+        var weights = WeightsOption.Create();
         var cmd = new Command("eval", "Evaluate a model: NELBO and exact perplexity, sample entropy, validity and generative perplexity.")
         {
             model, corpus, corpusSeed, documents, rows, scorer, orders, samples, sampler, steps, alphaEval, topP, baseline, trainSeed, trainDocuments,
-            alpha0, variant, noNelbo, batch, seed, threads, json,
+            alpha0, variant, noNelbo, batch, seed, threads, json, weights,
         };
         cmd.SetAction(pr =>
         {
@@ -69,7 +70,7 @@ internal static class EvalCommand
                 var settings = new EvalSettings(pr.GetValue(model)!, pr.GetValue(corpus)!, pr.GetValue(corpusSeed), pr.GetValue(documents), pr.GetValue(rows),
                     pr.GetValue(scorer), pr.GetValue(orders), pr.GetValue(samples), pr.GetValue(sampler), pr.GetValue(steps), pr.GetValue(alphaEval),
                     pr.GetValue(topP), pr.GetValue(baseline), pr.GetValue(trainSeed), pr.GetValue(trainDocuments), pr.GetValue(alpha0), pr.GetValue(variant),
-                    pr.GetValue(batch), pr.GetValue(seed), pr.GetValue(threads)) { SkipNelbo = pr.GetValue(noNelbo) };
+                    pr.GetValue(batch), pr.GetValue(seed), pr.GetValue(threads)) { SkipNelbo = pr.GetValue(noNelbo), Weights = WeightsOption.Parse(pr.GetValue(weights)) };
                 var report = Run(settings, Console.Error);
                 Console.Out.WriteLine(pr.GetValue(json) ? report.ToJson() : report.ToText());
                 return 0;
@@ -101,7 +102,7 @@ internal static class EvalCommand
         var tok = file.CreateTokenizer();
         var objective = Objective(file, s.Alpha0, s.Variant, s.Model);
         var compute = new ComputeContext(s.Threads);
-        var net = new DiffusionTransformer(file.Parameters, compute);
+        var net = new DiffusionTransformer(file.Parameters, compute, s.Weights);
         int length = file.Config.ContextLength;
 
         // The evaluation rows: the corpus, tokenized with the model's tokenizer, wrapped and cut into rows of L.
@@ -313,6 +314,9 @@ internal static class EvalCommand
         int Samples, string? Sampler, int? Steps, double? AlphaEval, double TopP, IReadOnlyList<string>? BaselineCorpus, ulong TrainSeed, int TrainDocuments,
         double? Alpha0, string? Variant, int Batch, ulong Seed, int Threads)
     {
+        /// <summary>Storage of the evaluated model's packed weights (fp32 unless --weights says otherwise).</summary>
+        public Tensors.WeightFormat Weights { get; init; } = Tensors.WeightFormat.Float32;
+
         /// <summary>Settings with the command's defaults.</summary>
         public static EvalSettings Defaults(string model) => new(model, [CorpusSource.BuiltIn], DefaultCorpusSeed, 200, 0, null, 4, 16, null, null, null, 1.0,
             null, 1UL, 4000, null, null, 16, 1UL, -1);

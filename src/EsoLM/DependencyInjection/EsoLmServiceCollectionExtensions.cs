@@ -56,7 +56,7 @@ public static class EsoLmServiceCollectionExtensions
         {
             var options = sp.GetRequiredService<IOptions<EsoLmOptions>>().Value;
             var path = options.ModelPath ?? throw new InvalidOperationException("EsoLmOptions.ModelPath is not set and no model was supplied with UseModel.");
-            var loaded = EsoLmModel.Load(path, options.Threads is int t ? new ComputeContext(t) : null);
+            var loaded = EsoLmModel.Load(path, options.Threads is int t ? new ComputeContext(t) : null, options.Weights);
             return options.Tokenizer is { } key
                 ? new EsoLmModel(loaded.Transformer, sp.GetRequiredService<IEsoLmStrategyProvider>().GetStrategy<ITokenizer>(key), loaded.Metadata)
                 : loaded;

@@ -49,12 +49,19 @@ public sealed class EsoLmModel
     /// <param name="path">The file.</param>
     /// <param name="compute">Thread and SIMD settings; default all cores.</param>
     /// <returns>The model.</returns>
-    public static EsoLmModel Load(string path, ComputeContext? compute = null)
+    public static EsoLmModel Load(string path, ComputeContext? compute = null) => Load(path, compute, WeightFormat.Float32);
+
+    /// <summary>Loads a model file with its weight matrices packed in <paramref name="weights"/> (fp32 is exact; bf16 / int8 are faster for sampling).</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="compute">Thread and SIMD settings; null = all cores.</param>
+    /// <param name="weights">Storage of the packed weight matrices.</param>
+    /// <returns>The model.</returns>
+    public static EsoLmModel Load(string path, ComputeContext? compute, WeightFormat weights)
     {
         var contents = ModelFile.Load(path);
         var user = contents.Metadata.Where(kv => kv.Key != "format" && !kv.Key.StartsWith("esolm.", StringComparison.Ordinal))
             .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
-        return new EsoLmModel(new DiffusionTransformer(contents.Parameters, compute), contents.CreateTokenizer(), user);
+        return new EsoLmModel(new DiffusionTransformer(contents.Parameters, compute, weights), contents.CreateTokenizer(), user);
     }
 
     /// <summary>Reads a model file from a stream (the same bytes <see cref="Save(Stream)"/> writes).</summary>

@@ -22,13 +22,33 @@ public sealed class DiffusionTransformer
     private readonly float[] _conditioningPre;
     private readonly RotaryTable _rotary;
 
-    /// <summary>Builds the network from parameters (packs the weight matrices).</summary>
+    /// <summary>Builds the network from parameters (packs the weight matrices in fp32: exact).</summary>
     public DiffusionTransformer(ModelParameters parameters, ComputeContext? compute = null)
+        : this(parameters, compute, WeightFormat.Float32)
+    {
+    }
+
+    /// <summary>
+    /// Builds the network with its weight matrices packed in <paramref name="weights"/>: <see cref="WeightFormat.Float32"/>
+    /// is exact; <see cref="WeightFormat.BFloat16"/> and <see cref="WeightFormat.Int8"/> read half / a quarter of the bytes
+    /// per decoding step (fp32 accumulation) and are meant for sampling and evaluation (training keeps fp32 networks).
+    /// </summary>
+    /// <param name="parameters">The parameters (kept; embeddings, norms and biases stay fp32).</param>
+    /// <param name="compute">Threads and SIMD width; null = <see cref="ComputeContext.Default"/>.</param>
+    /// <param name="weights">Storage of the packed matrices.</param>
+    public DiffusionTransformer(ModelParameters parameters, ComputeContext? compute, WeightFormat weights)
     {
         ArgumentNullException.ThrowIfNull(parameters);
+        if (!Enum.IsDefined(weights))
+        {
+            throw new ArgumentOutOfRangeException(nameof(weights), weights, "Unknown weight format (Float32, BFloat16 or Int8).");
+        }
+
         Parameters = parameters;
         Config = parameters.Config;
         Compute = compute ?? ComputeContext.Default;
+        Weights = weights;
+        var format = weights;
         _rotary = new RotaryTable(RotaryTable.InverseFrequencies(Config.HeadDim, Config.RotaryBase), Config.ContextLength);
         _conditioning = new float[Config.CondDim];
         _finalModulation = new float[2 * Config.HiddenSize];
@@ -44,9 +64,9 @@ public sealed class DiffusionTransformer
             var b = $"blocks.{i}.";
             ParameterTensor T(string name) => parameters[b + name];
             _blocks[i] = new Block(T("norm1.weight").Data, T("norm2.weight").Data,
-                PackedMatrix.Pack(T("attn_qkv.weight").Data, 3 * d, d), PackedMatrix.Pack(T("attn_out.weight").Data, d, d),
-                PackedMatrix.Pack(T("mlp.0.weight").Data, Config.MlpHidden, d), T("mlp.0.bias").Data,
-                PackedMatrix.Pack(T("mlp.2.weight").Data, d, Config.MlpHidden), T("mlp.2.bias").Data, new float[6 * d])
+                PackedMatrix.Pack(T("attn_qkv.weight").Data, 3 * d, d, format), PackedMatrix.Pack(T("attn_out.weight").Data, d, d, format),
+                PackedMatrix.Pack(T("mlp.0.weight").Data, Config.MlpHidden, d, format), T("mlp.0.bias").Data,
+                PackedMatrix.Pack(T("mlp.2.weight").Data, d, Config.MlpHidden, format), T("mlp.2.bias").Data, new float[6 * d])
             {
                 QkvWeight = T("attn_qkv.weight"),
                 OutWeight = T("attn_out.weight"),
@@ -57,9 +77,15 @@ public sealed class DiffusionTransformer
             };
         }
 
-        _head = PackedMatrix.Pack(parameters["output_layer.linear.weight"].Data, Config.VocabSize, d);
+        _head = PackedMatrix.Pack(parameters["output_layer.linear.weight"].Data, Config.VocabSize, d, format);
         RefreshFromParameters();
     }
+
+    /// <summary>How the packed weight matrices are stored (<see cref="WeightFormat.Float32"/> unless chosen otherwise).</summary>
+    public WeightFormat Weights { get; }
+
+    /// <summary>Bytes of packed weight matrices one forward pass streams (all blocks and the vocabulary head).</summary>
+    public long PackedWeightBytes => _head.WeightBytes + _blocks.Sum(b => b.Qkv.WeightBytes + b.Out.WeightBytes + b.Mlp1.WeightBytes + b.Mlp2.WeightBytes);
 
     /// <summary>The model shape.</summary>
     public ModelConfig Config { get; }
