@@ -37,12 +37,12 @@ public sealed class WeightsOptionTests : IDisposable
     [Fact]
     public void Bench_sample_has_a_row_per_weight_format()
     {
-        var (code, stdout, stderr) = CliRunner.Run("bench", "sample", "--lengths", "16", "--batches", "1", "--methods", "esolm_b",
+        var (code, stdout, stderr) = CliRunner.Run("bench", "sample", "--lengths", "32", "--batches", "1", "--methods", "esolm_b",
             "--weights", "fp32,bf16,int8", "--json");
         Assert.True(code == 0, stderr);
         using var doc = JsonDocument.Parse(stdout);
-        var weights = doc.RootElement.GetProperty("rows").EnumerateArray().Select(r => r.GetProperty("weights").GetString()).ToArray();
+        var weights = doc.RootElement.GetProperty("rows").EnumerateArray().Select(r => r.GetProperty("weights").GetString() ?? "").ToArray();
         Assert.Equal(["fp32", "bf16", "int8"], weights);
-        Assert.True(doc.RootElement.GetProperty("ratios").GetProperty("L16_b1_bf16").GetProperty("esolm_fp32_over_this").GetDouble() > 0);
+        Assert.True(doc.RootElement.GetProperty("ratios").GetProperty("L32_b1_bf16").GetProperty("esolm_fp32_over_this").GetDouble() > 0);
     }
 }
