@@ -136,6 +136,7 @@ internal sealed class FastSelection
     }
 
     /// <summary>The chosen token, or −1 when the reference path must decide.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public int Select(ReadOnlySpan<float> logits, DrawKey key)
     {
         var x = _x.AsSpan();
@@ -178,6 +179,7 @@ internal sealed class FastSelection
         return LazyArgmax(x, top, b, xb, ib);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private int LazyArgmax(ReadOnlySpan<double> x, int top, ulong b, double xb, int ib)
     {
         double best = double.NegativeInfinity;
@@ -295,6 +297,7 @@ internal sealed class FastSelection
     /// Finds the last entry (x_b, i_b) the reference nucleus keeps, in descending (value, then ascending id) order; false when
     /// the decision is too close to call without the reference's exact summation order.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private bool NucleusBoundary(ReadOnlySpan<double> x, double max, double p, out double xb, out int ib)
     {
         xb = double.NegativeInfinity;
