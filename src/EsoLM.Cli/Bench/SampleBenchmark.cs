@@ -1,3 +1,4 @@
+using EsoLM.Backends;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -66,9 +67,10 @@ internal static class SampleBenchmark
     /// <param name="mdlmFull">Time MDLM's L passes in full everywhere (otherwise only where L²·batch ≤ 256², else 8 passes, extrapolated).</param>
     /// <param name="methods">Methods to run (default: all).</param>
     /// <param name="progress">Receives a line per finished configuration.</param>
+    /// <param name="backend">Compute backend name (default <c>cpu</c>).</param>
     /// <param name="weights">Weight formats to time (default fp32 only); each gets its own rows beside fp32.</param>
     public static SampleBenchmarkResult Run(IReadOnlyList<int> lengths, IReadOnlyList<int> batches, int threads = -1, int repeats = 1,
-        bool mdlmFull = false, IReadOnlyCollection<string>? methods = null, Action<string>? progress = null,
+        bool mdlmFull = false, IReadOnlyCollection<string>? methods = null, Action<string>? progress = null, string backend = "cpu",
         IReadOnlyList<WeightFormat>? weights = null)
     {
         weights ??= [WeightFormat.Float32];
@@ -101,11 +103,12 @@ internal static class SampleBenchmark
 
         var compute = new ComputeContext(threads);
         var parameters = ModelParameters.CreateRandom(Config(lengths.Max()), 2025, 0.02f);
-        var models = weights.Distinct().Select(f => new DiffusionTransformer(parameters, compute, f)).ToArray();
+        var models = weights.Distinct()
+            .Select(f => (Weights: f, Network: Commands.BackendOption.Resolve(backend, threads, SimdLevel.Auto, f).Load(parameters))).ToArray();
         var selection = new TokenSelectionOptions { TopP = 0.9 };
 
         // Warm-up (JIT to tier 1, caches, pools) on a short length.
-        foreach (var model in models)
+        foreach (var (_, model) in models)
         {
             foreach (var m in methods)
             {
@@ -120,10 +123,10 @@ internal static class SampleBenchmark
             {
                 foreach (var m in Methods.Where(methods.Contains))
                 {
-                    foreach (var model in models)
+                    foreach (var (format, model) in models)
                     {
                         bool full = m != "mdlm" || mdlmFull || ((long)length * length * batch <= 256L * 256);
-                        var row = Measure(model, m, length, batch, selection, repeats, full) with { Weights = model.Weights };
+                        var row = Measure(model, m, length, batch, selection, repeats, full) with { Weights = format };
                         rows.Add(row);
                         progress?.Invoke(string.Create(CultureInfo.InvariantCulture,
                             $"{row.Method,-9} {KernelBenchmark.WeightsName(row.Weights),-4} L={row.Length,-5} batch={row.Batch,-3} {row.Seconds,9:F3} s/sample  NFE {row.Nfe}{(row.Extrapolated ? " (extrapolated)" : "")}"));
@@ -135,7 +138,7 @@ internal static class SampleBenchmark
         return new SampleBenchmarkResult(compute.MaxDegreeOfParallelism, selection.TopP, rows, MeasureSelection());
     }
 
-    private static ISampler Create(DiffusionTransformer model, string method, int length, TokenSelectionOptions selection) => method switch
+    private static ISampler Create(INetwork model, string method, int length, TokenSelectionOptions selection) => method switch
     {
         "ar" => new AutoregressiveSampler(model, new AutoregressiveSamplerOptions
         {
@@ -161,7 +164,7 @@ internal static class SampleBenchmark
     private static SamplingRequest[] Requests(int batch) =>
         [.. Enumerable.Range(0, batch).Select(i => new SamplingRequest { Seed = 11, SequenceId = i })];
 
-    private static SampleBenchmarkRow Measure(DiffusionTransformer model, string method, int length, int batch, TokenSelectionOptions selection,
+    private static SampleBenchmarkRow Measure(INetwork model, string method, int length, int batch, TokenSelectionOptions selection,
         int repeats, bool mdlmFull)
     {
         var sampler = Create(model, method, length, selection);
@@ -361,11 +364,12 @@ internal static class SampleBenchmarkCommand
         var batches = new System.CommandLine.Option<string>("--batches") { Description = "Batch sizes, comma-separated.", DefaultValueFactory = _ => "1,16" };
         var repeats = new System.CommandLine.Option<int>("--repeats") { Description = "Timed repeats per configuration (median reported).", DefaultValueFactory = _ => 1 };
         var methods = new System.CommandLine.Option<string>("--methods") { Description = "Methods, comma-separated: " + string.Join(',', SampleBenchmark.Methods) + ".", DefaultValueFactory = _ => string.Join(',', SampleBenchmark.Methods) };
+        var backend = Commands.BackendOption.Create();
         var weights = new System.CommandLine.Option<string>("--weights") { Description = "Weight formats, comma-separated: fp32, bf16, int8 (each gets its own rows).", DefaultValueFactory = _ => "fp32" };
         var mdlmFull = new System.CommandLine.Option<bool>("--mdlm-full") { Description = "Time all L MDLM passes everywhere (default: only where L²·batch ≤ 256²; elsewhere 8 passes, extrapolated and marked so)." };
         var cmd = new System.CommandLine.Command("sample", "Table 3: seconds per sample at NFE = L for AR, MDLM, BD3-LM (L′ = 4, 16) and Eso-LM (B) on a random-weight GPT-2-vocabulary model.")
         {
-            json, threads, lengths, batches, repeats, methods, mdlmFull, weights,
+            json, threads, lengths, batches, repeats, methods, mdlmFull, backend, weights,
         };
         cmd.SetAction(pr =>
         {
@@ -377,7 +381,8 @@ internal static class SampleBenchmarkCommand
                 var ws = pr.GetValue(weights)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                     .Select(x => Commands.WeightsOption.Parse(x, "--weights")).ToArray();
                 string loadBefore = LoadAverage();
-                var result = SampleBenchmark.Run(ls, bs, pr.GetValue(threads), pr.GetValue(repeats), pr.GetValue(mdlmFull), ms, line => Console.Error.WriteLine(line), ws);
+                var result = SampleBenchmark.Run(ls, bs, pr.GetValue(threads), pr.GetValue(repeats), pr.GetValue(mdlmFull), ms, line => Console.Error.WriteLine(line),
+                    pr.GetValue(backend)!, ws);
                 string load = $"{loadBefore} (start) / {LoadAverage()} (end)";
                 if (pr.GetValue(json))
                 {

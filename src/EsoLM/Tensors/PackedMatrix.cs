@@ -17,7 +17,7 @@ namespace EsoLM.Tensors;
 /// mask. In <see cref="WeightFormat.Int8"/> each k-step is 32 signed bytes and every output row has an fp32 scale
 /// (max |w| / 127); the products accumulate in fp32 and are scaled once at the end.</para>
 /// </remarks>
-public sealed unsafe class PackedMatrix
+internal sealed unsafe class PackedMatrix
 {
     /// <summary>Width (outputs per panel) of the packed panels.</summary>
     public const int PanelWidth = GemmKernels.NR;

@@ -1,3 +1,4 @@
+using EsoLM.Backends.Cpu;
 using EsoLM.Masks;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
@@ -35,10 +36,11 @@ public sealed class WeightFormatForwardTests
             }
         }
 
-        var low = new DiffusionTransformer(parameters, new ComputeContext(threads), format);
-        var exactOfRounded = new DiffusionTransformer(rounded, new ComputeContext(threads));
-        var fp32 = new DiffusionTransformer(parameters, new ComputeContext(threads));
+        var low = Net(parameters, new ComputeContext(threads), format);
+        var exactOfRounded = Net(rounded, new ComputeContext(threads), WeightFormat.Float32);
+        var fp32 = Net(parameters, new ComputeContext(threads), WeightFormat.Float32);
         Assert.Equal(format, low.Weights);
+        Assert.Equal(CpuBackend.DataTypeName(format), low.Backend.Description.DataType);
 
         var a = Logits(low);
         var b = Logits(exactOfRounded);
@@ -60,12 +62,22 @@ public sealed class WeightFormatForwardTests
     public void Low_precision_network_holds_fewer_bytes()
     {
         var p = ModelParameters.CreateRandom(Config(), 1);
-        long f = new DiffusionTransformer(p).PackedWeightBytes;
-        long h = new DiffusionTransformer(p, null, WeightFormat.BFloat16).PackedWeightBytes;
-        long q = new DiffusionTransformer(p, null, WeightFormat.Int8).PackedWeightBytes;
+        long f = Net(p, null, WeightFormat.Float32).PackedWeightBytes;
+        long h = Net(p, null, WeightFormat.BFloat16).PackedWeightBytes;
+        long q = Net(p, null, WeightFormat.Int8).PackedWeightBytes;
         Assert.Equal(f, 2 * h);
         Assert.True(q < h && q > f / 4, $"{q} between {f / 4} and {h}");
     }
+
+    [Fact]
+    public void Low_precision_networks_refuse_optimizer_state()
+    {
+        var model = Net(ModelParameters.CreateRandom(Config(), 1), null, WeightFormat.BFloat16);
+        Assert.Throws<InvalidOperationException>(() => model.CreateTrainingState(new EsoLM.Training.AdamWOptions(), 0.999));
+    }
+
+    private static DiffusionTransformer Net(ModelParameters p, ComputeContext? compute, WeightFormat format) =>
+        (DiffusionTransformer)new CpuBackend(compute, format).Load(p);
 
     private static float[] Logits(DiffusionTransformer model)
     {
