@@ -442,6 +442,12 @@ internal static unsafe partial class GemmKernels
             LowData = low.Data,
             Scales = low.Scales,
         };
+        if (low.Format != WeightFormat.Float32)
+        {
+            WorkerPool.Run(threads, (panels + perTask - 1) / perTask, &SmallLowTask, &args);
+            return;
+        }
+
         WorkerPool.Run(threads, (panels + perTask - 1) / perTask, &SmallTask, &args);
     }
 
@@ -462,11 +468,7 @@ internal static unsafe partial class GemmKernels
             {
                 int rows = m - i >= 4 && g.Wide ? 4 : m - i >= 2 ? 2 : 1;
                 float* ap = g.A + ((nint)i * k);
-                if (g.Format != WeightFormat.Float32)
-                {
-                    SmallLowTile(g, jp, ap, rows, tile);
-                }
-                else if (!g.Wide)
+                if (!g.Wide)
                 {
                     if (rows == 2)
                     {
@@ -489,6 +491,69 @@ internal static unsafe partial class GemmKernels
                 {
                     Row1(k, ap, bp, tile);
                 }
+
+                for (int r = 0; r < rows; r++)
+                {
+                    float* cr = g.C + ((nint)(i + r) * n) + j0;
+                    float* tr = tile + (r * NR);
+                    if (nr == NR && g.Wide)
+                    {
+                        var v0 = Vector512.Load(tr);
+                        var v1 = Vector512.Load(tr + 16);
+                        if (g.Bias != null)
+                        {
+                            v0 += Vector512.Load(g.Bias + j0);
+                            v1 += Vector512.Load(g.Bias + j0 + 16);
+                        }
+
+                        if (g.Accumulate)
+                        {
+                            v0 += Vector512.Load(cr);
+                            v1 += Vector512.Load(cr + 16);
+                        }
+
+                        v0.Store(cr);
+                        v1.Store(cr + 16);
+                    }
+                    else
+                    {
+                        for (int j = 0; j < nr; j++)
+                        {
+                            float v = tr[j];
+                            if (g.Bias != null)
+                            {
+                                v += g.Bias[j0 + j];
+                            }
+
+                            cr[j] = g.Accumulate ? cr[j] + v : v;
+                        }
+                    }
+                }
+
+                i += rows;
+            }
+        }
+    }
+
+    /// <summary>The small-M task over low-precision panels (kept apart so the fp32 task's code is unchanged).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SmallLowTask(void* argsPointer, int task)
+    {
+        ref SmallArgs g = ref Unsafe.AsRef<SmallArgs>(argsPointer);
+        int jpEnd = Math.Min(g.Panels, (task + 1) * g.PanelsPerTask);
+        int k = g.K, m = g.M, n = g.N;
+        float* tile = stackalloc float[4 * NR];
+        for (int jp = task * g.PanelsPerTask; jp < jpEnd; jp++)
+        {
+            float* bp = g.B + ((nint)jp * k * NR);
+            int j0 = jp * NR;
+            int nr = Math.Min(NR, n - j0);
+            int i = 0;
+            while (i < m)
+            {
+                int rows = m - i >= 4 && g.Wide ? 4 : m - i >= 2 ? 2 : 1;
+                float* ap = g.A + ((nint)i * k);
+                SmallLowTile(g, jp, ap, rows, tile);
 
                 for (int r = 0; r < rows; r++)
                 {
