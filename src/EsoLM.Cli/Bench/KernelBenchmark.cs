@@ -28,6 +28,9 @@ internal sealed record KernelBenchmarkResult(int Threads, SimdLevel Simd, IReadO
 {
     /// <summary>Extra numeric fields written after the kernel ones, in insertion order (e.g. forward_tokens_per_second).</summary>
     public IList<KeyValuePair<string, double>> Extra { get; } = new List<KeyValuePair<string, double>>();
+
+    /// <summary>Copy and read bandwidth and the weight-streaming products of the same run, or null when not measured.</summary>
+    public (double CopyGBps, double ReadGBps, IReadOnlyList<GemvMeasurement> Gemv)? Bandwidth { get; set; }
 }
 
 /// <summary>
@@ -238,6 +241,29 @@ internal static class KernelBenchmark
         writer.WriteNumber("gemm_peak_ratio", Math.Round(result.GemmPeakRatio, 4));
         writer.WriteNumber("attention_gflops", Math.Round(result.AttentionGflops, 2));
         writer.WriteNumber("attention_queries_per_second", Math.Round(result.AttentionQueriesPerSecond, 0));
+        if (result.Bandwidth is { } bw)
+        {
+            writer.WriteNumber("copy_gbps", Math.Round(bw.CopyGBps, 2));
+            writer.WriteNumber("read_gbps", Math.Round(bw.ReadGBps, 2));
+            writer.WriteStartArray("gemv");
+            foreach (var g in bw.Gemv)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("weights", WeightsName(g.Format));
+                writer.WriteNumber("m", g.M);
+                writer.WriteNumber("k", g.K);
+                writer.WriteNumber("n", g.N);
+                writer.WriteNumber("gbps", Math.Round(g.GBps, 2));
+                writer.WriteNumber("gbps_median", Math.Round(g.MedianGBps, 2));
+                writer.WriteNumber("gflops", Math.Round(g.Gflops, 2));
+                writer.WriteNumber("of_copy", Math.Round(g.GBps / bw.CopyGBps, 4));
+                writer.WriteNumber("of_read", Math.Round(g.GBps / bw.ReadGBps, 4));
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+        }
+
         foreach (var (name, value) in result.Extra)
         {
             writer.WriteNumber(name, value);
@@ -245,6 +271,14 @@ internal static class KernelBenchmark
 
         writer.WriteEndObject();
     }
+
+    /// <summary>The CLI name of a weight format: fp32, bf16, int8.</summary>
+    public static string WeightsName(WeightFormat format) => format switch
+    {
+        WeightFormat.BFloat16 => "bf16",
+        WeightFormat.Int8 => "int8",
+        _ => "fp32",
+    };
 
     /// <summary>The result as one JSON line.</summary>
     public static string ToJson(KernelBenchmarkResult result)

@@ -17,8 +17,9 @@ namespace EsoLM.Cli.Bench;
 /// <param name="Extrapolated">Whether <paramref name="Seconds"/> was extrapolated from <paramref name="MeasuredPasses"/> passes.</param>
 /// <param name="MeasuredPasses">Passes actually timed.</param>
 /// <param name="TokensPerPass">Mean window rows fed per forward pass (all sequences of the batch together).</param>
+/// <param name="Weights">Storage of the packed weight matrices (fp32, bf16, int8).</param>
 internal sealed record SampleBenchmarkRow(string Method, int Length, int Batch, double Seconds, int Nfe, bool Extrapolated, int MeasuredPasses,
-    double TokensPerPass);
+    double TokensPerPass, WeightFormat Weights = WeightFormat.Float32);
 
 /// <summary>Result of <see cref="SampleBenchmark.Run"/>.</summary>
 /// <param name="Threads">Threads used.</param>
@@ -67,9 +68,17 @@ internal static class SampleBenchmark
     /// <param name="methods">Methods to run (default: all).</param>
     /// <param name="progress">Receives a line per finished configuration.</param>
     /// <param name="backend">Compute backend name (default <c>cpu</c>).</param>
+    /// <param name="weights">Weight formats to time (default fp32 only); each gets its own rows beside fp32.</param>
     public static SampleBenchmarkResult Run(IReadOnlyList<int> lengths, IReadOnlyList<int> batches, int threads = -1, int repeats = 1,
-        bool mdlmFull = false, IReadOnlyCollection<string>? methods = null, Action<string>? progress = null, string backend = "cpu")
+        bool mdlmFull = false, IReadOnlyCollection<string>? methods = null, Action<string>? progress = null, string backend = "cpu",
+        IReadOnlyList<WeightFormat>? weights = null)
     {
+        weights ??= [WeightFormat.Float32];
+        if (weights.Count == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(weights), 0, "At least one weight format is needed.");
+        }
+
         ArgumentNullException.ThrowIfNull(lengths);
         ArgumentNullException.ThrowIfNull(batches);
         ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
@@ -93,13 +102,18 @@ internal static class SampleBenchmark
         }
 
         var compute = new ComputeContext(threads);
-        var model = Commands.BackendOption.Resolve(backend, threads).Load(ModelParameters.CreateRandom(Config(lengths.Max()), 2025, 0.02f));
+        var parameters = ModelParameters.CreateRandom(Config(lengths.Max()), 2025, 0.02f);
+        var models = weights.Distinct()
+            .Select(f => (Weights: f, Network: Commands.BackendOption.Resolve(backend, threads, SimdLevel.Auto, f).Load(parameters))).ToArray();
         var selection = new TokenSelectionOptions { TopP = 0.9 };
 
         // Warm-up (JIT to tier 1, caches, pools) on a short length.
-        foreach (var m in methods)
+        foreach (var (_, model) in models)
         {
-            Measure(model, m, 32, 2, selection, 1, mdlmFull: true);
+            foreach (var m in methods)
+            {
+                Measure(model, m, 32, 2, selection, 1, mdlmFull: true);
+            }
         }
 
         var rows = new List<SampleBenchmarkRow>();
@@ -109,11 +123,14 @@ internal static class SampleBenchmark
             {
                 foreach (var m in Methods.Where(methods.Contains))
                 {
-                    bool full = m != "mdlm" || mdlmFull || ((long)length * length * batch <= 256L * 256);
-                    var row = Measure(model, m, length, batch, selection, repeats, full);
-                    rows.Add(row);
-                    progress?.Invoke(string.Create(CultureInfo.InvariantCulture,
-                        $"{row.Method,-9} L={row.Length,-5} batch={row.Batch,-3} {row.Seconds,9:F3} s/sample  NFE {row.Nfe}{(row.Extrapolated ? " (extrapolated)" : "")}"));
+                    foreach (var (format, model) in models)
+                    {
+                        bool full = m != "mdlm" || mdlmFull || ((long)length * length * batch <= 256L * 256);
+                        var row = Measure(model, m, length, batch, selection, repeats, full) with { Weights = format };
+                        rows.Add(row);
+                        progress?.Invoke(string.Create(CultureInfo.InvariantCulture,
+                            $"{row.Method,-9} {KernelBenchmark.WeightsName(row.Weights),-4} L={row.Length,-5} batch={row.Batch,-3} {row.Seconds,9:F3} s/sample  NFE {row.Nfe}{(row.Extrapolated ? " (extrapolated)" : "")}"));
+                    }
                 }
             }
         }
@@ -274,6 +291,7 @@ internal static class SampleBenchmark
             {
                 w.WriteStartObject();
                 w.WriteString("method", r.Method);
+                w.WriteString("weights", KernelBenchmark.WeightsName(r.Weights));
                 w.WriteNumber("length", r.Length);
                 w.WriteNumber("batch", r.Batch);
                 w.WriteNumber("seconds", Math.Round(r.Seconds, 4));
@@ -290,11 +308,19 @@ internal static class SampleBenchmark
 
             w.WriteEndArray();
             w.WriteStartObject("ratios");
-            foreach (var group in result.Rows.GroupBy(r => (r.Length, r.Batch)))
+            foreach (var group in result.Rows.GroupBy(r => (r.Length, r.Batch, r.Weights)))
             {
                 double Get(string m) => group.FirstOrDefault(r => r.Method == m)?.Seconds ?? double.NaN;
                 double eso = Get("esolm_b");
-                w.WriteStartObject(string.Create(CultureInfo.InvariantCulture, $"L{group.Key.Length}_b{group.Key.Batch}"));
+                string suffix = group.Key.Weights == WeightFormat.Float32 ? "" : "_" + KernelBenchmark.WeightsName(group.Key.Weights);
+                w.WriteStartObject(string.Create(CultureInfo.InvariantCulture, $"L{group.Key.Length}_b{group.Key.Batch}{suffix}"));
+                if (group.Key.Weights != WeightFormat.Float32)
+                {
+                    double fp32 = result.Rows.FirstOrDefault(r => r.Method == "esolm_b" && r.Length == group.Key.Length && r.Batch == group.Key.Batch
+                        && r.Weights == WeightFormat.Float32)?.Seconds ?? double.NaN;
+                    WriteRatio(w, "esolm_fp32_over_this", fp32 / eso);
+                }
+
                 WriteRatio(w, "mdlm_over_esolm", Get("mdlm") / eso);
                 WriteRatio(w, "bd3_4_over_esolm", Get("bd3_4") / eso);
                 WriteRatio(w, "bd3_16_over_esolm", Get("bd3_16") / eso);
@@ -339,10 +365,11 @@ internal static class SampleBenchmarkCommand
         var repeats = new System.CommandLine.Option<int>("--repeats") { Description = "Timed repeats per configuration (median reported).", DefaultValueFactory = _ => 1 };
         var methods = new System.CommandLine.Option<string>("--methods") { Description = "Methods, comma-separated: " + string.Join(',', SampleBenchmark.Methods) + ".", DefaultValueFactory = _ => string.Join(',', SampleBenchmark.Methods) };
         var backend = Commands.BackendOption.Create();
+        var weights = new System.CommandLine.Option<string>("--weights") { Description = "Weight formats, comma-separated: fp32, bf16, int8 (each gets its own rows).", DefaultValueFactory = _ => "fp32" };
         var mdlmFull = new System.CommandLine.Option<bool>("--mdlm-full") { Description = "Time all L MDLM passes everywhere (default: only where L²·batch ≤ 256²; elsewhere 8 passes, extrapolated and marked so)." };
         var cmd = new System.CommandLine.Command("sample", "Table 3: seconds per sample at NFE = L for AR, MDLM, BD3-LM (L′ = 4, 16) and Eso-LM (B) on a random-weight GPT-2-vocabulary model.")
         {
-            json, threads, lengths, batches, repeats, methods, mdlmFull, backend,
+            json, threads, lengths, batches, repeats, methods, mdlmFull, backend, weights,
         };
         cmd.SetAction(pr =>
         {
@@ -351,9 +378,11 @@ internal static class SampleBenchmarkCommand
                 var ls = ParseList(pr.GetValue(lengths)!, "--lengths");
                 var bs = ParseList(pr.GetValue(batches)!, "--batches");
                 var ms = pr.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                var ws = pr.GetValue(weights)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(x => Commands.WeightsOption.Parse(x, "--weights")).ToArray();
                 string loadBefore = LoadAverage();
                 var result = SampleBenchmark.Run(ls, bs, pr.GetValue(threads), pr.GetValue(repeats), pr.GetValue(mdlmFull), ms, line => Console.Error.WriteLine(line),
-                    pr.GetValue(backend)!);
+                    pr.GetValue(backend)!, ws);
                 string load = $"{loadBefore} (start) / {LoadAverage()} (end)";
                 if (pr.GetValue(json))
                 {
@@ -365,7 +394,7 @@ internal static class SampleBenchmarkCommand
                     foreach (var r in result.Rows)
                     {
                         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                            $"{r.Method,-9} L={r.Length,-5} batch={r.Batch,-3} {r.Seconds,9:F3} s/sample  NFE {r.Nfe}{(r.Extrapolated ? " (extrapolated)" : "")}"));
+                            $"{r.Method,-9} {KernelBenchmark.WeightsName(r.Weights),-4} L={r.Length,-5} batch={r.Batch,-3} {r.Seconds,9:F3} s/sample  NFE {r.Nfe}{(r.Extrapolated ? " (extrapolated)" : "")}"));
                     }
                 }
 

@@ -20,7 +20,10 @@ internal static class BackendOption
     };
 
     /// <summary>Resolves a backend by name with the given CPU threads (-1 = all cores) and SIMD width.</summary>
-    public static IComputeBackend Resolve(string? name, int threads, SimdLevel simd = SimdLevel.Auto)
+    public static IComputeBackend Resolve(string? name, int threads, SimdLevel simd = SimdLevel.Auto) => Resolve(name, threads, simd, WeightFormat.Float32);
+
+    /// <summary>Resolves a backend by name with the given CPU threads, SIMD width and weight storage (<c>--weights</c>).</summary>
+    public static IComputeBackend Resolve(string? name, int threads, SimdLevel simd, WeightFormat weights)
     {
         var key = string.IsNullOrWhiteSpace(name) ? CpuBackend.BackendName : name.Trim().ToLowerInvariant();
         if (key == TorchBackend.BackendName || key.StartsWith(TorchBackend.BackendName + ":", StringComparison.Ordinal))
@@ -30,7 +33,8 @@ internal static class BackendOption
 
         return key switch
         {
-            CpuBackend.BackendName => threads <= 0 && simd == SimdLevel.Auto ? CpuBackend.Default : new CpuBackend(new ComputeContext(threads, simd)),
+            CpuBackend.BackendName => threads <= 0 && simd == SimdLevel.Auto && weights == WeightFormat.Float32 ? CpuBackend.Default
+                : new CpuBackend(new ComputeContext(threads, simd), weights),
             _ => throw new ArgumentException($"--backend '{name}' is not available; this build knows: {string.Join(", ", Names)}.", nameof(name)),
         };
     }

@@ -66,14 +66,20 @@ internal static class BenchCommand
         var threads = ThreadsOption();
         var simd = new Option<Tensors.SimdLevel>("--simd") { Description = "SIMD width: Auto, Vector512, Vector256 or Scalar.", DefaultValueFactory = _ => Tensors.SimdLevel.Auto };
         var noForward = new Option<bool>("--no-forward") { Description = "Skip the 12-layer, 768-hidden, L=1024 forward measurement." };
+        var noBandwidth = new Option<bool>("--no-bandwidth") { Description = "Skip the copy/read bandwidth and the fp32/bf16/int8 vocabulary-head GEMV measurement." };
         var backend = BackendOption.Create();
         var cmd = new Command("kernels", "GEMM GFLOP/s at the model's shapes against the FMA ceiling, attention throughput, and forward tokens/s (12 layers, 768 hidden, L=1024).")
         {
-            json, threads, simd, noForward, backend,
+            json, threads, simd, noForward, backend, noBandwidth,
         };
         cmd.SetAction(pr =>
         {
             var result = KernelBenchmark.Run(pr.GetValue(threads), pr.GetValue(simd));
+            if (!pr.GetValue(noBandwidth))
+            {
+                result.Bandwidth = BandwidthBenchmark.Run(new Tensors.ComputeContext(pr.GetValue(threads), pr.GetValue(simd)));
+            }
+
             if (!pr.GetValue(noForward))
             {
                 result.Extra.Add(new("forward_tokens_per_second",
@@ -151,6 +157,16 @@ internal static class BenchCommand
 
         table.AddRow("attention (1 thread)", "256 q × ≤1024 k × 64", F(result.AttentionGflops), "");
         table.AddRow("FMA ceiling", "", F(result.FmaCeilingGflops), "");
+        if (result.Bandwidth is { } bw)
+        {
+            table.AddRow("copy bandwidth (GB/s, read + written)", "256 MiB", F(bw.CopyGBps), "");
+            table.AddRow("read bandwidth (GB/s)", "256 MiB", F(bw.ReadGBps), "");
+            foreach (var g in bw.Gemv)
+            {
+                table.AddRow($"gemv {KernelBenchmark.WeightsName(g.Format)} (GB/s of weights; {g.GBps / bw.CopyGBps:P0} of copy)", $"{g.M}×{g.K}×{g.N}", F(g.GBps), F(g.MedianGBps));
+            }
+        }
+
         foreach (var (name, value) in result.Extra)
         {
             table.AddRow(name, "", F(value), "");

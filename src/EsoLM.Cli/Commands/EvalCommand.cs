@@ -60,17 +60,18 @@ internal static class EvalCommand
         var threads = BenchCommand.ThreadsOption();
         var json = BenchCommand.JsonOption();
         var backend = BackendOption.Create();
+        var weights = WeightsOption.Create();
         var cmd = new Command("eval", "Evaluate a model: NELBO and exact perplexity, sample entropy, validity and generative perplexity.")
         {
             model, corpus, corpusSeed, documents, rows, scorer, orders, samples, sampler, steps, alphaEval, topP, baseline, trainSeed, trainDocuments,
-            alpha0, variant, noNelbo, batch, seed, threads, json, backend,
+            alpha0, variant, noNelbo, batch, seed, threads, json, backend, weights,
         };
         cmd.SetAction(pr =>
         {
             var settings = new EvalSettings(pr.GetValue(model)!, pr.GetValue(corpus)!, pr.GetValue(corpusSeed), pr.GetValue(documents), pr.GetValue(rows),
                 pr.GetValue(scorer), pr.GetValue(orders), pr.GetValue(samples), pr.GetValue(sampler), pr.GetValue(steps), pr.GetValue(alphaEval),
                 pr.GetValue(topP), pr.GetValue(baseline), pr.GetValue(trainSeed), pr.GetValue(trainDocuments), pr.GetValue(alpha0), pr.GetValue(variant),
-                pr.GetValue(batch), pr.GetValue(seed), pr.GetValue(threads), pr.GetValue(backend)!) { SkipNelbo = pr.GetValue(noNelbo) };
+                pr.GetValue(batch), pr.GetValue(seed), pr.GetValue(threads), pr.GetValue(backend)!) { SkipNelbo = pr.GetValue(noNelbo), Weights = WeightsOption.Parse(pr.GetValue(weights)) };
             var report = Run(settings, Console.Error);
             Console.Out.WriteLine(pr.GetValue(json) ? report.ToJson() : report.ToText());
             return 0;
@@ -91,7 +92,7 @@ internal static class EvalCommand
         var file = ModelFile.Load(s.Model);
         var tok = file.CreateTokenizer();
         var objective = Objective(file, s.Alpha0, s.Variant, s.Model);
-        var backend = BackendOption.Resolve(s.Backend, s.Threads);
+        var backend = BackendOption.Resolve(s.Backend, s.Threads, Tensors.SimdLevel.Auto, s.Weights);
         var net = backend.Load(file.Parameters);
         int length = file.Config.ContextLength;
 
@@ -340,6 +341,9 @@ internal static class EvalCommand
 
         /// <summary>Skip the NELBO perplexity.</summary>
         public bool SkipNelbo { get; init; }
+
+        /// <summary>Storage of the evaluated model's packed weights (fp32 unless --weights says otherwise).</summary>
+        public Tensors.WeightFormat Weights { get; init; } = Tensors.WeightFormat.Float32;
     }
 
     internal sealed class EvalReport

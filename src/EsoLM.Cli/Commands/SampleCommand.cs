@@ -46,23 +46,28 @@ internal static class SampleCommand
         var threads = BenchCommand.ThreadsOption();
         var json = BenchCommand.JsonOption();
         var backend = BackendOption.Create();
+        var weights = WeightsOption.Create();
         var cmd = new Command("sample", "Generate text from a model (streams the committed prefix).")
         {
-            model, sampler, variant, allowMismatch, alpha, steps, block, topP, topK, temperature, greedy, seed, count, length, prompt, threads, json, backend,
+            model, sampler, variant, allowMismatch, alpha, steps, block, topP, topK, temperature, greedy, seed, count, length, prompt, threads, json, backend, weights,
         };
         cmd.SetAction(pr =>
         {
             var settings = new Settings(pr.GetValue(model)!, pr.GetValue(sampler)!, pr.GetValue(variant), pr.GetValue(allowMismatch), pr.GetValue(alpha),
                 pr.GetValue(steps), pr.GetValue(block), pr.GetValue(topP), pr.GetValue(topK), pr.GetValue(temperature), pr.GetValue(greedy),
                 pr.GetValue(seed), pr.GetValue(count), pr.GetValue(length), pr.GetValue(prompt), pr.GetValue(threads), pr.GetValue(json),
-                pr.GetValue(backend)!);
+                pr.GetValue(backend)!) { Weights = pr.GetValue(weights)! };
             return Run(settings);
         });
         return cmd;
     }
 
     internal sealed record Settings(string Model, string Sampler, string? Variant, bool AllowVariantMismatch, double? Alpha, int? Steps, int Block,
-        double TopP, int TopK, double Temperature, bool Greedy, ulong Seed, int Count, int? Length, string? Prompt, int Threads, bool Json, string Backend = "cpu");
+        double TopP, int TopK, double Temperature, bool Greedy, ulong Seed, int Count, int? Length, string? Prompt, int Threads, bool Json, string Backend = "cpu")
+    {
+        /// <summary>Weight storage: fp32, bf16 or int8 (<c>--weights</c>).</summary>
+        public string Weights { get; init; } = "fp32";
+    }
 
     private static int Run(Settings s)
     {
@@ -168,7 +173,7 @@ internal static class SampleCommand
 
         MemoryBudget.Require(MemoryBudget.SamplingBytes(config, s.Count, length), "--count", s.Count,
             $"Sampling {s.Count} sequence(s) of {length} tokens at once");
-        var net = BackendOption.Resolve(s.Backend, s.Threads).Load(file.Parameters);
+        var net = BackendOption.Resolve(s.Backend, s.Threads, Tensors.SimdLevel.Auto, WeightsOption.Parse(s.Weights)).Load(file.Parameters);
         var selection = new TokenSelectionOptions { Greedy = s.Greedy, Temperature = s.Temperature, TopK = s.TopK, TopP = s.TopP };
         int? eos = tokenizer.EndOfTextId is int e && e < config.VocabSize && e != config.MaskTokenId ? e : null;
         TokenDecoder decoder = ids => tokenizer.Decode(ids);

@@ -45,6 +45,11 @@ internal sealed class EsoLmOptionsRules(IServiceProvider services, IEnumerable<E
             CheckModelFile(options, errors);
         }
 
+        if (!Enum.IsDefined(options.Weights))
+        {
+            errors.Add($"Weights: {options.Weights} is not a weight format (Float32, BFloat16 or Int8).");
+        }
+
         if (options.Sampler is "mdlm" or "bd3" or "ar" && options.AlphaEval != 1.0)
         {
             errors.Add($"AlphaEval: {options.AlphaEval} is only used by the 'esolm' sampler; sampler '{options.Sampler}' ignores it (leave it at 1).");

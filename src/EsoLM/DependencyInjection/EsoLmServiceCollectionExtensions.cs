@@ -61,9 +61,9 @@ public static class EsoLmServiceCollectionExtensions
             var path = options.ModelPath ?? throw new InvalidOperationException("EsoLmOptions.ModelPath is not set and no model was supplied with UseModel.");
             var strategies = sp.GetRequiredService<IEsoLmStrategyProvider>();
             var backend = strategies.GetStrategy<IComputeBackend>(options.Backend);
-            if (backend is CpuBackend && options.Threads is int t)
+            if (backend is CpuBackend cpu && (options.Threads is not null || options.Weights != cpu.Weights))
             {
-                backend = new CpuBackend(new ComputeContext(t));
+                backend = new CpuBackend(options.Threads is int t ? new ComputeContext(t) : cpu.Compute, options.Weights);
             }
 
             var loaded = EsoLmModel.Load(path, backend);

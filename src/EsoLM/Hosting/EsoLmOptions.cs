@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using EsoLM.Tensors;
 using Microsoft.Extensions.Options;
 
 namespace EsoLM.Hosting;
@@ -84,6 +85,13 @@ public sealed class EsoLmOptions
     /// <summary>Threads a kernel of the <c>cpu</c> backend may use when the model is loaded from <see cref="ModelPath"/>; null = all cores.</summary>
     [Range(1, 1024)]
     public int? Threads { get; set; }
+
+    /// <summary>
+    /// Storage of the packed weight matrices when the model is loaded from <see cref="ModelPath"/> onto the <c>cpu</c> backend:
+    /// <c>Float32</c> (exact, the default), <c>BFloat16</c> or <c>Int8</c> (faster sampling, approximate logits; see
+    /// docs/how-to/weights.md for their quality). Other backends choose their own storage.
+    /// </summary>
+    public WeightFormat Weights { get; set; } = WeightFormat.Float32;
 
     /// <summary>Idle samplers kept per distinct setting (the pool bound).</summary>
     [Range(1, 1024)]

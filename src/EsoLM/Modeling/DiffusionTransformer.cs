@@ -41,6 +41,8 @@ internal sealed class DiffusionTransformer : INetwork
         Config.Validate();
         Compute = backend.Compute;
         CpuBackend = backend;
+        Weights = backend.Weights;
+        var format = Weights;
         _rotary = new RotaryTable(RotaryTable.InverseFrequencies(Config.HeadDim, Config.RotaryBase), Config.ContextLength);
         _conditioning = new float[Config.CondDim];
         _finalModulation = new float[2 * Config.HiddenSize];
@@ -56,9 +58,9 @@ internal sealed class DiffusionTransformer : INetwork
             var b = $"blocks.{i}.";
             ParameterTensor T(string name) => parameters[b + name];
             _blocks[i] = new Block(T("norm1.weight").Data, T("norm2.weight").Data,
-                PackedMatrix.Pack(T("attn_qkv.weight").Data, 3 * d, d), PackedMatrix.Pack(T("attn_out.weight").Data, d, d),
-                PackedMatrix.Pack(T("mlp.0.weight").Data, Config.MlpHidden, d), T("mlp.0.bias").Data,
-                PackedMatrix.Pack(T("mlp.2.weight").Data, d, Config.MlpHidden), T("mlp.2.bias").Data, new float[6 * d])
+                PackedMatrix.Pack(T("attn_qkv.weight").Data, 3 * d, d, format), PackedMatrix.Pack(T("attn_out.weight").Data, d, d, format),
+                PackedMatrix.Pack(T("mlp.0.weight").Data, Config.MlpHidden, d, format), T("mlp.0.bias").Data,
+                PackedMatrix.Pack(T("mlp.2.weight").Data, d, Config.MlpHidden, format), T("mlp.2.bias").Data, new float[6 * d])
             {
                 QkvWeight = T("attn_qkv.weight"),
                 OutWeight = T("attn_out.weight"),
@@ -69,12 +71,18 @@ internal sealed class DiffusionTransformer : INetwork
             };
         }
 
-        _head = PackedMatrix.Pack(parameters["output_layer.linear.weight"].Data, Config.VocabSize, d);
+        _head = PackedMatrix.Pack(parameters["output_layer.linear.weight"].Data, Config.VocabSize, d, format);
         RefreshFromParameters();
     }
 
     /// <summary>The model shape.</summary>
     public ModelConfig Config { get; }
+
+    /// <summary>How the packed weight matrices are stored (the backend's <see cref="CpuBackend.Weights"/>).</summary>
+    public WeightFormat Weights { get; }
+
+    /// <summary>Bytes of packed weight matrices one forward pass streams (all blocks and the vocabulary head).</summary>
+    public long PackedWeightBytes => _head.WeightBytes + _blocks.Sum(b => b.Qkv.WeightBytes + b.Out.WeightBytes + b.Mlp1.WeightBytes + b.Mlp2.WeightBytes);
 
     /// <summary>The CPU backend this network runs on.</summary>
     internal CpuBackend CpuBackend { get; }
@@ -88,7 +96,7 @@ internal sealed class DiffusionTransformer : INetwork
         get
         {
             // The raw parameters plus the packed copies of the matrices (panels padded to the panel width).
-            static long Packed(PackedMatrix m) => (long)m.PanelCount * PackedMatrix.PanelWidth * m.Cols * sizeof(float);
+            static long Packed(PackedMatrix m) => m.WeightBytes;
             long bytes = (Parameters.Count * sizeof(float)) + Packed(_head);
             foreach (var b in _blocks)
             {
@@ -154,7 +162,9 @@ internal sealed class DiffusionTransformer : INetwork
     public ITrainingState CreateTrainingState(AdamWOptions optimizer, double emaDecay)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
-        return new CpuTrainingState(this, optimizer, emaDecay);
+        return Weights == WeightFormat.Float32 ? new CpuTrainingState(this, optimizer, emaDecay)
+            : throw new InvalidOperationException(
+                $"This network packs its weights in {Weights}; training needs {WeightFormat.Float32} weights (new CpuBackend(compute) — the default).");
     }
 
     /// <summary>The parameters the network was built from (the same instance; see <see cref="RefreshFromParameters"/>).</summary>

@@ -48,6 +48,7 @@ internal sealed class FastSelection
     private readonly int[] _count = new int[Bins];
     private readonly double[] _mass = new double[Bins];
     private readonly int[] _cand = new int[Chunk];
+    private readonly short[] _binOf;
     private readonly double[] _u = new double[Chunk + Pad];
     private (double Value, int Index)[] _bin = [];
 
@@ -59,6 +60,64 @@ internal sealed class FastSelection
         _options = options;
         _x = new double[vocab];
         _e = options.TopP < 1 ? new double[vocab] : [];
+        _binOf = options.TopP < 1 ? new short[vocab] : [];
+    }
+
+    /// <summary>x = (double)logits, exactly (Vector512 widening where accelerated).</summary>
+    private static void Widen(ReadOnlySpan<float> logits, Span<double> x)
+    {
+        int v = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            ref float l0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(logits);
+            ref double x0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+            for (; v + 16 <= logits.Length; v += 16)
+            {
+                var f = Vector512.LoadUnsafe(ref l0, (nuint)v);
+                Vector512.WidenLower(f).StoreUnsafe(ref x0, (nuint)v);
+                Vector512.WidenUpper(f).StoreUnsafe(ref x0, (nuint)(v + 8));
+            }
+        }
+
+        for (; v < logits.Length; v++)
+        {
+            x[v] = logits[v];
+        }
+    }
+
+    /// <summary>The smallest entry of x that is ≥ <paramref name="floor"/> (<paramref name="max"/> if none is smaller).</summary>
+    private static double LowestAtLeast(ReadOnlySpan<double> x, double floor, double max)
+    {
+        int v = 0;
+        double lo = max;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var f = Vector512.Create(floor);
+            var big = Vector512.Create(max);
+            var acc = big;
+            ref double x0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+            for (; v + 8 <= x.Length; v += 8)
+            {
+                var xv = Vector512.LoadUnsafe(ref x0, (nuint)v);
+                acc = Vector512.Min(acc, Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(xv, f), xv, big));
+            }
+
+            for (int i = 0; i < 8; i++)
+            {
+                lo = Math.Min(lo, acc[i]);
+            }
+        }
+
+        for (; v < x.Length; v++)
+        {
+            double xv = x[v];
+            if (xv >= floor && xv < lo)
+            {
+                lo = xv;
+            }
+        }
+
+        return lo;
     }
 
     /// <summary>The reference's noise formula, scalar (only for the bound).</summary>
@@ -77,24 +136,16 @@ internal sealed class FastSelection
     }
 
     /// <summary>The chosen token, or −1 when the reference path must decide.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public int Select(ReadOnlySpan<float> logits, DrawKey key)
     {
         var x = _x.AsSpan();
         double invT = 1.0 / _options.Temperature;
         bool filtered = _options.TopK > 0 || _options.TopP < 1;
-        if (_options.Temperature == 1.0)
+        Widen(logits, x);
+        if (_options.Temperature != 1.0)
         {
-            for (int v = 0; v < x.Length; v++)
-            {
-                x[v] = logits[v];
-            }
-        }
-        else
-        {
-            for (int v = 0; v < x.Length; v++)
-            {
-                x[v] = logits[v] * invT;
-            }
+            TensorPrimitives.Multiply(x, invT, x);
         }
 
         x[_mask] = filtered ? -1e6 : double.NegativeInfinity;
@@ -128,6 +179,7 @@ internal sealed class FastSelection
         return LazyArgmax(x, top, b, xb, ib);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private int LazyArgmax(ReadOnlySpan<double> x, int top, ulong b, double xb, int ib)
     {
         double best = double.NegativeInfinity;
@@ -245,6 +297,7 @@ internal sealed class FastSelection
     /// Finds the last entry (x_b, i_b) the reference nucleus keeps, in descending (value, then ascending id) order; false when
     /// the decision is too close to call without the reference's exact summation order.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private bool NucleusBoundary(ReadOnlySpan<double> x, double max, double p, out double xb, out int ib)
     {
         xb = double.NegativeInfinity;
@@ -256,27 +309,22 @@ internal sealed class FastSelection
         double target = p * total;
 
         // Bins over [lo, max]; entries below max − 40 (mass < 4e-18 each) share the tail.
-        double lo = max;
         double floor = max - 40;
-        foreach (double xv in x)
-        {
-            if (xv >= floor && xv < lo)
-            {
-                lo = xv;
-            }
-        }
+        double lo = LowestAtLeast(x, floor, max);
 
         double scale = max > lo ? Bins / (max - lo) : 0;
         var count = _count.AsSpan();
         var mass = _mass.AsSpan();
         count.Clear();
         mass.Clear();
+        var bins = _binOf.AsSpan(0, x.Length);
         for (int v = 0; v < x.Length; v++)
         {
             double xv = x[v];
-            if (xv >= lo)
+            int bin = xv >= lo ? Math.Min(Bins - 1, (int)((max - xv) * scale)) : Bins;
+            bins[v] = (short)bin;
+            if (bin < Bins)
             {
-                int bin = Math.Min(Bins - 1, (int)((max - xv) * scale));
                 count[bin]++;
                 mass[bin] += e[v];
             }
@@ -309,12 +357,29 @@ internal sealed class FastSelection
 
         var entries = _bin.AsSpan(0, k);
         int c = 0;
-        for (int v = 0; v < x.Length; v++)
+        short target16 = (short)crossing;
+        int start = 0;
+        if (Vector512.IsHardwareAccelerated)
         {
-            double xv = x[v];
-            if (xv >= lo && Math.Min(Bins - 1, (int)((max - xv) * scale)) == crossing)
+            var want = Vector512.Create(target16);
+            ref short b0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(bins);
+            for (; start + 32 <= bins.Length; start += 32)
             {
-                entries[c++] = (xv, v);
+                ulong hits = Vector512.Equals(Vector512.LoadUnsafe(ref b0, (nuint)start), want).ExtractMostSignificantBits();
+                while (hits != 0)
+                {
+                    int v = start + System.Numerics.BitOperations.TrailingZeroCount(hits);
+                    hits &= hits - 1;
+                    entries[c++] = (x[v], v);
+                }
+            }
+        }
+
+        for (int v = start; v < bins.Length; v++)
+        {
+            if (bins[v] == target16)
+            {
+                entries[c++] = (x[v], v);
             }
         }
 

@@ -10,6 +10,8 @@ internal static unsafe class Gemm
     /// <summary>
     /// C[m, N] = A[m, K]·Wᵀ (+ bias[N]) (+ C when <paramref name="accumulate"/>), W packed [N, K].
     /// Few-row inputs (decoding, m &lt; 12) take a GEMV-style path that streams each weight panel once per row group.
+    /// Weights packed in <see cref="WeightFormat.BFloat16"/> or <see cref="WeightFormat.Int8"/> are widened to fp32 in
+    /// registers (or per cache block) and accumulated in fp32.
     /// </summary>
     /// <param name="context">Threads and SIMD width.</param>
     /// <param name="a">A, row-major [m, K].</param>
@@ -42,6 +44,13 @@ internal static unsafe class Gemm
         fixed (float* pb = bias)
         {
             float* biasPointer = bias.IsEmpty ? null : pb;
+            if (w.Format != WeightFormat.Float32)
+            {
+                GemmKernels.MultiplyLow(context.MaxDegreeOfParallelism, context.Simd, pa, w.Low, pc, biasPointer, m, n, k, accumulate);
+                w.KeepAlive();
+                return;
+            }
+
             RowMajorA(context, pa, w.Data, pc, biasPointer, m, n, k, accumulate);
         }
 

@@ -246,11 +246,14 @@ internal static unsafe partial class GemmKernels
         public int MBlocks;
         public int NChunks;
         public int PanelsPerChunk;
+        public WeightFormat Format;
+        public void* LowData;
+        public float* Scales;
     }
 
     /// <summary>C[m, n] = op(A)·B (+ bias) (+ C) with B pre-packed in NR panels of depth K.</summary>
     internal static void Blocked(int threads, SimdLevel simd, float* a, nint aRowStride, nint aColStride, float* b,
-        float* c, nint ldc, float* bias, int m, int n, int k, bool accumulate)
+        float* c, nint ldc, float* bias, int m, int n, int k, bool accumulate, in LowB low = default)
     {
         int mr = MicroRows(simd);
         int panels = (n + NR - 1) / NR;
@@ -285,6 +288,9 @@ internal static unsafe partial class GemmKernels
             MBlocks = mBlocks,
             NChunks = nChunks,
             PanelsPerChunk = panelsPerChunk,
+            Format = low.Format,
+            LowData = low.Data,
+            Scales = low.Scales,
         };
         WorkerPool.Run(threads, mBlocks * nChunks, &BlockedTask, &args);
     }
@@ -301,6 +307,9 @@ internal static unsafe partial class GemmKernels
         int mcPad = (mc + mr - 1) / mr * mr;
         float* pack = Scratch.Get(Scratch.PackA, mcPad * k);
         float* tile = Scratch.Get(Scratch.Tile, mr * NR);
+        bool widen = g.Format != WeightFormat.Float32;
+        float* widened = widen ? Scratch.Get(Scratch.Widened, KC * NR) : null;
+        var low = new LowB(g.Format, g.LowData, g.Scales);
 
         // Pack the whole A block once (KC-deep blocks, each mr-row k-major panels), then stream the B panels.
         for (int p0 = 0; p0 < k; p0 += KC)
@@ -320,7 +329,17 @@ internal static unsafe partial class GemmKernels
                 int kc = Math.Min(KC, k - p0);
                 float* packBlock = pack + ((nint)mcPad * p0);
                 bool load = p0 > 0 || g.Accumulate;
-                float* bp = g.B + ((nint)jp * k * NR) + ((nint)p0 * NR);
+                float* bp;
+                if (widen)
+                {
+                    WidenBlock(low, jp, k, p0, kc, widened);
+                    bp = widened;
+                }
+                else
+                {
+                    bp = g.B + ((nint)jp * k * NR) + ((nint)p0 * NR);
+                }
+
                 float* bias = p0 == 0 && g.Bias != null ? g.Bias + j0 : null;
                 for (int q = 0; q < mc; q += mr)
                 {
@@ -392,13 +411,17 @@ internal static unsafe partial class GemmKernels
         public int PanelsPerTask;
         public int Panels;
         public bool Wide;
+        public WeightFormat Format;
+        public void* LowData;
+        public float* Scales;
     }
 
     /// <summary>
     /// C[m, n] = A[m, k]·B (+ bias) (+ C) for small m (Vector512 or Vector256): streams each packed panel once per row
     /// group, reading A rows in place (no packing, no zero-padded rows).
     /// </summary>
-    internal static void Small(int threads, SimdLevel simd, float* a, float* b, float* c, float* bias, int m, int n, int k, bool accumulate)
+    internal static void Small(int threads, SimdLevel simd, float* a, float* b, float* c, float* bias, int m, int n, int k, bool accumulate,
+        in LowB low = default)
     {
         int panels = (n + NR - 1) / NR;
         int perTask = threads > 1 ? Math.Max(1, (panels + (threads * 8) - 1) / (threads * 8)) : panels;
@@ -415,7 +438,16 @@ internal static unsafe partial class GemmKernels
             PanelsPerTask = perTask,
             Panels = panels,
             Wide = simd == SimdLevel.Vector512,
+            Format = low.Format,
+            LowData = low.Data,
+            Scales = low.Scales,
         };
+        if (low.Format != WeightFormat.Float32)
+        {
+            WorkerPool.Run(threads, (panels + perTask - 1) / perTask, &SmallLowTask, &args);
+            return;
+        }
+
         WorkerPool.Run(threads, (panels + perTask - 1) / perTask, &SmallTask, &args);
     }
 
@@ -459,6 +491,69 @@ internal static unsafe partial class GemmKernels
                 {
                     Row1(k, ap, bp, tile);
                 }
+
+                for (int r = 0; r < rows; r++)
+                {
+                    float* cr = g.C + ((nint)(i + r) * n) + j0;
+                    float* tr = tile + (r * NR);
+                    if (nr == NR && g.Wide)
+                    {
+                        var v0 = Vector512.Load(tr);
+                        var v1 = Vector512.Load(tr + 16);
+                        if (g.Bias != null)
+                        {
+                            v0 += Vector512.Load(g.Bias + j0);
+                            v1 += Vector512.Load(g.Bias + j0 + 16);
+                        }
+
+                        if (g.Accumulate)
+                        {
+                            v0 += Vector512.Load(cr);
+                            v1 += Vector512.Load(cr + 16);
+                        }
+
+                        v0.Store(cr);
+                        v1.Store(cr + 16);
+                    }
+                    else
+                    {
+                        for (int j = 0; j < nr; j++)
+                        {
+                            float v = tr[j];
+                            if (g.Bias != null)
+                            {
+                                v += g.Bias[j0 + j];
+                            }
+
+                            cr[j] = g.Accumulate ? cr[j] + v : v;
+                        }
+                    }
+                }
+
+                i += rows;
+            }
+        }
+    }
+
+    /// <summary>The small-M task over low-precision panels (kept apart so the fp32 task's code is unchanged).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SmallLowTask(void* argsPointer, int task)
+    {
+        ref SmallArgs g = ref Unsafe.AsRef<SmallArgs>(argsPointer);
+        int jpEnd = Math.Min(g.Panels, (task + 1) * g.PanelsPerTask);
+        int k = g.K, m = g.M, n = g.N;
+        float* tile = stackalloc float[4 * NR];
+        for (int jp = task * g.PanelsPerTask; jp < jpEnd; jp++)
+        {
+            float* bp = g.B + ((nint)jp * k * NR);
+            int j0 = jp * NR;
+            int nr = Math.Min(NR, n - j0);
+            int i = 0;
+            while (i < m)
+            {
+                int rows = m - i >= 4 && g.Wide ? 4 : m - i >= 2 ? 2 : 1;
+                float* ap = g.A + ((nint)i * k);
+                SmallLowTile(g, jp, ap, rows, tile);
 
                 for (int r = 0; r < rows; r++)
                 {

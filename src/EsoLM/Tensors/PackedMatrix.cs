@@ -9,9 +9,13 @@ namespace EsoLM.Tensors;
 /// <see cref="Repack(ReadOnlySpan{float})"/>; safe to share between threads for reading.
 /// </summary>
 /// <remarks>
-/// Layout: Wᵀ cut into <see cref="PanelWidth"/>-wide column panels; panel j holds, for each input p (k-major), the
+/// <para>Layout: Wᵀ cut into <see cref="PanelWidth"/>-wide column panels; panel j holds, for each input p (k-major), the
 /// weights of outputs j·32 … j·32+31 contiguously, zero-padded past <see cref="Rows"/>. The buffer is 64-byte aligned
-/// and lives on the pinned object heap.
+/// and lives on the pinned object heap.</para>
+/// <para>In <see cref="WeightFormat.BFloat16"/> each k-step of a panel is 32 bfloat16 values (one 64-byte line) with
+/// outputs c and c + 16 sharing a 32-bit word, so a vector of words widens to two fp32 vectors with one shift and one
+/// mask. In <see cref="WeightFormat.Int8"/> each k-step is 32 signed bytes and every output row has an fp32 scale
+/// (max |w| / 127); the products accumulate in fp32 and are scaled once at the end.</para>
 /// </remarks>
 internal sealed unsafe class PackedMatrix
 {
@@ -20,15 +24,41 @@ internal sealed unsafe class PackedMatrix
 
     private readonly float[] _data;
     private readonly int _offset;
+    private readonly ushort[] _half;
+    private readonly int _halfOffset;
+    private readonly sbyte[] _bytes;
+    private readonly int _byteOffset;
+    private readonly float[] _scales;
 
-    private PackedMatrix(int rows, int cols)
+    private PackedMatrix(int rows, int cols, WeightFormat format)
     {
         Rows = rows;
         Cols = cols;
+        Format = format;
         PanelCount = (rows + PanelWidth - 1) / PanelWidth;
-        _data = GC.AllocateArray<float>(checked((PanelCount * PanelWidth * cols) + 16), pinned: true);
-        nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_data));
-        _offset = (int)(((64 - (address & 63)) & 63) / sizeof(float));
+        long elements = (long)PanelCount * PanelWidth * cols;
+        _data = [];
+        _half = [];
+        _bytes = [];
+        _scales = [];
+        switch (format)
+        {
+            case WeightFormat.Float32:
+                _data = GC.AllocateArray<float>(checked((int)elements + 16), pinned: true);
+                _offset = (int)(((64 - (Address(_data) & 63)) & 63) / sizeof(float));
+                break;
+            case WeightFormat.BFloat16:
+                _half = GC.AllocateArray<ushort>(checked((int)elements + 32), pinned: true);
+                _halfOffset = (int)(((64 - (Address(_half) & 63)) & 63) / sizeof(ushort));
+                break;
+            case WeightFormat.Int8:
+                _bytes = GC.AllocateArray<sbyte>(checked((int)elements + 64), pinned: true);
+                _byteOffset = (int)((64 - (Address(_bytes) & 63)) & 63);
+                _scales = GC.AllocateArray<float>((PanelCount * PanelWidth) + 16, pinned: true);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown weight format.");
+        }
     }
 
     /// <summary>Number of rows of W (outputs of the linear map, N of the GEMM).</summary>
@@ -40,12 +70,35 @@ internal sealed unsafe class PackedMatrix
     /// <summary>Number of <see cref="PanelWidth"/>-wide panels.</summary>
     public int PanelCount { get; }
 
-    /// <summary>Packs a row-major [<paramref name="rows"/>, <paramref name="cols"/>] matrix.</summary>
-    public static PackedMatrix Pack(ReadOnlySpan<float> weights, int rows, int cols)
+    /// <summary>How the weights are stored.</summary>
+    public WeightFormat Format { get; }
+
+    /// <summary>Bytes of packed weights one product streams (panels incl. padding, plus the int8 scales).</summary>
+    public long WeightBytes => Format switch
+    {
+        WeightFormat.BFloat16 => (long)PanelCount * PanelWidth * Cols * sizeof(ushort),
+        WeightFormat.Int8 => ((long)PanelCount * PanelWidth * Cols) + (PanelCount * PanelWidth * sizeof(float)),
+        _ => (long)PanelCount * PanelWidth * Cols * sizeof(float),
+    };
+
+    /// <summary>Packs a row-major [<paramref name="rows"/>, <paramref name="cols"/>] matrix in fp32.</summary>
+    public static PackedMatrix Pack(ReadOnlySpan<float> weights, int rows, int cols) => Pack(weights, rows, cols, WeightFormat.Float32);
+
+    /// <summary>Packs a row-major [<paramref name="rows"/>, <paramref name="cols"/>] matrix in the given <paramref name="format"/>.</summary>
+    /// <param name="weights">Row-major values, <paramref name="rows"/> × <paramref name="cols"/> of them.</param>
+    /// <param name="rows">Outputs (N).</param>
+    /// <param name="cols">Inputs (K).</param>
+    /// <param name="format">Storage format; <see cref="WeightFormat.Float32"/> is exact.</param>
+    public static PackedMatrix Pack(ReadOnlySpan<float> weights, int rows, int cols, WeightFormat format)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(cols, 1);
-        var m = new PackedMatrix(rows, cols);
+        if (!Enum.IsDefined(format))
+        {
+            throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown weight format (Float32, BFloat16 or Int8).");
+        }
+
+        var m = new PackedMatrix(rows, cols, format);
         m.Repack(weights);
         return m;
     }
@@ -53,9 +106,11 @@ internal sealed unsafe class PackedMatrix
     /// <summary>Re-packs new values of the same shape (after an optimizer step). Not thread-safe with readers. Allocation-free.</summary>
     public void Repack(ReadOnlySpan<float> weights)
     {
-        if (weights.Length != Rows * Cols)
+        CheckLength(weights);
+        if (Format != WeightFormat.Float32)
         {
-            throw new ArgumentException($"Expected {Rows}×{Cols} = {Rows * Cols} values, got {weights.Length}.", nameof(weights));
+            PackLow(weights, 0, PanelCount);
+            return;
         }
 
         fixed (float* src = weights)
@@ -68,13 +123,15 @@ internal sealed unsafe class PackedMatrix
     /// <see cref="Repack(ReadOnlySpan{float})"/> on up to <see cref="ComputeContext.MaxDegreeOfParallelism"/> threads.
     /// </summary>
     /// <param name="context">Threads to use.</param>
-    /// <param name="weights">Row-major [<see cref="Rows"/>, <see cref="Cols"/>] values.</param>
+    /// <param name="weights">Row-major values, <see cref="Rows"/> × <see cref="Cols"/> of them.</param>
     public void Repack(ComputeContext context, ReadOnlySpan<float> weights)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (weights.Length != Rows * Cols)
+        CheckLength(weights);
+        if (Format != WeightFormat.Float32)
         {
-            throw new ArgumentException($"Expected {Rows}×{Cols} = {Rows * Cols} values, got {weights.Length}.", nameof(weights));
+            PackLow(weights, 0, PanelCount);
+            return;
         }
 
         fixed (float* src = weights)
@@ -83,24 +140,90 @@ internal sealed unsafe class PackedMatrix
         }
     }
 
-    /// <summary>Copies W back out in row-major [<see cref="Rows"/>, <see cref="Cols"/>] order.</summary>
+    /// <summary>Copies W back out in row-major [<see cref="Rows"/>, <see cref="Cols"/>] order (the stored, possibly rounded values).</summary>
     public void CopyTo(Span<float> destination)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, Rows * Cols, nameof(destination));
-        float* d = Data;
         for (int j = 0; j < Rows; j++)
         {
-            float* panel = d + ((long)(j / PanelWidth) * Cols * PanelWidth) + (j % PanelWidth);
+            long panel = (long)(j / PanelWidth) * Cols * PanelWidth;
+            int c = j % PanelWidth;
             for (int p = 0; p < Cols; p++)
             {
-                destination[(j * Cols) + p] = panel[p * PanelWidth];
+                long at = panel + ((long)p * PanelWidth);
+                destination[(j * Cols) + p] = Format switch
+                {
+                    WeightFormat.BFloat16 => LowPrecision.FromBFloat16(HalfData[at + LowPrecision.Bf16Slot(c)]),
+                    WeightFormat.Int8 => ByteData[at + c] * _scales[j],
+                    _ => Data[at + c],
+                };
             }
         }
     }
 
-    /// <summary>Aligned pointer to the packed panels (the array is pinned for its lifetime).</summary>
+    /// <summary>Aligned pointer to the packed fp32 panels (the array is pinned for its lifetime).</summary>
     internal float* Data => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_data)) + _offset;
 
+    /// <summary>Aligned pointer to the packed bf16 panels.</summary>
+    internal ushort* HalfData => (ushort*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_half)) + _halfOffset;
+
+    /// <summary>Aligned pointer to the packed int8 panels.</summary>
+    internal sbyte* ByteData => (sbyte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_bytes)) + _byteOffset;
+
+    /// <summary>The int8 row scales (PanelCount·32 of them, zero past <see cref="Rows"/>).</summary>
+    internal float* Scales => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_scales));
+
+    /// <summary>The low-precision operand for the kernels.</summary>
+    internal GemmKernels.LowB Low => new(Format, Format == WeightFormat.BFloat16 ? HalfData : ByteData, Format == WeightFormat.Int8 ? Scales : null);
+
     /// <summary>Keeps the pinned buffer reachable while a pointer from <see cref="Data"/> is in use.</summary>
-    internal void KeepAlive() => GC.KeepAlive(_data);
+    internal void KeepAlive()
+    {
+        GC.KeepAlive(_data);
+        GC.KeepAlive(_half);
+        GC.KeepAlive(_bytes);
+        GC.KeepAlive(_scales);
+    }
+
+    private static nint Address<T>(T[] array) => (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
+
+    private void CheckLength(ReadOnlySpan<float> weights)
+    {
+        if (weights.Length != Rows * Cols)
+        {
+            throw new ArgumentException($"Expected {Rows}×{Cols} = {Rows * Cols} values, got {weights.Length}.", nameof(weights));
+        }
+    }
+
+    private void PackLow(ReadOnlySpan<float> weights, int firstPanel, int panelCount)
+    {
+        int k = Cols;
+        for (int jp = firstPanel; jp < firstPanel + panelCount; jp++)
+        {
+            long panel = (long)jp * k * PanelWidth;
+            for (int c = 0; c < PanelWidth; c++)
+            {
+                int j = (jp * PanelWidth) + c;
+                var row = j < Rows ? weights.Slice(j * k, k) : default;
+                if (Format == WeightFormat.BFloat16)
+                {
+                    ushort* dst = HalfData + panel + LowPrecision.Bf16Slot(c);
+                    for (int p = 0; p < k; p++)
+                    {
+                        dst[(long)p * PanelWidth] = j < Rows ? LowPrecision.ToBFloat16(row[p]) : (ushort)0;
+                    }
+                }
+                else
+                {
+                    float scale = j < Rows ? LowPrecision.Int8Scale(row) : 0f;
+                    _scales[j] = scale;
+                    sbyte* dst = ByteData + panel + c;
+                    for (int p = 0; p < k; p++)
+                    {
+                        dst[(long)p * PanelWidth] = j < Rows ? LowPrecision.ToInt8(row[p], scale) : (sbyte)0;
+                    }
+                }
+            }
+        }
+    }
 }

@@ -30,7 +30,10 @@ internal static unsafe class Scratch
     /// <summary>Output block (blocked attention).</summary>
     public const int AttnOut = 7;
 
-    private const int SlotCount = 8;
+    /// <summary>A low-precision weight block widened to fp32 (GEMM).</summary>
+    public const int Widened = 8;
+
+    private const int SlotCount = 9;
 
     [ThreadStatic]
     private static float[]?[]? _buffers;

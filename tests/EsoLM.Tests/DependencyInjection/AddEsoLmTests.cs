@@ -206,6 +206,34 @@ public sealed class AddEsoLmTests
             File.Delete(path);
         }
     }
+
+    [Theory]
+    [InlineData(EsoLM.Tensors.WeightFormat.BFloat16, "bfloat16")]
+    [InlineData(EsoLM.Tensors.WeightFormat.Int8, "int8")]
+    public void The_weights_option_packs_the_loaded_model_in_that_format(EsoLM.Tensors.WeightFormat weights, string dataType)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"esolm-di-{Guid.NewGuid():N}.safetensors");
+        TinyModels.Model().Save(path);
+        try
+        {
+            var services = new ServiceCollection();
+            services.AddEsoLm(o =>
+            {
+                o.ModelPath = path;
+                o.Weights = weights;
+                o.MaxNewTokens = 4;
+            });
+            using var provider = services.BuildServiceProvider(Strict);
+            provider.GetRequiredService<IStartupValidator>().Validate();
+            var generator = provider.GetRequiredService<EsoLmGenerator>();
+            Assert.Equal(dataType, generator.Model.Transformer.Backend.Description.DataType);
+            Assert.NotEmpty(generator.Generate(new GenerationRequest("a") { Seed = 9 }).TokenIds);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }
 
 /// <summary>A schedule that counts its evaluations (the paper's log-linear shape).</summary>

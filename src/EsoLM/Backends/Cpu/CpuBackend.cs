@@ -4,7 +4,7 @@ using EsoLM.Tensors;
 namespace EsoLM.Backends.Cpu;
 
 /// <summary>
-/// The managed CPU backend (<c>cpu</c>, the default): float32 weights in managed arrays, packed once for the GEMM,
+/// The managed CPU backend (<c>cpu</c>, the default): float32 weights in managed arrays (packed in fp32, or in bf16 / int8 when chosen), packed once for the GEMM,
 /// AVX-512 / AVX2 / scalar kernels over a worker pool. <see cref="Load"/> adopts the host parameters without copying
 /// them, so the network and the caller share the arrays.
 /// </summary>
@@ -19,10 +19,39 @@ public sealed class CpuBackend : IComputeBackend
     /// <summary>Creates a CPU backend.</summary>
     /// <param name="compute">Threads and SIMD width; null = <see cref="ComputeContext.Default"/>.</param>
     public CpuBackend(ComputeContext? compute = null)
+        : this(compute, WeightFormat.Float32)
     {
-        Compute = compute ?? ComputeContext.Default;
-        Description = new BackendDescription(BackendName, $"cpu ({Compute.Simd}, {Compute.MaxDegreeOfParallelism} threads)", "float32");
     }
+
+    /// <summary>Creates a CPU backend whose networks pack their weight matrices in <paramref name="weights"/>.</summary>
+    /// <param name="compute">Threads and SIMD width; null = <see cref="ComputeContext.Default"/>.</param>
+    /// <param name="weights">Storage of the packed matrices: <see cref="WeightFormat.Float32"/> (exact, the default) or the
+    /// faster, approximate <see cref="WeightFormat.BFloat16"/> / <see cref="WeightFormat.Int8"/> for sampling and evaluation
+    /// (products still accumulate in fp32; such networks cannot be trained).</param>
+    public CpuBackend(ComputeContext? compute, WeightFormat weights)
+    {
+        if (!Enum.IsDefined(weights))
+        {
+            throw new ArgumentOutOfRangeException(nameof(weights), weights, "Unknown weight format (Float32, BFloat16 or Int8).");
+        }
+
+        Compute = compute ?? ComputeContext.Default;
+        Weights = weights;
+        Description = new BackendDescription(BackendName, $"cpu ({Compute.Simd}, {Compute.MaxDegreeOfParallelism} threads)", DataTypeName(weights));
+    }
+
+    /// <summary>How the networks of this backend store their packed weight matrices.</summary>
+    public WeightFormat Weights { get; }
+
+    /// <summary>The data-type name of a weight format: <c>float32</c>, <c>bfloat16</c> or <c>int8</c>.</summary>
+    /// <param name="weights">The format.</param>
+    /// <returns>The name <see cref="BackendDescription.DataType"/> carries.</returns>
+    public static string DataTypeName(WeightFormat weights) => weights switch
+    {
+        WeightFormat.BFloat16 => "bfloat16",
+        WeightFormat.Int8 => "int8",
+        _ => "float32",
+    };
 
     /// <summary>Threads and SIMD width of the kernels.</summary>
     public ComputeContext Compute { get; }

@@ -1,0 +1,287 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace EsoLM.Tensors;
+
+/// <summary>Products against bf16 / int8 packed weights (fp32 accumulation).</summary>
+internal static unsafe partial class GemmKernels
+{
+    /// <summary>A low-precision packed operand: its format, panels and (int8) per-output scales.</summary>
+    internal readonly struct LowB(WeightFormat format, void* data, float* scales)
+    {
+        public WeightFormat Format { get; } = format;
+
+        public void* Data { get; } = data;
+
+        public float* Scales { get; } = scales;
+    }
+
+    /// <summary>Whether the fused Vector512 small-M kernels can read this format on this CPU.</summary>
+    internal static bool FusedLow(SimdLevel simd, WeightFormat format) =>
+        simd == SimdLevel.Vector512 && (format == WeightFormat.BFloat16 || Avx512F.IsSupported);
+
+    /// <summary>
+    /// C[m, n] = A[m, k]·Wᵀ (+ bias) (+ C) with W in a low-precision format. Like the fp32 path: whole micro-tile rows
+    /// take the blocked path (each KC×32 block widened to fp32 once per task, amortised over its rows) and fewer than
+    /// 12 rows the fused streaming kernels, which widen in registers and read each weight byte once per row group.
+    /// </summary>
+    internal static void MultiplyLow(int threads, SimdLevel simd, float* a, in LowB b, float* c, float* bias, int m, int n, int k, bool accumulate)
+    {
+        bool fused = FusedLow(simd, b.Format);
+        int mr = MicroRows(simd);
+        int full = fused ? (m < SmallM ? 0 : m / mr * mr) : m;
+        if (full > 0)
+        {
+            Blocked(threads, simd, a, k, 1, null, c, n, bias, full, n, k, accumulate, b);
+        }
+
+        if (full < m)
+        {
+            Small(threads, simd, a + ((nint)full * k), null, c + ((nint)full * n), bias, m - full, n, k, accumulate, b);
+        }
+    }
+
+    /// <summary>
+    /// Widens rows [p0, p0 + kc) of panel <paramref name="jp"/> of a low-precision operand (depth <paramref name="k"/>)
+    /// into fp32 panel layout at <paramref name="dst"/> (int8 values multiplied by their output's scale).
+    /// </summary>
+    internal static void WidenBlock(in LowB b, int jp, int k, int p0, int kc, float* dst)
+    {
+        long start = ((long)jp * k * NR) + ((long)p0 * NR);
+        if (b.Format == WeightFormat.BFloat16)
+        {
+            ushort* src = (ushort*)b.Data + start;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var high = Vector512.Create(0xFFFF0000u);
+                for (int p = 0; p < kc; p++)
+                {
+                    var x = Vector512.Load((uint*)(src + (p * NR)));
+                    Vector512.ShiftLeft(x, 16).AsSingle().Store(dst + (p * NR));
+                    (x & high).AsSingle().Store(dst + (p * NR) + 16);
+                }
+
+                return;
+            }
+
+            for (int p = 0; p < kc; p++)
+            {
+                for (int col = 0; col < NR; col++)
+                {
+                    dst[(p * NR) + col] = LowPrecision.FromBFloat16(src[(p * NR) + LowPrecision.Bf16Slot(col)]);
+                }
+            }
+
+            return;
+        }
+
+        sbyte* q = (sbyte*)b.Data + start;
+        float* s = b.Scales + ((nint)jp * NR);
+        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
+        {
+            var s0 = Vector512.Load(s);
+            var s1 = Vector512.Load(s + 16);
+            for (int p = 0; p < kc; p++)
+            {
+                sbyte* qp = q + (p * NR);
+                (Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(qp))) * s0).Store(dst + (p * NR));
+                (Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(qp + 16))) * s1).Store(dst + (p * NR) + 16);
+            }
+
+            return;
+        }
+
+        for (int p = 0; p < kc; p++)
+        {
+            for (int col = 0; col < NR; col++)
+            {
+                dst[(p * NR) + col] = q[(p * NR) + col] * s[col];
+            }
+        }
+    }
+
+    /// <summary>Loads one k-step (32 outputs) of a packed panel as two fp32 vectors.</summary>
+    internal interface IPanelLoader
+    {
+        /// <summary>Outputs 0–15 and 16–31 of k-step <paramref name="p"/> of the panel at <paramref name="b"/>.</summary>
+        static abstract (Vector512<float> Low, Vector512<float> High) Load(void* b, int p);
+    }
+
+    /// <summary>bf16 k-steps: one 64-byte load, a shift and a mask.</summary>
+    internal readonly struct Bf16Loader : IPanelLoader
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static (Vector512<float> Low, Vector512<float> High) Load(void* b, int p)
+        {
+            var x = Vector512.Load((uint*)((ushort*)b + (p * NR)));
+            return (Vector512.ShiftLeft(x, 16).AsSingle(), (x & Vector512.Create(0xFFFF0000u)).AsSingle());
+        }
+    }
+
+    /// <summary>int8 k-steps: two 16-byte sign-extending loads and conversions (the scale is applied after the sum).</summary>
+    internal readonly struct Int8Loader : IPanelLoader
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static (Vector512<float> Low, Vector512<float> High) Load(void* b, int p)
+        {
+            sbyte* q = (sbyte*)b + (p * NR);
+            return (Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(q))),
+                Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(q + 16))));
+        }
+    }
+
+    /// <summary>The fused small-M tile for rows [i, i + rows) of one panel (rows = 1, 2 or 4), scaled for int8.</summary>
+    private static void SmallLowTile(in SmallArgs g, int jp, float* ap, int rows, float* tile)
+    {
+        int k = g.K;
+        if (g.Format == WeightFormat.BFloat16)
+        {
+            void* bp = (ushort*)g.LowData + ((nint)jp * k * NR);
+            LowRows<Bf16Loader>(rows, k, ap, bp, tile);
+            return;
+        }
+
+        void* q = (sbyte*)g.LowData + ((nint)jp * k * NR);
+        LowRows<Int8Loader>(rows, k, ap, q, tile);
+        var s0 = Vector512.Load(g.Scales + (jp * NR));
+        var s1 = Vector512.Load(g.Scales + (jp * NR) + 16);
+        for (int r = 0; r < rows; r++)
+        {
+            float* t = tile + (r * NR);
+            (Vector512.Load(t) * s0).Store(t);
+            (Vector512.Load(t + 16) * s1).Store(t + 16);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LowRows<TL>(int rows, int k, float* a, void* b, float* t)
+        where TL : struct, IPanelLoader
+    {
+        if (rows == 4)
+        {
+            LowRows4<TL>(k, a, b, t);
+        }
+        else if (rows == 2)
+        {
+            LowRows2<TL>(k, a, b, t);
+        }
+        else
+        {
+            LowRow1<TL>(k, a, b, t);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void LowRow1<TL>(int k, float* a, void* b, float* t)
+        where TL : struct, IPanelLoader
+    {
+        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        int p = 0;
+        for (; p + 4 <= k; p += 4)
+        {
+            var (b0, b1) = TL.Load(b, p);
+            var (b2, b3) = TL.Load(b, p + 1);
+            var (b4, b5) = TL.Load(b, p + 2);
+            var (b6, b7) = TL.Load(b, p + 3);
+            var x = Vector512.Create(a[p]);
+            s0 = Vector512.FusedMultiplyAdd(x, b0, s0);
+            s1 = Vector512.FusedMultiplyAdd(x, b1, s1);
+            x = Vector512.Create(a[p + 1]);
+            s2 = Vector512.FusedMultiplyAdd(x, b2, s2);
+            s3 = Vector512.FusedMultiplyAdd(x, b3, s3);
+            x = Vector512.Create(a[p + 2]);
+            s4 = Vector512.FusedMultiplyAdd(x, b4, s4);
+            s5 = Vector512.FusedMultiplyAdd(x, b5, s5);
+            x = Vector512.Create(a[p + 3]);
+            s6 = Vector512.FusedMultiplyAdd(x, b6, s6);
+            s7 = Vector512.FusedMultiplyAdd(x, b7, s7);
+        }
+
+        for (; p < k; p++)
+        {
+            var (b0, b1) = TL.Load(b, p);
+            var x = Vector512.Create(a[p]);
+            s0 = Vector512.FusedMultiplyAdd(x, b0, s0);
+            s1 = Vector512.FusedMultiplyAdd(x, b1, s1);
+        }
+
+        ((s0 + s2) + (s4 + s6)).Store(t);
+        ((s1 + s3) + (s5 + s7)).Store(t + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void LowRows2<TL>(int k, float* a, void* b, float* t)
+        where TL : struct, IPanelLoader
+    {
+        float* a1 = a + k;
+        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        int p = 0;
+        for (; p + 2 <= k; p += 2)
+        {
+            var (b0, b1) = TL.Load(b, p);
+            var (b2, b3) = TL.Load(b, p + 1);
+            var x = Vector512.Create(a[p]);
+            s0 = Vector512.FusedMultiplyAdd(x, b0, s0);
+            s1 = Vector512.FusedMultiplyAdd(x, b1, s1);
+            x = Vector512.Create(a1[p]);
+            s2 = Vector512.FusedMultiplyAdd(x, b0, s2);
+            s3 = Vector512.FusedMultiplyAdd(x, b1, s3);
+            x = Vector512.Create(a[p + 1]);
+            s4 = Vector512.FusedMultiplyAdd(x, b2, s4);
+            s5 = Vector512.FusedMultiplyAdd(x, b3, s5);
+            x = Vector512.Create(a1[p + 1]);
+            s6 = Vector512.FusedMultiplyAdd(x, b2, s6);
+            s7 = Vector512.FusedMultiplyAdd(x, b3, s7);
+        }
+
+        for (; p < k; p++)
+        {
+            var (b0, b1) = TL.Load(b, p);
+            var x = Vector512.Create(a[p]);
+            s0 = Vector512.FusedMultiplyAdd(x, b0, s0);
+            s1 = Vector512.FusedMultiplyAdd(x, b1, s1);
+            x = Vector512.Create(a1[p]);
+            s2 = Vector512.FusedMultiplyAdd(x, b0, s2);
+            s3 = Vector512.FusedMultiplyAdd(x, b1, s3);
+        }
+
+        (s0 + s4).Store(t);
+        (s1 + s5).Store(t + 16);
+        (s2 + s6).Store(t + NR);
+        (s3 + s7).Store(t + NR + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void LowRows4<TL>(int k, float* a, void* b, float* t)
+        where TL : struct, IPanelLoader
+    {
+        float* a1 = a + k, a2 = a1 + k, a3 = a2 + k;
+        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        for (int p = 0; p < k; p++)
+        {
+            var (b0, b1) = TL.Load(b, p);
+            var x = Vector512.Create(a[p]);
+            s0 = Vector512.FusedMultiplyAdd(x, b0, s0);
+            s1 = Vector512.FusedMultiplyAdd(x, b1, s1);
+            x = Vector512.Create(a1[p]);
+            s2 = Vector512.FusedMultiplyAdd(x, b0, s2);
+            s3 = Vector512.FusedMultiplyAdd(x, b1, s3);
+            x = Vector512.Create(a2[p]);
+            s4 = Vector512.FusedMultiplyAdd(x, b0, s4);
+            s5 = Vector512.FusedMultiplyAdd(x, b1, s5);
+            x = Vector512.Create(a3[p]);
+            s6 = Vector512.FusedMultiplyAdd(x, b0, s6);
+            s7 = Vector512.FusedMultiplyAdd(x, b1, s7);
+        }
+
+        s0.Store(t);
+        s1.Store(t + 16);
+        s2.Store(t + NR);
+        s3.Store(t + NR + 16);
+        s4.Store(t + (2 * NR));
+        s5.Store(t + (2 * NR) + 16);
+        s6.Store(t + (3 * NR));
+        s7.Store(t + (3 * NR) + 16);
+    }
+}

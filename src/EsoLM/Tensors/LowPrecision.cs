@@ -1,0 +1,50 @@
+using System.Runtime.CompilerServices;
+
+namespace EsoLM.Tensors;
+
+/// <summary>Conversions between fp32 and the packed low-precision weight formats (scalar; used at packing time and by tests).</summary>
+internal static class LowPrecision
+{
+    /// <summary>fp32 → bfloat16 bits, round to nearest even (NaN stays a quiet NaN).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort ToBFloat16(float value)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        if (float.IsNaN(value))
+        {
+            return (ushort)((bits >> 16) | 0x40);
+        }
+
+        uint rounding = 0x7FFFu + ((bits >> 16) & 1u);
+        return (ushort)((bits + rounding) >> 16);
+    }
+
+    /// <summary>bfloat16 bits → fp32 (exact).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float FromBFloat16(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);
+
+    /// <summary>The int8 scale of one row: max |w| / 127 (0 for an all-zero row).</summary>
+    public static float Int8Scale(ReadOnlySpan<float> row)
+    {
+        float max = 0;
+        foreach (float w in row)
+        {
+            float a = MathF.Abs(w);
+            if (a > max)
+            {
+                max = a;
+            }
+        }
+
+        return max / 127f;
+    }
+
+    /// <summary>Quantizes one weight with its row's scale: round(w / scale) clamped to [−127, 127] (0 when the scale is 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static sbyte ToInt8(float value, float scale) =>
+        scale == 0 ? (sbyte)0 : (sbyte)Math.Clamp(MathF.Round(value / scale, MidpointRounding.ToEven), -127f, 127f);
+
+    /// <summary>Position of column <paramref name="c"/> (0..31) inside one k-step of a bf16 panel: columns c and c + 16 share a 32-bit word.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Bf16Slot(int c) => c < 16 ? 2 * c : (2 * (c - 16)) + 1;
+}
