@@ -52,6 +52,7 @@ internal static class EvalCommand
         var trainDocuments = new Option<int>("--train-documents") { Description = "Documents of the built-in baseline corpus (esolm train's --documents).", DefaultValueFactory = _ => 4000 };
         var alpha0 = new Option<double?>("--alpha0") { Description = "Override the training α0 (for model files without esolm.objective metadata)." };
         var variant = new Option<string?>("--variant") { Description = "Override the training variant A|B|MDLM (for model files without metadata)." };
+        var allowMismatch = new Option<bool>("--allow-variant-mismatch") { Description = "Allow --sampler mdlm on an Eso-LM (masks other than the training masks; warns)." };
         var noNelbo = new Option<bool>("--no-nelbo") { Description = "Skip the NELBO perplexity (e.g. when only sampling)." };
         var batch = new Option<int>("--batch") { Description = "Rows per forward pass.", DefaultValueFactory = _ => 16 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the NELBO draws, the orders and the samples.", DefaultValueFactory = _ => 1UL };
@@ -60,7 +61,7 @@ internal static class EvalCommand
         var cmd = new Command("eval", "Evaluate a model: NELBO and exact perplexity, sample entropy, validity and generative perplexity.")
         {
             model, corpus, corpusSeed, documents, rows, scorer, orders, samples, sampler, steps, alphaEval, topP, baseline, trainSeed, trainDocuments,
-            alpha0, variant, noNelbo, batch, seed, threads, json,
+            alpha0, variant, allowMismatch, noNelbo, batch, seed, threads, json,
         };
         cmd.SetAction(pr =>
         {
@@ -69,7 +70,7 @@ internal static class EvalCommand
                 var settings = new EvalSettings(pr.GetValue(model)!, pr.GetValue(corpus)!, pr.GetValue(corpusSeed), pr.GetValue(documents), pr.GetValue(rows),
                     pr.GetValue(scorer), pr.GetValue(orders), pr.GetValue(samples), pr.GetValue(sampler), pr.GetValue(steps), pr.GetValue(alphaEval),
                     pr.GetValue(topP), pr.GetValue(baseline), pr.GetValue(trainSeed), pr.GetValue(trainDocuments), pr.GetValue(alpha0), pr.GetValue(variant),
-                    pr.GetValue(batch), pr.GetValue(seed), pr.GetValue(threads)) { SkipNelbo = pr.GetValue(noNelbo) };
+                    pr.GetValue(batch), pr.GetValue(seed), pr.GetValue(threads)) { SkipNelbo = pr.GetValue(noNelbo), AllowVariantMismatch = pr.GetValue(allowMismatch) };
                 var report = Run(settings, Console.Error);
                 Console.Out.WriteLine(pr.GetValue(json) ? report.ToJson() : report.ToText());
                 return 0;
@@ -132,7 +133,7 @@ internal static class EvalCommand
         // Reference values of real text for the sample metrics: the evaluation rows are windows of the packed stream, as samples are.
         var dataRows = Enumerable.Range(0, rowCount).Select(i => (IReadOnlyList<int>)flat.AsSpan(i * length, length).ToArray()).ToList();
         report.DataEntropy = SampleMetrics.MeanUnigramEntropy(dataRows);
-        if (IsBuiltInAlphabet(tok))
+        if (IsBuiltInLanguage(s))
         {
             report.DataValidity = SampleMetrics.Validity(dataRows, tok).ValidityRate;
         }
@@ -218,6 +219,13 @@ internal static class EvalCommand
 
                 if (objective.Variant != EsoLmVariant.Mdlm)
                 {
+                    if (!s.AllowVariantMismatch)
+                    {
+                        throw new ArgumentException(
+                            $"This model was trained as Eso-LM ({objective.Variant}); the bidirectional MDLM sampler's attention differs from training. " +
+                            "Use --sampler esolm, or add --allow-variant-mismatch to run it anyway.");
+                    }
+
                     log.WriteLine($"warning: sampling a variant {objective.Variant} model with the bidirectional MDLM sampler; its attention differs from training.");
                 }
 
@@ -239,7 +247,7 @@ internal static class EvalCommand
         report.AlphaEval = alphaEval;
         report.Nfe = result.Sequences.Average(q => (double)q.ForwardPasses);
         report.Entropy = SampleMetrics.MeanUnigramEntropy(generated);
-        if (IsBuiltInAlphabet(tok))
+        if (IsBuiltInLanguage(s))
         {
             report.Validity = SampleMetrics.Validity(generated, tok).ValidityRate;
         }
@@ -257,9 +265,9 @@ internal static class EvalCommand
             }
 
             var scorerFile = ModelFile.Load(s.Scorer);
-            if (scorerFile.Metadata.TryGetValue("esolm.objective", out var so) && Checkpoint.ParseObjective(so).Alpha0 != 0)
+            if (scorerFile.ReadTraining() is { Alpha0: not 0 } scorerTraining)
             {
-                throw new ArgumentException($"The scorer '{s.Scorer}' was trained with α0 = {Checkpoint.ParseObjective(so).Alpha0.ToString(CultureInfo.InvariantCulture)}; " +
+                throw new ArgumentException($"The scorer '{s.Scorer}' was trained with α0 = {scorerTraining.Alpha0.ToString(CultureInfo.InvariantCulture)}; " +
                     "generative perplexity needs an autoregressive scorer (trained with --alpha0 0).");
             }
 
@@ -273,22 +281,23 @@ internal static class EvalCommand
         }
     }
 
-    private static bool IsBuiltInAlphabet(ITokenizer tok)
-    {
-        var builtin = CharTokenizer.FromCorpus(new string([.. Text.Grammar.BuiltInLanguage.Alphabet]));
-        return GenerativePerplexityScorer.SameTokenizer(builtin, tok);
-    }
+    /// <summary>
+    /// Validity is reported when the model is evaluated on the built-in language, whatever its tokenizer: samples are
+    /// decoded to text and the text is recognized (<see cref="SampleMetrics.Validity"/>).
+    /// </summary>
+    private static bool IsBuiltInLanguage(EvalSettings s) => s.Corpus.Count > 0 && s.Corpus.All(c => c == CorpusSource.BuiltIn);
 
     private static ObjectiveOptions Objective(ModelFileContents file, double? alpha0, string? variant, string path)
     {
         ObjectiveOptions o;
-        if (file.Metadata.TryGetValue("esolm.objective", out var json))
+        if (file.ReadTraining() is { } trained)
         {
-            o = Checkpoint.ParseObjective(json);
+            o = trained.Objective ?? throw new ArgumentException(
+                $"'{path}' was trained with the noise schedule '{trained.ScheduleName}', which this command does not know (built-ins: log-linear, cosine).");
         }
         else if (alpha0 is null)
         {
-            throw new ArgumentException($"'{path}' has no esolm.objective metadata (not written by esolm train): pass --alpha0 (and --variant).");
+            throw new ArgumentException($"'{path}' has no {TrainingDescription.MetadataKey} metadata (not written by esolm train): pass --alpha0 (and --variant).");
         }
         else
         {
@@ -319,6 +328,9 @@ internal static class EvalCommand
 
         /// <summary>Skip the NELBO perplexity.</summary>
         public bool SkipNelbo { get; init; }
+
+        /// <summary>Allow a sampler whose masks differ from training (MDLM on an Eso-LM).</summary>
+        public bool AllowVariantMismatch { get; init; }
     }
 
     internal sealed class EvalReport

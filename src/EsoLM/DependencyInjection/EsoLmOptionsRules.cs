@@ -35,7 +35,7 @@ internal sealed class EsoLmOptionsRules(IServiceProvider services, IEnumerable<E
             errors.Add($"ModelPath: the model file '{options.ModelPath}' does not exist.");
         }
 
-        if (options.Sampler is "mdlm" or "bd3" or "ar" && options.AlphaEval != 1.0)
+        if (options.Sampler is "mdlm" or "bd3" or "ar" && options.AlphaEval is double alphaEval && alphaEval != 1.0)
         {
             errors.Add($"AlphaEval: {options.AlphaEval} is only used by the 'esolm' sampler; sampler '{options.Sampler}' ignores it (leave it at 1).");
         }
@@ -50,7 +50,8 @@ internal sealed class EsoLmOptionsRules(IServiceProvider services, IEnumerable<E
             errors.Add("Greedy: greedy decoding ignores Temperature, TopK and TopP; leave them at their defaults (1, 0, 1) or turn Greedy off.");
         }
 
-        if (options.Sampler is "esolm" or "ar" && services.GetKeyedService<IAttentionMaskPolicy>(options.MaskPolicy) is { Variant: null } policy)
+        if (options.Sampler is "esolm" or "ar" && options.MaskPolicy is { Length: > 0 } policyKey
+            && services.GetKeyedService<IAttentionMaskPolicy>(policyKey) is { Variant: null } policy)
         {
             errors.Add($"MaskPolicy: the built-in '{options.Sampler}' sampler cannot apply the custom mask policy '{policy.Name}'; register a sampler that uses it.");
         }

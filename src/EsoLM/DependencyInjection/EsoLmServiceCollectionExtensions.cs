@@ -16,7 +16,7 @@ public static class EsoLmServiceCollectionExtensions
     /// Registers EsoLM: <see cref="EsoLmOptions"/> (bound from the configuration section <c>EsoLm</c> when an
     /// <c>IConfiguration</c> is registered, validated by a source-generated validator plus cross-field rules, validated on
     /// start), the built-in strategies as keyed singletons (samplers <c>esolm</c>, <c>mdlm</c>, <c>bd3</c>, <c>ar</c>;
-    /// schedules <c>log-linear</c>, <c>cosine</c>; mask policies <c>esolm-a</c>, <c>esolm-b</c>; KV cache <c>dense</c>;
+    /// schedules <c>log-linear</c>, <c>cosine</c>; mask policies <c>esolm-a</c>, <c>esolm-b</c>, <c>mdlm</c>; KV cache <c>dense</c>;
     /// tokenizers <c>byte</c>, <c>builtin</c>), the <see cref="EsoLmModel"/> (loaded from <see cref="EsoLmOptions.ModelPath"/>
     /// unless <c>UseModel</c> supplies one) and the <see cref="EsoLmGenerator"/>. Every registration is a TryAdd: calling it
     /// twice registers once.
@@ -56,9 +56,11 @@ public static class EsoLmServiceCollectionExtensions
         {
             var options = sp.GetRequiredService<IOptions<EsoLmOptions>>().Value;
             var path = options.ModelPath ?? throw new InvalidOperationException("EsoLmOptions.ModelPath is not set and no model was supplied with UseModel.");
-            var loaded = EsoLmModel.Load(path, options.Threads is int t ? new ComputeContext(t) : null);
+            var strategies = sp.GetRequiredService<IEsoLmStrategyProvider>();
+            var loaded = EsoLmModel.Load(path, options.Threads is int t ? new ComputeContext(t) : null,
+                name => strategies.GetKeys<INoiseSchedule>().Contains(name, StringComparer.Ordinal) ? strategies.GetStrategy<INoiseSchedule>(name) : null);
             return options.Tokenizer is { } key
-                ? new EsoLmModel(loaded.Transformer, sp.GetRequiredService<IEsoLmStrategyProvider>().GetStrategy<ITokenizer>(key), loaded.Metadata)
+                ? new EsoLmModel(loaded.Transformer, strategies.GetStrategy<ITokenizer>(key), loaded.Metadata, loaded.Training)
                 : loaded;
         });
         services.TryAddSingleton(sp => new EsoLmGenerator(

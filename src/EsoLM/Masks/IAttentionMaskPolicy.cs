@@ -32,7 +32,10 @@ public interface IAttentionMaskPolicy
     void Sequential(int length, int numClean, Span<KeyRange> ranges);
 }
 
-/// <summary>The built-in Eso-LM mask policies (<c>esolm-a</c>, <c>esolm-b</c>), delegating to <see cref="MaskRules"/>.</summary>
+/// <summary>
+/// The built-in mask policies (<c>esolm-a</c>, <c>esolm-b</c>, and <c>mdlm</c>: bidirectional, the MDLM baseline's),
+/// delegating to <see cref="MaskRules"/>.
+/// </summary>
 public sealed class EsoLmMaskPolicy : IAttentionMaskPolicy
 {
     /// <summary>Eso-LM (A): bidirectional over the clean set in the diffusion phase.</summary>
@@ -41,10 +44,13 @@ public sealed class EsoLmMaskPolicy : IAttentionMaskPolicy
     /// <summary>Eso-LM (B): causal in generation order in both phases (KV-cached everywhere).</summary>
     public static EsoLmMaskPolicy B { get; } = new(EsoLmVariant.B);
 
+    /// <summary>The MDLM baseline: bidirectional over the whole sequence in diffusion mode; it has no sequential mode.</summary>
+    public static EsoLmMaskPolicy Mdlm { get; } = new(EsoLmVariant.Mdlm);
+
     private EsoLmMaskPolicy(EsoLmVariant variant) => Variant = variant;
 
     /// <inheritdoc />
-    public string Name => Variant == EsoLmVariant.A ? "esolm-a" : "esolm-b";
+    public string Name => Variant switch { EsoLmVariant.A => "esolm-a", EsoLmVariant.B => "esolm-b", _ => "mdlm" };
 
     /// <summary>The variant.</summary>
     public EsoLmVariant Variant { get; }

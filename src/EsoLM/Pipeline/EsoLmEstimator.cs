@@ -42,7 +42,10 @@ public sealed record EsoLmEstimatorOptions
     /// <summary>Kernel threads; null = all cores.</summary>
     public int? Threads { get; init; }
 
-    /// <summary>Generation defaults of the trained transformer.</summary>
+    /// <summary>
+    /// Generation defaults of the trained transformer. Its mask policy and α_eval default to the trained
+    /// <see cref="Objective"/>'s variant and α0; other masks are refused unless <see cref="EsoLmOptions.AllowMaskPolicyMismatch"/>.
+    /// </summary>
     public EsoLmOptions Generation { get; init; } = new();
 }
 
@@ -95,7 +98,8 @@ public sealed class EsoLmEstimator : IEsoEstimator<EsoLmTransformer>
         var data = TokenDataset.FromDocuments(docs, tokenizer, Options.ContextLength, Options.ValidationFraction);
         var trainer = new EsoLmTrainer(config, Options.Objective, Options.Trainer, data, compute, tokenizer.Describe());
         trainer.Train(progress, null, cancellationToken);
-        var model = new EsoLmModel(new DiffusionTransformer(trainer.EmaParameters.Clone(), compute), tokenizer);
+        var model = new EsoLmModel(new DiffusionTransformer(trainer.EmaParameters.Clone(), compute), tokenizer, null,
+            TrainingDescription.FromObjective(Options.Objective, tokenizer.Describe()));
         return new EsoLmTransformer(model, Options.Generation);
     }
 
