@@ -150,7 +150,7 @@ internal static class EvalCommand
         if (s.Orders > 0)
         {
             sw.Restart();
-            var exact = ExactLikelihoodEvaluator.Evaluate(net, objective.Variant, objective.Alpha0, rowCount, length, Row, s.Orders, s.Batch, s.Seed);
+            var exact = ExactLikelihoodEvaluator.Evaluate(net, objective.EffectiveMaskPolicy, objective.Alpha0, rowCount, length, Row, s.Orders, s.Batch, s.Seed);
             report.ExactPpl = exact.Perplexity;
             report.Orders = s.Orders;
             report.ExactSeconds = sw.Elapsed.TotalSeconds;

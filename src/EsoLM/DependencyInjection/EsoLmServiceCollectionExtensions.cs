@@ -57,8 +57,7 @@ public static class EsoLmServiceCollectionExtensions
             var options = sp.GetRequiredService<IOptions<EsoLmOptions>>().Value;
             var path = options.ModelPath ?? throw new InvalidOperationException("EsoLmOptions.ModelPath is not set and no model was supplied with UseModel.");
             var strategies = sp.GetRequiredService<IEsoLmStrategyProvider>();
-            var loaded = EsoLmModel.Load(path, options.Threads is int t ? new ComputeContext(t) : null,
-                name => strategies.GetKeys<INoiseSchedule>().Contains(name, StringComparer.Ordinal) ? strategies.GetStrategy<INoiseSchedule>(name) : null);
+            var loaded = EsoLmModel.Load(path, options.Threads is int t ? new ComputeContext(t) : null, strategies);
             return options.Tokenizer is { } key
                 ? new EsoLmModel(loaded.Transformer, strategies.GetStrategy<ITokenizer>(key), loaded.Metadata, loaded.Training)
                 : loaded;
@@ -122,6 +121,13 @@ public static class EsoLmBuilderExtensions
     /// <returns>The builder.</returns>
     public static IEsoLmBuilder AddMaskPolicy<T>(this IEsoLmBuilder builder, string key)
         where T : class, IAttentionMaskPolicy => Add<IAttentionMaskPolicy, T>(builder, key);
+
+    /// <summary>Registers (or replaces) an attention-mask policy instance under <paramref name="key"/>.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="key">The key (a model trained with the policy records its <see cref="IAttentionMaskPolicy.Name"/>: use the same string).</param>
+    /// <param name="policy">The policy.</param>
+    /// <returns>The builder.</returns>
+    public static IEsoLmBuilder AddMaskPolicy(this IEsoLmBuilder builder, string key, IAttentionMaskPolicy policy) => AddInstance(builder, key, policy);
 
     /// <summary>Registers (or replaces) the KV cache factory under <paramref name="key"/>; select it with <c>EsoLmOptions.KvCache</c>.</summary>
     /// <typeparam name="T">The factory type (constructed by DI, singleton).</typeparam>

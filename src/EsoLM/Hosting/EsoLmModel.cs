@@ -1,7 +1,6 @@
 using EsoLM.IO;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
-using EsoLM.Schedules;
 using EsoLM.Text;
 using EsoLM.Training;
 
@@ -65,14 +64,14 @@ public sealed class EsoLmModel
     /// <summary>Loads a model file (<see cref="ModelFile"/>) that has a tokenizer description.</summary>
     /// <param name="path">The file.</param>
     /// <param name="compute">Thread and SIMD settings; default all cores.</param>
-    /// <param name="schedules">Resolves the name of a custom training schedule (see <see cref="TrainingDescription.Objective"/>).</param>
+    /// <param name="strategies">Resolves a custom training schedule or mask policy by name (see <see cref="TrainingDescription.Objective"/>); null = built-ins.</param>
     /// <returns>The model, with <see cref="Training"/> read from the file's <c>esolm.objective</c> entry.</returns>
-    public static EsoLmModel Load(string path, ComputeContext? compute = null, Func<string, INoiseSchedule?>? schedules = null)
+    public static EsoLmModel Load(string path, ComputeContext? compute = null, IEsoLmStrategyProvider? strategies = null)
     {
         var contents = ModelFile.Load(path);
         var user = contents.Metadata.Where(kv => !ModelFile.IsReserved(kv.Key) && kv.Key != TrainingDescription.MetadataKey)
             .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
-        var training = TrainingDescription.FromMetadata(contents.Metadata, contents.Tokenizer, schedules);
+        var training = TrainingDescription.FromMetadata(contents.Metadata, contents.Tokenizer, strategies);
         return new EsoLmModel(new DiffusionTransformer(contents.Parameters, compute), contents.CreateTokenizer(), user, training);
     }
 

@@ -49,6 +49,17 @@ public sealed class EsoLmMaskPolicy : IAttentionMaskPolicy
 
     private EsoLmMaskPolicy(EsoLmVariant variant) => Variant = variant;
 
+    /// <summary>The built-in policy of a variant.</summary>
+    /// <param name="variant">A, B or Mdlm.</param>
+    /// <returns><see cref="A"/>, <see cref="B"/> or <see cref="Mdlm"/>.</returns>
+    public static EsoLmMaskPolicy Of(EsoLmVariant variant) => variant switch
+    {
+        EsoLmVariant.A => A,
+        EsoLmVariant.B => B,
+        EsoLmVariant.Mdlm => Mdlm,
+        _ => throw new ArgumentOutOfRangeException(nameof(variant), variant, "The variant must be A, B or Mdlm."),
+    };
+
     /// <inheritdoc />
     public string Name => Variant switch { EsoLmVariant.A => "esolm-a", EsoLmVariant.B => "esolm-b", _ => "mdlm" };
 

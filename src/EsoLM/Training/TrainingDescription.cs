@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using EsoLM.Hosting;
 using EsoLM.Masks;
 using EsoLM.Schedules;
 using EsoLM.Text;
@@ -18,10 +19,11 @@ public sealed class TrainingDescription
     /// <summary>The model-file metadata key holding the objective settings as JSON.</summary>
     public const string MetadataKey = "esolm.objective";
 
-    private TrainingDescription(EsoLmVariant variant, double alpha0, string scheduleName, ObjectiveOptions? objective, TokenizerDescription? tokenizer,
-        string json)
+    private TrainingDescription(EsoLmVariant variant, string maskPolicy, double alpha0, string scheduleName, ObjectiveOptions? objective,
+        TokenizerDescription? tokenizer, string json)
     {
         Variant = variant;
+        MaskPolicy = maskPolicy;
         Alpha0 = alpha0;
         ScheduleName = scheduleName;
         Objective = objective;
@@ -36,17 +38,19 @@ public sealed class TrainingDescription
     public double Alpha0 { get; }
 
     /// <summary>
-    /// The key of the built-in mask policy matching <see cref="Variant"/>: <c>esolm-a</c>, <c>esolm-b</c> or <c>mdlm</c>
-    /// (bidirectional). Generation defaults to it and refuses other masks unless the caller opts in.
+    /// The mask policy the model was trained with: the built-in one of <see cref="Variant"/> (<c>esolm-a</c>,
+    /// <c>esolm-b</c>, <c>mdlm</c>) or a custom policy's name. Generation defaults to the policy registered under this key
+    /// and refuses other masks unless the caller opts in.
     /// </summary>
-    public string MaskPolicy => MaskPolicyOf(Variant);
+    public string MaskPolicy { get; }
 
     /// <summary>The name of the training noise schedule (<c>log-linear</c>, <c>cosine</c> or a custom schedule's name).</summary>
     public string ScheduleName { get; }
 
     /// <summary>
-    /// The complete objective settings, or null when the training schedule (<see cref="ScheduleName"/>) is not a built-in
-    /// one and was not resolved when the description was read (the variant and α0 are known either way).
+    /// The complete objective settings, or null when the training schedule (<see cref="ScheduleName"/>) or a custom
+    /// <see cref="MaskPolicy"/> was not registered with the strategies the description was read with (the variant, the
+    /// policy's name and α0 are known either way).
     /// </summary>
     public ObjectiveOptions? Objective { get; }
 
@@ -75,7 +79,8 @@ public sealed class TrainingDescription
     {
         ArgumentNullException.ThrowIfNull(objective);
         objective.Validate();
-        return new TrainingDescription(objective.Variant, objective.Alpha0, objective.Schedule.Name, objective, tokenizer, Checkpoint.Describe(objective));
+        return new TrainingDescription(objective.Variant, objective.EffectiveMaskPolicy.Name, objective.Alpha0, objective.Schedule.Name, objective, tokenizer,
+            Checkpoint.Describe(objective));
     }
 
     /// <summary>
@@ -84,24 +89,25 @@ public sealed class TrainingDescription
     /// </summary>
     /// <param name="metadata">The file's metadata.</param>
     /// <param name="tokenizer">The file's tokenizer description, if any.</param>
-    /// <param name="schedules">Resolves a custom schedule name; null (or a null result) leaves <see cref="Objective"/> null for a custom schedule.</param>
+    /// <param name="strategies">Resolves custom schedules and mask policies by name; null = <see cref="BuiltInStrategies.Instance"/>.</param>
     /// <returns>The description, or null.</returns>
     /// <exception cref="InvalidDataException">The entry is not valid objective JSON.</exception>
     public static TrainingDescription? FromMetadata(IReadOnlyDictionary<string, string> metadata, TokenizerDescription? tokenizer = null,
-        Func<string, INoiseSchedule?>? schedules = null)
+        IEsoLmStrategyProvider? strategies = null)
     {
         ArgumentNullException.ThrowIfNull(metadata);
-        return metadata.TryGetValue(MetadataKey, out var json) ? Parse(json, tokenizer, schedules) : null;
+        return metadata.TryGetValue(MetadataKey, out var json) ? Parse(json, tokenizer, strategies) : null;
     }
 
     /// <summary>Parses the JSON stored under <see cref="MetadataKey"/>.</summary>
     /// <param name="json">The JSON.</param>
     /// <param name="tokenizer">The tokenizer description, if any.</param>
-    /// <param name="schedules">Resolves a custom schedule name.</param>
+    /// <param name="strategies">Resolves custom schedules and mask policies by name; null = <see cref="BuiltInStrategies.Instance"/>.</param>
     /// <returns>The description.</returns>
     /// <exception cref="InvalidDataException">The JSON is not valid objective settings.</exception>
-    public static TrainingDescription Parse(string json, TokenizerDescription? tokenizer = null, Func<string, INoiseSchedule?>? schedules = null)
+    public static TrainingDescription Parse(string json, TokenizerDescription? tokenizer = null, IEsoLmStrategyProvider? strategies = null)
     {
+        strategies ??= BuiltInStrategies.Instance;
         ArgumentNullException.ThrowIfNull(json);
         try
         {
@@ -123,10 +129,12 @@ public sealed class TrainingDescription
             {
                 "log-linear" => LogLinearSchedule.Default,
                 "cosine" => new CosineSchedule(),
-                _ => schedules?.Invoke(scheduleName),
+                _ => Find<INoiseSchedule>(strategies, scheduleName),
             };
+            string? customPolicy = (string?)o["mask_policy"];
+            var policy = customPolicy is null ? null : Find<IAttentionMaskPolicy>(strategies, customPolicy);
             ObjectiveOptions? objective = null;
-            if (schedule is not null)
+            if (schedule is not null && (customPolicy is null || policy is not null))
             {
                 objective = new ObjectiveOptions
                 {
@@ -138,11 +146,12 @@ public sealed class TrainingDescription
                     SamplingEpsilon = (double?)o["sampling_eps"] ?? 1e-3,
                     DiffusionShuffle = (bool?)o["diffusion_shuffle"] ?? true,
                     SequentialShuffle = (bool?)o["sequential_shuffle"],
+                    MaskPolicy = policy is { Variant: null } ? policy : null,
                 };
                 objective.Validate();
             }
 
-            return new TrainingDescription(variant, alpha0, scheduleName, objective, tokenizer, json);
+            return new TrainingDescription(variant, customPolicy ?? MaskPolicyOf(variant), alpha0, scheduleName, objective, tokenizer, json);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or ArgumentException or InvalidCastException)
         {
@@ -153,6 +162,9 @@ public sealed class TrainingDescription
             throw new InvalidDataException($"The model's '{MetadataKey}' metadata is not valid objective settings: {e.Message}", e);
         }
     }
+
+    private static T? Find<T>(IEsoLmStrategyProvider strategies, string key)
+        where T : class => strategies.GetKeys<T>().Contains(key, StringComparer.Ordinal) ? strategies.GetStrategy<T>(key) : null;
 
     /// <summary>Whether sampling with the masks of <paramref name="maskPolicy"/> is what the model was trained for.</summary>
     /// <param name="maskPolicy">A mask policy key or name (<c>esolm-a</c>, <c>esolm-b</c>, <c>mdlm</c>, …).</param>

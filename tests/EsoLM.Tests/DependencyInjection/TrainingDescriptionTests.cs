@@ -10,7 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace EsoLM.Tests.DependencyInjection;
 
 /// <summary>
-/// The model carries how it was trained: the file's objective entry survives <see cref="EsoLmModel.Load(string, EsoLM.Tensors.ComputeContext?, Func{string, EsoLM.Schedules.INoiseSchedule?}?)"/>
+/// The model carries how it was trained: the file's objective entry survives <see cref="EsoLmModel.Load(string, EsoLM.Tensors.ComputeContext?, IEsoLmStrategyProvider?)"/>
 /// and <see cref="EsoLmModel.Save(string)"/>, and every entry point samples with the trained masks and α0 by default,
 /// refusing other masks unless allowed. Expected tokens come from a sampler built directly with the variant and α0
 /// written into the file, an independent path.
@@ -72,7 +72,10 @@ public sealed class TrainingDescriptionTests : IDisposable
         var partial = TrainingDescription.Parse(json);
         Assert.Equal((EsoLmVariant.A, 0.5, "mine"), (partial.Variant, partial.Alpha0, partial.ScheduleName));
         Assert.Null(partial.Objective);
-        var full = TrainingDescription.Parse(json, null, name => name == "mine" ? new EsoLM.Schedules.CosineSchedule() : null);
+        var services = new ServiceCollection();
+        services.AddEsoLm().AddNoiseSchedule("mine", new EsoLM.Schedules.CosineSchedule());
+        using var provider = services.BuildServiceProvider();
+        var full = TrainingDescription.Parse(json, null, provider.GetRequiredService<IEsoLmStrategyProvider>());
         Assert.NotNull(full.Objective);
 
         var bad = Assert.Throws<InvalidDataException>(() => TrainingDescription.Parse("{\"alpha0\":2,\"variant\":\"B\"}"));
