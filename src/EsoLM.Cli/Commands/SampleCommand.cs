@@ -42,9 +42,10 @@ internal static class SampleCommand
         var prompt = new Option<string?>("--prompt") { Description = "Prompt text (tokenized with the model's tokenizer)." };
         var threads = BenchCommand.ThreadsOption();
         var json = BenchCommand.JsonOption();
+        var backend = BackendOption.Create();
         var cmd = new Command("sample", "Generate text from a model (streams the committed prefix).")
         {
-            model, sampler, variant, allowMismatch, alpha, steps, block, topP, topK, temperature, greedy, seed, count, length, prompt, threads, json,
+            model, sampler, variant, allowMismatch, alpha, steps, block, topP, topK, temperature, greedy, seed, count, length, prompt, threads, json, backend,
         };
         cmd.SetAction(pr =>
         {
@@ -52,7 +53,8 @@ internal static class SampleCommand
             {
                 var settings = new Settings(pr.GetValue(model)!, pr.GetValue(sampler), pr.GetValue(variant), pr.GetValue(allowMismatch), pr.GetValue(alpha),
                     pr.GetValue(steps), pr.GetValue(block), pr.GetValue(topP), pr.GetValue(topK), pr.GetValue(temperature), pr.GetValue(greedy),
-                    pr.GetValue(seed), pr.GetValue(count), pr.GetValue(length), pr.GetValue(prompt), pr.GetValue(threads), pr.GetValue(json));
+                    pr.GetValue(seed), pr.GetValue(count), pr.GetValue(length), pr.GetValue(prompt), pr.GetValue(threads), pr.GetValue(json),
+                    pr.GetValue(backend)!);
                 return Run(settings);
             }
             catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or JsonException or InvalidOperationException
@@ -66,7 +68,7 @@ internal static class SampleCommand
     }
 
     internal sealed record Settings(string Model, string? Sampler, string? Variant, bool AllowVariantMismatch, double? Alpha, int? Steps, int Block,
-        double TopP, int TopK, double Temperature, bool Greedy, ulong Seed, int Count, int? Length, string? Prompt, int Threads, bool Json);
+        double TopP, int TopK, double Temperature, bool Greedy, ulong Seed, int Count, int? Length, string? Prompt, int Threads, bool Json, string Backend = "cpu");
 
     private static int Run(Settings s)
     {
@@ -111,7 +113,7 @@ internal static class SampleCommand
             throw new FileNotFoundException($"Model file '{s.Model}' does not exist.", s.Model);
         }
 
-        var loaded = EsoLmModel.Load(s.Model, new ComputeContext(s.Threads));
+        var loaded = EsoLmModel.Load(s.Model, BackendOption.Resolve(s.Backend, s.Threads));
         var config = loaded.Config;
         if ((uint)config.MaskTokenId >= (uint)config.VocabSize)
         {

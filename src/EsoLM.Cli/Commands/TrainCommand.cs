@@ -40,10 +40,11 @@ internal static class TrainCommand
         var output = new Option<string>("--out") { Description = "Model file to write (EMA weights); the checkpoint goes to OUT.ckpt.", DefaultValueFactory = _ => "model.safetensors" };
         var resume = new Option<string?>("--resume") { Description = "Checkpoint to continue from (OUT.ckpt), or the model file OUT whose checkpoint sits beside it." };
         var json = BenchCommand.JsonOption();
+        var backend = BackendOption.Create();
         var cmd = new Command("train", "Train an Eso-LM on the built-in language or your text.")
         {
             corpus, tokenizer, variant, alpha0, layers, hidden, heads, length, batch, steps, lr, warmup, cosine, dropout, seed, threads, documents,
-            checkpointEvery, output, resume, json,
+            checkpointEvery, output, resume, json, backend,
         };
         cmd.SetAction(pr =>
         {
@@ -51,7 +52,7 @@ internal static class TrainCommand
                 pr.GetValue(corpus)!, pr.GetValue(tokenizer), ParseVariant(pr.GetValue(variant)!), pr.GetValue(alpha0), pr.GetValue(layers), pr.GetValue(hidden),
                 pr.GetValue(heads), pr.GetValue(length), pr.GetValue(batch), pr.GetValue(steps), pr.GetValue(lr), pr.GetValue(warmup), pr.GetValue(cosine),
                 pr.GetValue(dropout), pr.GetValue(seed), pr.GetValue(threads), pr.GetValue(documents), pr.GetValue(checkpointEvery), pr.GetValue(output)!,
-                pr.GetValue(resume));
+                pr.GetValue(resume), pr.GetValue(backend)!);
             var report = Run(settings);
             if (pr.GetValue(json))
             {
@@ -106,7 +107,7 @@ internal static class TrainCommand
             CondDim = Math.Min(128, s.Hidden),
             ContextLength = s.Length,
         };
-        var compute = new ComputeContext(s.Threads);
+        var compute = BackendOption.Resolve(s.Backend, s.Threads);
         EsoLmTrainer trainer;
         if (s.Resume is not null)
         {
@@ -172,7 +173,7 @@ internal static class TrainCommand
 
     internal sealed record TrainSettings(IReadOnlyList<string> Corpus, string? Tokenizer, EsoLmVariant Variant, double Alpha0, int Layers, int Hidden, int Heads,
         int Length, int Batch, int Steps, double LearningRate, int Warmup, bool Cosine, float Dropout, ulong Seed, int Threads, int Documents,
-        int CheckpointEvery, string Output, string? Resume);
+        int CheckpointEvery, string Output, string? Resume, string Backend = "cpu");
 
     internal sealed record TrainReport(int Steps, double TrainLoss, double ValidationPerplexity, double TokensPerSecond, double Seconds, string ModelPath,
         string CheckpointPath, EsoLmTrainer Trainer, Text.ITokenizer Tokenizer)

@@ -1,3 +1,5 @@
+using EsoLM.Backends;
+using EsoLM.Backends.Cpu;
 using EsoLM.IO;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
@@ -13,14 +15,14 @@ namespace EsoLM.Hosting;
 public sealed class EsoLmModel
 {
     /// <summary>Wraps a network and tokenizer.</summary>
-    /// <param name="transformer">The network.</param>
+    /// <param name="transformer">The network, on any backend (e.g. <c>CpuBackend.Default.Load(parameters)</c>).</param>
     /// <param name="tokenizer">The tokenizer; its vocabulary must fit the network's.</param>
     /// <param name="metadata">
     /// Extra metadata (saved with the model). A <see cref="TrainingDescription.MetadataKey"/> entry is read into
     /// <see cref="Training"/> when <paramref name="training"/> is null, and removed from <see cref="Metadata"/>.
     /// </param>
     /// <param name="training">How the network was trained (variant, α0, objective, tokenizer), when known.</param>
-    public EsoLmModel(DiffusionTransformer transformer, ITokenizer tokenizer, IReadOnlyDictionary<string, string>? metadata = null,
+    public EsoLmModel(INetwork transformer, ITokenizer tokenizer, IReadOnlyDictionary<string, string>? metadata = null,
         TrainingDescription? training = null)
     {
         ArgumentNullException.ThrowIfNull(transformer);
@@ -40,8 +42,8 @@ public sealed class EsoLmModel
             : metadata;
     }
 
-    /// <summary>The network (shared, read-only).</summary>
-    public DiffusionTransformer Transformer { get; }
+    /// <summary>The network on its backend (shared, read-only).</summary>
+    public INetwork Transformer { get; }
 
     /// <summary>The tokenizer.</summary>
     public ITokenizer Tokenizer { get; }
@@ -63,16 +65,25 @@ public sealed class EsoLmModel
 
     /// <summary>Loads a model file (<see cref="ModelFile"/>) that has a tokenizer description.</summary>
     /// <param name="path">The file.</param>
-    /// <param name="compute">Thread and SIMD settings; default all cores.</param>
+    /// <param name="compute">Thread and SIMD settings of the CPU backend; default all cores.</param>
     /// <param name="strategies">Resolves a custom training schedule or mask policy by name (see <see cref="TrainingDescription.Objective"/>); null = built-ins.</param>
     /// <returns>The model, with <see cref="Training"/> read from the file's <c>esolm.objective</c> entry.</returns>
-    public static EsoLmModel Load(string path, ComputeContext? compute = null, IEsoLmStrategyProvider? strategies = null)
+    public static EsoLmModel Load(string path, ComputeContext? compute = null, IEsoLmStrategyProvider? strategies = null) =>
+        Load(path, compute is null ? CpuBackend.Default : new CpuBackend(compute), strategies);
+
+    /// <summary>Loads a model file (<see cref="ModelFile"/>) that has a tokenizer description onto a compute backend.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="backend">The backend the weights are loaded on.</param>
+    /// <param name="strategies">Resolves a custom training schedule or mask policy by name; null = built-ins.</param>
+    /// <returns>The model, with <see cref="Training"/> read from the file's <c>esolm.objective</c> entry.</returns>
+    public static EsoLmModel Load(string path, IComputeBackend backend, IEsoLmStrategyProvider? strategies = null)
     {
+        ArgumentNullException.ThrowIfNull(backend);
         var contents = ModelFile.Load(path);
         var user = contents.Metadata.Where(kv => !ModelFile.IsReserved(kv.Key) && kv.Key != TrainingDescription.MetadataKey)
             .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         var training = TrainingDescription.FromMetadata(contents.Metadata, contents.Tokenizer, strategies);
-        return new EsoLmModel(new DiffusionTransformer(contents.Parameters, compute), contents.CreateTokenizer(), user, training);
+        return new EsoLmModel(backend.Load(contents.Parameters), contents.CreateTokenizer(), user, training);
     }
 
     /// <summary>Reads a model file from a stream (the same bytes <see cref="Save(Stream)"/> writes).</summary>
@@ -108,7 +119,7 @@ public sealed class EsoLmModel
             metadata = new Dictionary<string, string>(Metadata, StringComparer.Ordinal) { [TrainingDescription.MetadataKey] = Training.Json };
         }
 
-        ModelFile.Save(path, Transformer.Parameters, Tokenizer.Describe(), metadata);
+        ModelFile.Save(path, Transformer.CopyParametersToHost(), Tokenizer.Describe(), metadata);
     }
 
     /// <summary>Writes the model file bytes to a stream.</summary>

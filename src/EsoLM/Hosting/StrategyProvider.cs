@@ -1,3 +1,5 @@
+using EsoLM.Backends;
+using EsoLM.Backends.Cpu;
 using EsoLM.Caching;
 using EsoLM.Masks;
 using EsoLM.Schedules;
@@ -14,8 +16,8 @@ public interface IEsoLmStrategyProvider
 {
     /// <summary>The strategy of type <typeparamref name="T"/> registered under <paramref name="key"/>.</summary>
     /// <typeparam name="T">
-    /// <see cref="ISamplerFactory"/>, <see cref="INoiseSchedule"/>, <see cref="IAttentionMaskPolicy"/>, <see cref="IKvCacheFactory"/> or
-    /// <see cref="ITokenizer"/>.
+    /// <see cref="ISamplerFactory"/>, <see cref="INoiseSchedule"/>, <see cref="IAttentionMaskPolicy"/>, <see cref="IKvCacheFactory"/>,
+    /// <see cref="ITokenizer"/> or <see cref="IComputeBackend"/>.
     /// </typeparam>
     /// <param name="key">The key.</param>
     /// <returns>The strategy.</returns>
@@ -48,6 +50,7 @@ public sealed class BuiltInStrategies : IEsoLmStrategyProvider
         [(typeof(IAttentionMaskPolicy), "esolm-b")] = () => EsoLmMaskPolicy.B,
         [(typeof(IAttentionMaskPolicy), "mdlm")] = () => EsoLmMaskPolicy.Mdlm,
         [(typeof(IKvCacheFactory), "dense")] = () => DenseKvCacheFactory.Instance,
+        [(typeof(IComputeBackend), CpuBackend.BackendName)] = () => CpuBackend.Default,
         [(typeof(ITokenizer), "byte")] = () => new ByteTokenizer(),
         [(typeof(ITokenizer), "builtin")] = () => BuiltInTokenizer.Value,
     };
@@ -85,5 +88,6 @@ public sealed class BuiltInStrategies : IEsoLmStrategyProvider
         : type == typeof(IAttentionMaskPolicy) ? "mask policy"
         : type == typeof(IKvCacheFactory) ? "KV cache"
         : type == typeof(ITokenizer) ? "tokenizer"
+        : type == typeof(IComputeBackend) ? "compute backend"
         : type.Name;
 }

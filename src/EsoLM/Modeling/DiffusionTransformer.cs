@@ -1,6 +1,9 @@
 using System.Numerics.Tensors;
+using EsoLM.Backends;
+using EsoLM.Backends.Cpu;
 using EsoLM.Caching;
 using EsoLM.Tensors;
+using EsoLM.Training;
 
 namespace EsoLM.Modeling;
 
@@ -8,9 +11,9 @@ namespace EsoLM.Modeling;
 /// The Eso-LM network: a DiT with constant adaLN conditioning (spec §5). It knows nothing of samplers or objectives:
 /// one <see cref="Forward"/> call takes token windows, their original positions, the keys each query may see and a
 /// KV cache per sequence. Weights are packed once; the instance is read-only and safe to share between threads (each
-/// thread brings its own <see cref="ForwardWorkspace"/> and caches).
+/// thread brings its own <see cref="ForwardWorkspace"/> and caches). This is the CPU backend's <see cref="INetwork"/>.
 /// </summary>
-public sealed class DiffusionTransformer
+internal sealed class DiffusionTransformer : INetwork
 {
     private readonly Block[] _blocks;
     private readonly float[] _conditioning;
@@ -24,11 +27,20 @@ public sealed class DiffusionTransformer
 
     /// <summary>Builds the network from parameters (packs the weight matrices).</summary>
     public DiffusionTransformer(ModelParameters parameters, ComputeContext? compute = null)
+        : this(parameters, compute is null ? CpuBackend.Default : new CpuBackend(compute))
+    {
+    }
+
+    /// <summary>Builds the network on a CPU backend.</summary>
+    internal DiffusionTransformer(ModelParameters parameters, CpuBackend backend)
     {
         ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(backend);
         Parameters = parameters;
         Config = parameters.Config;
-        Compute = compute ?? ComputeContext.Default;
+        Config.Validate();
+        Compute = backend.Compute;
+        CpuBackend = backend;
         _rotary = new RotaryTable(RotaryTable.InverseFrequencies(Config.HeadDim, Config.RotaryBase), Config.ContextLength);
         _conditioning = new float[Config.CondDim];
         _finalModulation = new float[2 * Config.HiddenSize];
@@ -63,6 +75,87 @@ public sealed class DiffusionTransformer
 
     /// <summary>The model shape.</summary>
     public ModelConfig Config { get; }
+
+    /// <summary>The CPU backend this network runs on.</summary>
+    internal CpuBackend CpuBackend { get; }
+
+    /// <inheritdoc />
+    public IComputeBackend Backend => CpuBackend;
+
+    /// <inheritdoc />
+    public long ParameterBytes
+    {
+        get
+        {
+            // The raw parameters plus the packed copies of the matrices (panels padded to the panel width).
+            static long Packed(PackedMatrix m) => (long)m.PanelCount * PackedMatrix.PanelWidth * m.Cols * sizeof(float);
+            long bytes = (Parameters.Count * sizeof(float)) + Packed(_head);
+            foreach (var b in _blocks)
+            {
+                bytes += Packed(b.Qkv) + Packed(b.Out) + Packed(b.Mlp1) + Packed(b.Mlp2) + (b.Modulation.Length * sizeof(float));
+            }
+
+            return bytes;
+        }
+    }
+
+    /// <inheritdoc />
+    public int HostThreads => Compute.MaxDegreeOfParallelism;
+
+    /// <inheritdoc />
+    public ModelParameters CopyParametersToHost() => Parameters.Clone();
+
+    /// <inheritdoc />
+    public void LoadParameters(ModelParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (!ReferenceEquals(parameters, Parameters))
+        {
+            Parameters.CopyFrom(parameters);
+        }
+
+        RefreshFromParameters();
+    }
+
+    IKvCache INetwork.CreateCache(int capacity) => CreateCache(capacity);
+
+    IForwardWorkspace INetwork.CreateWorkspace() => CreateWorkspace();
+
+    /// <inheritdoc />
+    public void Forward(ForwardBatch batch, IForwardWorkspace workspace, ForwardOutput output, Span<float> destination)
+    {
+        ArgumentNullException.ThrowIfNull(workspace);
+        var ws = workspace as ForwardWorkspace
+            ?? throw new ArgumentException("The workspace was not created by a CPU network (INetwork.CreateWorkspace).", nameof(workspace));
+        ForwardLogits(batch, ws, destination);
+        if (output == ForwardOutput.LogProbabilities)
+        {
+            int v = Config.VocabSize;
+            for (int r = 0; r < batch.OutputRowCount; r++)
+            {
+                var row = destination.Slice(r * v, v);
+                row[Config.MaskTokenId] = float.NegativeInfinity;
+                Activations.LogSoftmaxInPlace(row);
+            }
+        }
+        else if (output != ForwardOutput.Logits)
+        {
+            throw new ArgumentOutOfRangeException(nameof(output), output, "Unknown forward output.");
+        }
+    }
+
+    /// <inheritdoc />
+    public ITrainingGraph CreateTrainingGraph() => new TrainingGraph(this);
+
+    /// <inheritdoc />
+    public IGradients CreateGradients() => new CpuGradients(Config);
+
+    /// <inheritdoc />
+    public ITrainingState CreateTrainingState(AdamWOptions optimizer, double emaDecay)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        return new CpuTrainingState(this, optimizer, emaDecay);
+    }
 
     /// <summary>The parameters the network was built from (the same instance; see <see cref="RefreshFromParameters"/>).</summary>
     public ModelParameters Parameters { get; }
@@ -129,7 +222,7 @@ public sealed class DiffusionTransformer
     /// under the given key ranges, and writes logits (before zero-masking) for the selected rows into
     /// <paramref name="logits"/> ([batch.OutputRowCount, VocabSize], sequences in the order added).
     /// </summary>
-    public void Forward(ForwardBatch batch, ForwardWorkspace workspace, Span<float> logits)
+    internal void ForwardLogits(ForwardBatch batch, ForwardWorkspace workspace, Span<float> logits)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(workspace);
@@ -228,7 +321,12 @@ public sealed class DiffusionTransformer
 
         foreach (var e in batch.Entries)
         {
-            if (e.Cache.Layers != Config.Layers || e.Cache.Heads != Config.Heads || e.Cache.HeadDim != Config.HeadDim)
+            if (e.Cache is not KvCache c)
+            {
+                throw new ArgumentException("A KV cache in the batch was not created by a CPU network (INetwork.CreateCache).", nameof(batch));
+            }
+
+            if (c.Layers != Config.Layers || c.Heads != Config.Heads || c.HeadDim != Config.HeadDim)
             {
                 throw new ArgumentException("A KV cache was created for a different model shape.", nameof(batch));
             }
@@ -242,8 +340,9 @@ public sealed class DiffusionTransformer
         {
             for (int head = 0; head < Config.Heads; head++)
             {
-                var keys = e.Cache.Keys(layer, head);
-                var values = e.Cache.Values(layer, head);
+                var cache = (KvCache)e.Cache;
+                var keys = cache.Keys(layer, head);
+                var values = cache.Values(layer, head);
                 for (int r = 0; r < e.RowCount; r++)
                 {
                     int src = ((e.RowStart + r) * 3 * d) + (head * hd);
@@ -268,10 +367,11 @@ public sealed class DiffusionTransformer
         {
             int heads = model.Config.Heads, d = model.Config.HiddenSize, hd = model.Config.HeadDim;
             var e = batch.Entries[task / heads];
+            var cache = (KvCache)e.Cache;
             int head = task % heads;
             Attention.AttendHead(model.Compute.Simd,
                 workspace.Qkv.AsSpan((e.RowStart * 3 * d) + (head * hd)), 3 * d, e.RowCount,
-                e.Cache.Keys(layer, head), e.Cache.Values(layer, head), hd,
+                cache.Keys(layer, head), cache.Values(layer, head), hd,
                 batch.Visible.Slice(e.RowStart, e.RowCount),
                 workspace.AttentionOut.AsSpan((e.RowStart * d) + (head * hd)), d, scale);
         }

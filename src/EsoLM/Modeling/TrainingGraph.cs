@@ -1,13 +1,9 @@
+using EsoLM.Backends;
 using EsoLM.Randomness;
 using System.Numerics.Tensors;
 using EsoLM.Tensors;
 
 namespace EsoLM.Modeling;
-
-/// <summary>The outcome of <see cref="TrainingGraph.Run"/>.</summary>
-/// <param name="Loss">Σ over rows of weight·(−log p(target)) (the zero-masked model distribution).</param>
-/// <param name="LossRows">Number of rows with a non-zero weight.</param>
-public readonly record struct TrainingPassResult(double Loss, int LossRows);
 
 /// <summary>
 /// Forward pass that keeps its activations, the weighted cross-entropy on the rows that carry loss, and the exact
@@ -16,7 +12,7 @@ public readonly record struct TrainingPassResult(double Loss, int LossRows);
 /// per layer part, as in llm.c; the matrix products go through the compute seam. One graph per training thread; the
 /// buffers grow to the largest batch seen and are reused.
 /// </summary>
-public sealed class TrainingGraph
+internal sealed class TrainingGraph : ITrainingGraph
 {
     private readonly DiffusionTransformer _model;
     private readonly int _d;
@@ -122,6 +118,13 @@ public sealed class TrainingGraph
     /// <summary>The network (its packed weights must be current: call <see cref="DiffusionTransformer.RefreshFromParameters"/> after an update).</summary>
     public DiffusionTransformer Model => _model;
 
+    /// <inheritdoc />
+    public INetwork Network => _model;
+
+    /// <inheritdoc />
+    public TrainingPassResult Run(TrainingBatch batch, IGradients? gradients) =>
+        RunHost(batch, gradients is null ? null : Backends.Cpu.CpuGradients.Of(gradients, _model.Config, nameof(gradients)));
+
     /// <summary>Dropout probability on the attention and MLP branch outputs (training only; 0 disables).</summary>
     public float DropoutRate { get; set; }
 
@@ -135,7 +138,7 @@ public sealed class TrainingGraph
     /// Runs the forward pass and the loss; when <paramref name="gradients"/> is given, also the backward pass,
     /// ACCUMULATING into it (clear it between steps).
     /// </summary>
-    public TrainingPassResult Run(TrainingBatch batch, ModelParameters? gradients)
+    internal TrainingPassResult RunHost(TrainingBatch batch, ModelParameters? gradients)
     {
         ArgumentNullException.ThrowIfNull(batch);
         if (gradients is not null && gradients.Config != _model.Config)

@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 namespace EsoLM.Tensors;
 
 /// <summary>Layer normalisation without bias, as the DiT uses it, optionally fused with the adaLN modulation.</summary>
-public static class Normalization
+internal static class Normalization
 {
     /// <summary>
     /// For each of <paramref name="rows"/> rows of width <paramref name="dim"/>:

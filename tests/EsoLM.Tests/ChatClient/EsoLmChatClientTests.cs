@@ -61,14 +61,14 @@ public sealed class EsoLmChatClientTests
     /// </summary>
     private static EsoLmModel Biased(Func<int, float> bias)
     {
-        var parameters = Model.Transformer.Parameters.Clone();
+        var parameters = Model.Transformer.CopyParametersToHost();
         var b = parameters["output_layer.linear.bias"].Data;
         for (int id = 0; id < b.Length; id++)
         {
             b[id] += bias(id);
         }
 
-        return new EsoLmModel(new EsoLM.Modeling.DiffusionTransformer(parameters, Model.Transformer.Compute), Model.Tokenizer);
+        return new EsoLmModel(new EsoLM.Modeling.DiffusionTransformer(parameters, new EsoLM.Tensors.ComputeContext(1)), Model.Tokenizer);
     }
 
     [Fact]

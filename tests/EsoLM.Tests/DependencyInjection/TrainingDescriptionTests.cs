@@ -25,7 +25,7 @@ public sealed class TrainingDescriptionTests : IDisposable
     {
         var model = TinyModels.Model(seed: 5);
         var path = Path.Combine(_dir, $"m{Guid.NewGuid():N}.safetensors");
-        ModelFile.Save(path, model.Transformer.Parameters, model.Tokenizer.Describe(), new Dictionary<string, string>
+        ModelFile.Save(path, model.Transformer.CopyParametersToHost(), model.Tokenizer.Describe(), new Dictionary<string, string>
         {
             [TrainingDescription.MetadataKey] = Checkpoint.Describe(objective),
             ["esolm.validation_nelbo_ppl"] = "3.5",

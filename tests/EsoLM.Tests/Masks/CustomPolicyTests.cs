@@ -100,7 +100,7 @@ public sealed class CustomPolicyTests : IDisposable
         var objective = new ObjectiveOptions { Alpha0 = 0.5, MaskPolicy = policy };
         var data = TokenDataset.FromDocuments(BuiltInLanguage.CreateGenerator(5).Documents(30, 2), tokenizer, 16, 0.1);
         var trainer = new EsoLmTrainer(TinyModels.Config(16), objective, new TrainerOptions { Steps = 3, BatchSize = 4, WarmupSteps = 1, Seed = 3 },
-            data, new ComputeContext(1), tokenizer.Describe());
+            data, new EsoLM.Backends.Cpu.CpuBackend(new ComputeContext(1)), tokenizer.Describe());
         var progress = trainer.Train();
         Assert.True(double.IsFinite(progress.Loss));
         var path = Path.Combine(_dir, "window.safetensors");
