@@ -52,12 +52,6 @@ internal sealed class EsoLmOptionsRules(IServiceProvider services, IEnumerable<E
             errors.Add("Greedy: greedy decoding ignores Temperature, TopK and TopP; leave them at their defaults (1, 0, 1) or turn Greedy off.");
         }
 
-        if (options.Sampler is "esolm" or "ar" && options.MaskPolicy is { Length: > 0 } policyKey
-            && services.GetKeyedService<IAttentionMaskPolicy>(policyKey) is { Variant: null } policy)
-        {
-            errors.Add($"MaskPolicy: the built-in '{options.Sampler}' sampler cannot apply the custom mask policy '{policy.Name}'; register a sampler that uses it.");
-        }
-
         var prefix = string.IsNullOrEmpty(name) ? string.Empty : $"[preset '{name}'] ";
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors.Select(e => prefix + e));
     }

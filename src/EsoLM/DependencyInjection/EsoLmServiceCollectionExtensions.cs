@@ -161,6 +161,13 @@ public static class EsoLmBuilderExtensions
     /// <returns>The builder.</returns>
     public static IEsoLmBuilder AddBackend(this IEsoLmBuilder builder, string key, IComputeBackend backend) => AddInstance(builder, key, backend);
 
+    /// <summary>Registers (or replaces) a KV cache factory instance under <paramref name="key"/>.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="key">The key.</param>
+    /// <param name="factory">The factory.</param>
+    /// <returns>The builder.</returns>
+    public static IEsoLmBuilder AddKvCache(this IEsoLmBuilder builder, string key, IKvCacheFactory factory) => AddInstance(builder, key, factory);
+
     /// <summary>Registers (or replaces) a tokenizer under <paramref name="key"/>; select it with <c>EsoLmOptions.Tokenizer</c>.</summary>
     /// <param name="builder">The builder.</param>
     /// <param name="key">The key.</param>

@@ -1,6 +1,7 @@
 using EsoLM.Hosting;
 using EsoLM.Masks;
 using EsoLM.Modeling;
+using EsoLM.Sampling;
 using EsoLM.Tensors;
 using EsoLM.Tests.DependencyInjection;
 using EsoLM.Tests.Modeling;
@@ -49,6 +50,57 @@ public sealed class CustomPolicyTests : IDisposable
                 ranges[length + i] = KeyRange.Of(length + Math.Max(0, i - Window + 1), length + i + 1);
             }
         }
+    }
+
+    /// <summary>Variant A's masks under another name: not built in, not causal (the clean set is bidirectional).</summary>
+    internal sealed class CleanBidirectionalPolicy : IAttentionMaskPolicy
+    {
+        public string Name => "clean-bidirectional";
+
+        public EsoLmVariant? Variant => null;
+
+        public void Diffusion(int length, int numClean, Span<KeyRange> ranges)
+        {
+            for (int q = 0; q < length; q++)
+            {
+                ranges[q] = q < numClean ? KeyRange.Of(0, numClean) : KeyRange.Of(0, q + 1);
+            }
+        }
+
+        public void Sequential(int length, int numClean, Span<KeyRange> ranges) => MaskRules.Sequential(EsoLmVariant.A, length, numClean, ranges);
+    }
+
+    private static SamplingRequest[] Requests() =>
+    [
+        new() { Seed = 3, SequenceId = 0 },
+        new() { Seed = 3, SequenceId = 1, Prompt = [1, 2, 3] },
+        new() { Seed = 3, SequenceId = 2, KnownTokens = [new KnownToken(9, 4)] },
+    ];
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.5)]
+    [InlineData(1.0)]
+    public void User_policies_are_cached_exactly_where_their_ranges_allow(double alpha)
+    {
+        var model = new DiffusionTransformer(ModelParameters.CreateRandom(TinyModels.Config(16), 8, 0.3f), new ComputeContext(1));
+        foreach (IAttentionMaskPolicy policy in new IAttentionMaskPolicy[] { new SlidingWindowPolicy(3), new CleanBidirectionalPolicy() })
+        {
+            var options = new EsoLmSamplerOptions { MaskPolicy = policy, AlphaEval = alpha, Steps = 4, Length = 16 };
+            var check = CacheSelfCheck.Run(model, options, batch: 3, seed: 5);
+            Assert.True(check.Passed, $"{policy.Name}: max |cached − full| = {check.MaxAbsDiff}");
+
+            // The cached sampler gives the tokens of the plain path that recomputes the whole sequence every step.
+            var cached = new EsoLmSampler(model, options).Generate(Requests());
+            var full = new EsoLmSampler(model, options with { UseKvCache = false }).Generate(Requests());
+            Assert.Equal(full.Sequences.Select(q => q.Tokens), cached.Sequences.Select(q => q.Tokens));
+            Assert.True(cached.TokensProcessed < full.TokensProcessed);
+        }
+
+        // Variant A's masks under another name sample exactly what the built-in variant A sampler samples.
+        var renamed = new EsoLmSampler(model, new EsoLmSamplerOptions { MaskPolicy = new CleanBidirectionalPolicy(), AlphaEval = alpha, Steps = 4, Length = 16 });
+        var builtIn = new EsoLmSampler(model, new EsoLmSamplerOptions { Variant = EsoLmVariant.A, AlphaEval = alpha, Steps = 4, Length = 16 });
+        Assert.Equal(builtIn.Generate(Requests()).Sequences.Select(q => q.Tokens), renamed.Generate(Requests()).Sequences.Select(q => q.Tokens));
     }
 
     [Fact]
@@ -126,6 +178,15 @@ public sealed class CustomPolicyTests : IDisposable
         var strategies = provider.GetRequiredService<IEsoLmStrategyProvider>();
         var generator = new EsoLmGenerator(model, new EsoLmOptions { Sampler = "esolm" }, strategies);
         Assert.Same(policy, generator.Resolve(new GenerationRequest(string.Empty)).Settings.MaskPolicy);
+
+        // It samples end to end with the policy's masks (the tokens of the uncached plain path) and the cache self-check passes.
+        var result = generator.Generate(new GenerationRequest(string.Empty) { Seed = 7, MaxNewTokens = 16, Steps = 4 });
+        var plain = new EsoLmSampler(model.Transformer, new EsoLmSamplerOptions
+        {
+            MaskPolicy = policy, AlphaEval = 0.5, Steps = 4, Length = 16, EosTokenId = model.EosTokenId, UseKvCache = false,
+        }).Generate([new SamplingRequest { Seed = 7, SequenceId = 0 }]);
+        Assert.Equal(plain.Sequences[0].Tokens, result.TokenIds.ToArray());
+        Assert.True(CacheSelfCheck.Run(model.Transformer, new EsoLmSamplerOptions { MaskPolicy = policy, AlphaEval = 0.5, Steps = 4 }, batch: 3, seed: 2).Passed);
 
         // The NELBO of the restored objective equals the trainer's own validation NELBO (same policy, same weights).
         var rows = Enumerable.Range(0, data.ValidationRows).Select(i => (ReadOnlyMemory<int>)data.ValidationRow(i).ToArray()).ToArray();
