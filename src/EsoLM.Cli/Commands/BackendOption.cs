@@ -25,8 +25,7 @@ internal static class BackendOption
         return key switch
         {
             CpuBackend.BackendName => threads <= 0 && simd == SimdLevel.Auto ? CpuBackend.Default : new CpuBackend(new ComputeContext(threads, simd)),
-            _ => throw new ArgumentOutOfRangeException(nameof(name), name,
-                $"--backend '{name}' is not available; this build knows: {string.Join(", ", Names)}."),
+            _ => throw new ArgumentException($"--backend '{name}' is not available; this build knows: {string.Join(", ", Names)}.", nameof(name)),
         };
     }
 }

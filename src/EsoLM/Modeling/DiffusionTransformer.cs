@@ -243,47 +243,10 @@ internal sealed class DiffusionTransformer : INetwork
         Validate(batch);
         workspace.Ensure(rows);
         var ctx = Compute;
-        var tokens = batch.Tokens;
-        var emb = Parameters["vocab_embed.embedding"].Data;
+        var sink = new InferenceBuffers(workspace);
+        var attention = new CacheAttention(this, batch, workspace);
+        RunBlocks(rows, batch.Tokens, batch.Positions, ref sink, ref attention, 0f, 0);
         var h = workspace.Hidden.AsSpan(0, rows * d);
-        for (int r = 0; r < rows; r++)
-        {
-            emb.AsSpan(tokens[r] * d, d).CopyTo(h.Slice(r * d, d));
-        }
-
-        var normed = workspace.Normed.AsSpan(0, rows * d);
-        var qkv = workspace.Qkv.AsSpan(0, rows * 3 * d);
-        var branch = workspace.Branch.AsSpan(0, rows * d);
-        var mlp = workspace.Mlp.AsSpan(0, rows * Config.MlpHidden);
-        float scale = 1f / MathF.Sqrt(hd);
-        for (int layer = 0; layer < _blocks.Length; layer++)
-        {
-            var blk = _blocks[layer];
-            var mod = blk.Modulation.AsSpan();
-            var sh1 = mod.Slice(0, d);
-            var sc1 = mod.Slice(d, d);
-            var g1 = mod.Slice(2 * d, d);
-            var sh2 = mod.Slice(3 * d, d);
-            var sc2 = mod.Slice(4 * d, d);
-            var g2 = mod.Slice(5 * d, d);
-
-            // Attention branch.
-            Normalization.LayerNormModulated(ctx, h, normed, rows, d, blk.Norm1, sc1, sh1, Config.LayerNormEps);
-            Gemm.MultiplyTransposed(ctx, normed, rows, blk.Qkv, default, qkv);
-            _rotary.Apply(qkv, rows, 3 * d, 0, heads, batch.Positions);
-            _rotary.Apply(qkv, rows, 3 * d, d, heads, batch.Positions);
-            WriteCache(batch, layer, workspace.Qkv);
-            Attend(batch, layer, workspace, scale);
-            Gemm.MultiplyTransposed(ctx, workspace.AttentionOut.AsSpan(0, rows * d), rows, blk.Out, default, branch);
-            AddGated(h, branch, g1, rows, d);
-
-            // MLP branch.
-            Normalization.LayerNormModulated(ctx, h, normed, rows, d, blk.Norm2, sc2, sh2, Config.LayerNormEps);
-            Gemm.MultiplyTransposed(ctx, normed, rows, blk.Mlp1, blk.Mlp1Bias, mlp);
-            Activations.GeluTanh(mlp, mlp);
-            Gemm.MultiplyTransposed(ctx, mlp, rows, blk.Mlp2, blk.Mlp2Bias, branch);
-            AddGated(h, branch, g2, rows, d);
-        }
 
         // Final layer, only for the rows whose logits are wanted: gather them compactly, modulate, project.
         int outRows = batch.OutputRowCount;
@@ -333,6 +296,115 @@ internal sealed class DiffusionTransformer : INetwork
         }
     }
 
+    /// <summary>
+    /// THE layer loop of this backend, shared by inference (<see cref="ForwardLogits"/>) and training
+    /// (<see cref="TrainingGraph"/>): embedding, then per block LN1 → qkv → RoPE → attention → out-projection → gated
+    /// residual → LN2 → MLP → gated residual. <paramref name="buffers"/> says where each intermediate goes: inference aliases
+    /// them onto one workspace (in place), training gives every layer its own arrays and LayerNorm statistics (the activation
+    /// record its backward pass reads). <paramref name="attention"/> is the only mode-specific step: over the KV caches for
+    /// inference, within each sequence with the log-sum-exp kept for training.
+    /// </summary>
+    internal void RunBlocks<TBuffers, TAttention>(int rows, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, ref TBuffers buffers,
+        ref TAttention attention, float dropoutRate, ulong dropoutSeed)
+        where TBuffers : struct, ILayerBuffers
+        where TAttention : struct, IBlockAttention
+    {
+        var ctx = Compute;
+        int d = Config.HiddenSize, heads = Config.Heads, hidden4 = Config.MlpHidden;
+        float eps = Config.LayerNormEps;
+        var emb = Parameters["vocab_embed.embedding"].Data;
+        var x0 = buffers.Layer(0).X.AsSpan(0, rows * d);
+        for (int r = 0; r < rows; r++)
+        {
+            emb.AsSpan(tokens[r] * d, d).CopyTo(x0.Slice(r * d, d));
+        }
+
+        for (int layer = 0; layer < _blocks.Length; layer++)
+        {
+            var blk = _blocks[layer];
+            var b = buffers.Layer(layer);
+            var mod = blk.Modulation.AsSpan();
+            var x = b.X.AsSpan(0, rows * d);
+            var a1 = b.A1.AsSpan(0, rows * d);
+            var qkv = b.Qkv.AsSpan(0, rows * 3 * d);
+            var mid = b.Mid.AsSpan(0, rows * d);
+            var a2 = b.A2.AsSpan(0, rows * d);
+            var u = b.U.AsSpan(0, rows * hidden4);
+            var g = b.G.AsSpan(0, rows * hidden4);
+
+            // Attention branch.
+            Normalization.LayerNormModulated(ctx, x, a1, rows, d, blk.Norm1, mod.Slice(d, d), mod[..d], eps, Stats(b.Mean1, rows), Stats(b.Rstd1, rows));
+            Gemm.MultiplyTransposed(ctx, a1, rows, blk.Qkv, default, qkv);
+            _rotary.Apply(qkv, rows, 3 * d, 0, heads, positions);
+            _rotary.Apply(qkv, rows, 3 * d, d, heads, positions);
+            attention.Attend(layer, b.Qkv, b.Att);
+            Gemm.MultiplyTransposed(ctx, b.Att.AsSpan(0, rows * d), rows, blk.Out, default, b.O.AsSpan(0, rows * d));
+            Residual(x, b.O.AsSpan(0, rows * d), mod.Slice(2 * d, d), mid, rows, d, dropoutRate, dropoutSeed, layer, 0);
+
+            // MLP branch.
+            Normalization.LayerNormModulated(ctx, mid, a2, rows, d, blk.Norm2, mod.Slice(4 * d, d), mod.Slice(3 * d, d), eps, Stats(b.Mean2, rows),
+                Stats(b.Rstd2, rows));
+            Gemm.MultiplyTransposed(ctx, a2, rows, blk.Mlp1, blk.Mlp1Bias, u);
+            Activations.GeluTanh(u, g);
+            Gemm.MultiplyTransposed(ctx, g, rows, blk.Mlp2, blk.Mlp2Bias, b.M.AsSpan(0, rows * d));
+            Residual(mid, b.M.AsSpan(0, rows * d), mod.Slice(5 * d, d), b.Next.AsSpan(0, rows * d), rows, d, dropoutRate, dropoutSeed, layer, 1);
+        }
+    }
+
+    private static Span<float> Stats(float[]? stats, int rows) => stats is null ? default : stats.AsSpan(0, rows);
+
+    /// <summary>output = x + gate ⊙ dropout(branch) per row (in place when output is x).</summary>
+    private static void Residual(ReadOnlySpan<float> x, ReadOnlySpan<float> branch, ReadOnlySpan<float> gate, Span<float> output, int rows, int d,
+        float dropoutRate, ulong dropoutSeed, int layer, int which)
+    {
+        bool inPlace = x.Overlaps(output);
+        for (int r = 0; r < rows; r++)
+        {
+            var o = output.Slice(r * d, d);
+            if (!inPlace)
+            {
+                x.Slice(r * d, d).CopyTo(o);
+            }
+
+            if (dropoutRate > 0)
+            {
+                float keepScale = 1f / (1f - dropoutRate);
+                for (int i = 0; i < d; i++)
+                {
+                    o[i] += gate[i] * branch[(r * d) + i] * DropMask(dropoutRate, dropoutSeed, layer, which, r, i, keepScale);
+                }
+            }
+            else
+            {
+                TensorPrimitives.FusedMultiplyAdd(branch.Slice(r * d, d), gate, o, o);
+            }
+        }
+    }
+
+    /// <summary>The dropout mask value (0 or 1/(1−p)) of one element, keyed by (seed, layer, branch, row, column).</summary>
+    internal static float DropMask(float rate, ulong seed, int layer, int which, int row, int col, float keepScale)
+    {
+        double u = Randomness.CounterHash.Unit(Randomness.CounterHash.Key(seed, ((ulong)(uint)layer << 1) | (uint)which, (uint)row, (uint)col));
+        return u < rate ? 0f : keepScale;
+    }
+
+    /// <summary>Inference: every layer works in place on one workspace.</summary>
+    private readonly struct InferenceBuffers(ForwardWorkspace w) : ILayerBuffers
+    {
+        public LayerBuffers Layer(int layer) =>
+            new(w.Hidden, w.Normed, w.Qkv, w.AttentionOut, w.Branch, w.Hidden, w.Normed, w.Mlp, w.Mlp, w.Branch, w.Hidden, null, null, null, null);
+    }
+
+    /// <summary>Inference attention: write the windows' K/V into their caches, then attend over the cache slots.</summary>
+    private readonly struct CacheAttention(DiffusionTransformer model, ForwardBatch batch, ForwardWorkspace workspace) : IBlockAttention
+    {
+        public void Attend(int layer, float[] qkv, float[] output)
+        {
+            model.WriteCache(batch, layer, qkv);
+            model.Attend(batch, layer, workspace, 1f / MathF.Sqrt(model.Config.HeadDim));
+        }
+    }
+
     private void WriteCache(ForwardBatch batch, int layer, float[] qkv)
     {
         int d = Config.HiddenSize, hd = Config.HeadDim;
@@ -377,15 +449,6 @@ internal sealed class DiffusionTransformer : INetwork
         }
     }
 
-    private static void AddGated(Span<float> h, ReadOnlySpan<float> branch, ReadOnlySpan<float> gate, int rows, int d)
-    {
-        for (int r = 0; r < rows; r++)
-        {
-            var hr = h.Slice(r * d, d);
-            TensorPrimitives.FusedMultiplyAdd(branch.Slice(r * d, d), gate, hr, hr);
-        }
-    }
-
     /// <summary>y = W·x + b for a small [out, in] matrix (constants computed once; plain loop in double).</summary>
     private static void Affine(float[] w, float[] b, ReadOnlySpan<float> x, Span<float> y)
     {
@@ -418,4 +481,37 @@ internal sealed class DiffusionTransformer : INetwork
 
         public required ParameterTensor AdaBias { get; init; }
     }
+}
+
+/// <summary>Where the shared layer loop writes each intermediate of one block (arrays may alias for in-place inference).</summary>
+/// <param name="X">Block input (layer 0: the embeddings are written here).</param>
+/// <param name="A1">LN1 output.</param>
+/// <param name="Qkv">q, k, v after RoPE: [rows, 3·hidden].</param>
+/// <param name="Att">Attention output.</param>
+/// <param name="O">Out-projection.</param>
+/// <param name="Mid">x + g1 ⊙ O.</param>
+/// <param name="A2">LN2 output.</param>
+/// <param name="U">MLP pre-activation.</param>
+/// <param name="G">GELU(U).</param>
+/// <param name="M">MLP output.</param>
+/// <param name="Next">Block output (the next block's X).</param>
+/// <param name="Mean1">LN1 row means (null: not recorded).</param>
+/// <param name="Rstd1">LN1 row 1/std.</param>
+/// <param name="Mean2">LN2 row means.</param>
+/// <param name="Rstd2">LN2 row 1/std.</param>
+internal readonly record struct LayerBuffers(float[] X, float[] A1, float[] Qkv, float[] Att, float[] O, float[] Mid, float[] A2, float[] U, float[] G,
+    float[] M, float[] Next, float[]? Mean1, float[]? Rstd1, float[]? Mean2, float[]? Rstd2);
+
+/// <summary>Supplies the buffers of each block to <see cref="DiffusionTransformer.RunBlocks"/>.</summary>
+internal interface ILayerBuffers
+{
+    /// <summary>The buffers of block <paramref name="layer"/>.</summary>
+    LayerBuffers Layer(int layer);
+}
+
+/// <summary>The attention step of <see cref="DiffusionTransformer.RunBlocks"/>: reads q/k/v rows, writes the attention output rows.</summary>
+internal interface IBlockAttention
+{
+    /// <summary>Attends for block <paramref name="layer"/>.</summary>
+    void Attend(int layer, float[] qkv, float[] output);
 }

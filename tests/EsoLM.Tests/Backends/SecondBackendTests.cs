@@ -1,6 +1,7 @@
 using EsoLM.Backends;
 using EsoLM.Backends.Cpu;
 using EsoLM.Evaluation;
+using EsoLM.Hosting;
 using EsoLM.Masks;
 using EsoLM.Modeling;
 using EsoLM.Sampling;
@@ -9,6 +10,7 @@ using EsoLM.Tests.Evaluation;
 using EsoLM.Tests.Modeling;
 using EsoLM.Tests.Support;
 using EsoLM.Training;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EsoLM.Tests.Backends;
 
@@ -148,6 +150,58 @@ public sealed class SecondBackendTests
         var nelboOther = NelboEvaluator.Evaluate(recording.Load(ema), objective, rows.Length, data.Length, i => rows[i], 4, seed: 3);
         Assert.Equal(nelboCpu.Perplexity, nelboOther.Perplexity, 1e-9);
         Assert.True(recording.Count("Run") > 0);
+    }
+
+    [Fact]
+    public void AddEsoLm_loads_the_model_file_onto_the_backend_named_in_the_options()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"esolm-backend-{Guid.NewGuid():N}.safetensors");
+        DependencyInjection.TinyModels.Model().Save(path);
+        try
+        {
+            var recording = new RecordingBackend(CpuBackend.Default);
+            var services = new ServiceCollection();
+            services.AddEsoLm(o =>
+            {
+                o.ModelPath = path;
+                o.Backend = "recording";
+                o.MaxNewTokens = 4;
+            }).AddBackend("recording", recording);
+            using var provider = services.BuildServiceProvider();
+            var generator = provider.GetRequiredService<EsoLmGenerator>();
+            var a = generator.Generate(new GenerationRequest("a") { Seed = 9 });
+            var b = new EsoLmGenerator(DependencyInjection.TinyModels.Model(), new EsoLmOptions { MaxNewTokens = 4 }).Generate(new GenerationRequest("a") { Seed = 9 });
+            Assert.Equal(b.TokenIds, a.TokenIds);
+            Assert.Same(recording, generator.Model.Transformer.Backend);
+            Assert.True(recording.Count("Forward") > 0);
+
+            var unknown = new ServiceCollection();
+            unknown.AddEsoLm(o =>
+            {
+                o.ModelPath = path;
+                o.Backend = "tpu";
+            });
+            using var bad = unknown.BuildServiceProvider();
+            var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => bad.GetRequiredService<EsoLmGenerator>());
+            Assert.Contains("tpu", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void A_backend_is_chosen_in_code_by_loading_parameters_on_it()
+    {
+        var config = DependencyInjection.TinyModels.Config();
+        var backend = new CpuBackend(new ComputeContext(maxDegreeOfParallelism: 2));
+        var network = backend.Load(ModelParameters.CreateInitialized(config, seed: 1));
+        var sampler = new EsoLmSampler(network, new EsoLmSamplerOptions { AlphaEval = 0.5 });
+        var result = sampler.Generate([new SamplingRequest { Seed = 1 }]);
+        Assert.Equal(config.ContextLength, result.Sequences[0].Tokens.Length);
+        Assert.Equal("cpu", network.Backend.Description.Backend);
+        Assert.True(network.ParameterBytes >= ModelParameters.CreateZero(config).Count * sizeof(float));
     }
 
     private static void AssertClose(float[] expected, float[] actual, double tolerance)
