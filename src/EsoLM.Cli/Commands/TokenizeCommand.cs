@@ -39,29 +39,17 @@ internal static class TokenizeCommand
 
     private static int Run(string spec, string textFile, bool allowSpecial)
     {
-        try
+        CliFiles.RequireFile(textFile, "--text-file", "Text file");
+        var tokenizer = TokenizerFactory.FromSpec(spec);
+        var ids = tokenizer.Encode(File.ReadAllText(textFile, Encoding.UTF8), allowSpecial);
+        var json = new StringBuilder((ids.Length * 6) + 2).Append('[');
+        for (var i = 0; i < ids.Length; i++)
         {
-            if (!File.Exists(textFile))
-            {
-                throw new FileNotFoundException($"Text file '{textFile}' does not exist.", textFile);
-            }
-
-            var tokenizer = TokenizerFactory.FromSpec(spec);
-            var ids = tokenizer.Encode(File.ReadAllText(textFile, Encoding.UTF8), allowSpecial);
-            var json = new StringBuilder((ids.Length * 6) + 2).Append('[');
-            for (var i = 0; i < ids.Length; i++)
-            {
-                json.Append(i == 0 ? string.Empty : ",").Append(ids[i].ToString(CultureInfo.InvariantCulture));
-            }
-
-            Console.Out.WriteLine(json.Append(']').ToString());
-            Console.Out.Flush();
-            return 0;
+            json.Append(i == 0 ? string.Empty : ",").Append(ids[i].ToString(CultureInfo.InvariantCulture));
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidDataException or JsonException)
-        {
-            Console.Error.WriteLine("esolm tokenize: " + e.Message);
-            return 1;
-        }
+
+        Console.Out.WriteLine(json.Append(']').ToString());
+        Console.Out.Flush();
+        return 0;
     }
 }

@@ -16,7 +16,7 @@ public sealed class EsoLmModel
 {
     /// <summary>Wraps a network and tokenizer.</summary>
     /// <param name="transformer">The network, on any backend (e.g. <c>CpuBackend.Default.Load(parameters)</c>).</param>
-    /// <param name="tokenizer">The tokenizer; its vocabulary must fit the network's.</param>
+    /// <param name="tokenizer">The tokenizer; its ids must be the network's (all but the mask id, at least).</param>
     /// <param name="metadata">
     /// Extra metadata (saved with the model). A <see cref="TrainingDescription.MetadataKey"/> entry is read into
     /// <see cref="Training"/> when <paramref name="training"/> is null, and removed from <see cref="Metadata"/>.
@@ -27,11 +27,7 @@ public sealed class EsoLmModel
     {
         ArgumentNullException.ThrowIfNull(transformer);
         ArgumentNullException.ThrowIfNull(tokenizer);
-        if (tokenizer.VocabularySize > transformer.Config.VocabSize)
-        {
-            throw new ArgumentException(
-                $"The tokenizer has {tokenizer.VocabularySize} ids but the model's vocabulary holds {transformer.Config.VocabSize}.", nameof(tokenizer));
-        }
+        ModelFile.CheckTokenizerCoversModel(tokenizer.VocabularySize, transformer.Config);
 
         Transformer = transformer;
         Tokenizer = tokenizer;

@@ -106,7 +106,24 @@ internal static class SpecialAwareEncoding
             return encoder.Encode(text, 0, text.Length, ref writer);
         }
 
-        Span<int> cache = stackalloc int[scanner.Count];
+        // The cache lives on the stack for the usual handful of special tokens; a vocabulary that declares millions rents it.
+        int[]? rented = scanner.Count > 256 ? System.Buffers.ArrayPool<int>.Shared.Rent(scanner.Count) : null;
+        try
+        {
+            return Scan(scanner, encoder, text, ref writer, rented is null ? stackalloc int[scanner.Count] : rented.AsSpan(0, scanner.Count));
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                System.Buffers.ArrayPool<int>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static bool Scan<T>(SpecialTokenScanner scanner, T encoder, ReadOnlySpan<char> text, ref IdWriter writer, scoped Span<int> cache)
+        where T : struct, IOrdinaryEncoder
+    {
         cache.Fill(-1);
         int position = 0;
         while (true)

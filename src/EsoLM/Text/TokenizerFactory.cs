@@ -11,9 +11,23 @@ public static class TokenizerFactory
     /// <param name="description">The description.</param>
     /// <returns>The tokenizer.</returns>
     /// <exception cref="ArgumentException">The kind is unknown.</exception>
+    /// <exception cref="InvalidDataException">The payload is not a valid description of its kind (e.g. a damaged model file).</exception>
     public static ITokenizer FromDescription(TokenizerDescription description)
     {
         ArgumentNullException.ThrowIfNull(description);
+        try
+        {
+            return Build(description);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or KeyNotFoundException or IndexOutOfRangeException
+            or OverflowException or InvalidCastException or System.Text.Json.JsonException)
+        {
+            throw new InvalidDataException($"The '{description.Kind}' tokenizer description is not valid: {e.Message}", e);
+        }
+    }
+
+    private static ITokenizer Build(TokenizerDescription description)
+    {
         return description.Kind switch
         {
             ByteTokenizer.Kind => description.Payload.Length == 0

@@ -276,6 +276,7 @@ public sealed class RecordingSchedule : INoiseSchedule
     public double ShapeDerivative(double t) => LogLinearSchedule.Default.ShapeDerivative(t);
 }
 
+#region recording-sampler
 /// <summary>A sampler factory that records what generation asks of it and wraps the Eso-LM sampler.</summary>
 public sealed class RecordingSamplerFactory : ISamplerFactory
 {
@@ -314,3 +315,4 @@ public sealed class RecordingSamplerFactory : ISamplerFactory
         }
     }
 }
+#endregion

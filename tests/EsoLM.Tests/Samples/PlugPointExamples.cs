@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace EsoLM.Tests.Samples;
 
-/// <summary>The code of docs/how-to/mask-policy.md and docs/how-to/kv-cache.md, compiled and exercised.</summary>
+/// <summary>A sliding-window policy and a byte-counting cache factory registered together (the PlugPoints sample's plug points).</summary>
 public sealed class PlugPointExamples
 {
     internal sealed class SlidingWindowPolicy(int window) : IAttentionMaskPolicy
