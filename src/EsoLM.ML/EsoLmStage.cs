@@ -321,7 +321,9 @@ internal static class ModelLoading
             metadata[Pipeline.EsoLmEstimator.ObjectiveMetadataKey] = objective; // written by the CLI trainer
         }
 
-        return new EsoLmModel(new EsoLM.Backends.Cpu.CpuBackend(compute).Load(contents.Parameters), contents.CreateTokenizer(), metadata);
+        var training = TrainingDescription.FromMetadata(contents.Metadata, contents.Tokenizer)
+            ?? (metadata.TryGetValue(Pipeline.EsoLmEstimator.ObjectiveMetadataKey, out var json) ? TrainingDescription.Parse(json, contents.Tokenizer) : null);
+        return new EsoLmModel(new EsoLM.Backends.Cpu.CpuBackend(compute).Load(contents.Parameters), contents.CreateTokenizer(), metadata, training);
     }
 
     public static EsoLmModel Load(byte[] bytes, string? backend, int? threads)

@@ -1,5 +1,5 @@
-using EsoLM.Backends;
 #pragma warning disable CA2208 // Errors name the offending command-line option, not a method parameter.
+using EsoLM.Backends;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -54,6 +54,7 @@ internal static class EvalCommand
         var trainDocuments = new Option<int>("--train-documents") { Description = "Documents of the built-in baseline corpus (esolm train's --documents).", DefaultValueFactory = _ => 4000 };
         var alpha0 = new Option<double?>("--alpha0") { Description = "Override the training α0 (for model files without esolm.objective metadata)." };
         var variant = new Option<string?>("--variant") { Description = "Override the training variant A|B|MDLM (for model files without metadata)." };
+        var allowMismatch = new Option<bool>("--allow-variant-mismatch") { Description = "Allow --sampler mdlm on an Eso-LM (masks other than the training masks; warns)." };
         var noNelbo = new Option<bool>("--no-nelbo") { Description = "Skip the NELBO perplexity (e.g. when only sampling)." };
         var batch = new Option<int>("--batch") { Description = "Rows per forward pass.", DefaultValueFactory = _ => 16 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the NELBO draws, the orders and the samples.", DefaultValueFactory = _ => 1UL };
@@ -64,14 +65,14 @@ internal static class EvalCommand
         var cmd = new Command("eval", "Evaluate a model: NELBO and exact perplexity, sample entropy, validity and generative perplexity.")
         {
             model, corpus, corpusSeed, documents, rows, scorer, orders, samples, sampler, steps, alphaEval, topP, baseline, trainSeed, trainDocuments,
-            alpha0, variant, noNelbo, batch, seed, threads, json, backend, weights,
+            alpha0, variant, allowMismatch, noNelbo, batch, seed, threads, json, backend, weights,
         };
         cmd.SetAction(pr =>
         {
             var settings = new EvalSettings(pr.GetValue(model)!, pr.GetValue(corpus)!, pr.GetValue(corpusSeed), pr.GetValue(documents), pr.GetValue(rows),
                 pr.GetValue(scorer), pr.GetValue(orders), pr.GetValue(samples), pr.GetValue(sampler), pr.GetValue(steps), pr.GetValue(alphaEval),
                 pr.GetValue(topP), pr.GetValue(baseline), pr.GetValue(trainSeed), pr.GetValue(trainDocuments), pr.GetValue(alpha0), pr.GetValue(variant),
-                pr.GetValue(batch), pr.GetValue(seed), pr.GetValue(threads), pr.GetValue(backend)!) { SkipNelbo = pr.GetValue(noNelbo), Weights = WeightsOption.Parse(pr.GetValue(weights)) };
+                pr.GetValue(batch), pr.GetValue(seed), pr.GetValue(threads), pr.GetValue(backend)!) { SkipNelbo = pr.GetValue(noNelbo), Weights = WeightsOption.Parse(pr.GetValue(weights)), AllowVariantMismatch = pr.GetValue(allowMismatch) };
             var report = Run(settings, Console.Error);
             Console.Out.WriteLine(pr.GetValue(json) ? report.ToJson() : report.ToText());
             return 0;
@@ -124,7 +125,7 @@ internal static class EvalCommand
         // Reference values of real text for the sample metrics: the evaluation rows are windows of the packed stream, as samples are.
         var dataRows = Enumerable.Range(0, rowCount).Select(i => (IReadOnlyList<int>)flat.AsSpan(i * length, length).ToArray()).ToList();
         report.DataEntropy = SampleMetrics.MeanUnigramEntropy(dataRows);
-        if (IsBuiltInAlphabet(tok))
+        if (IsBuiltInLanguage(s))
         {
             report.DataValidity = SampleMetrics.Validity(dataRows, tok).ValidityRate;
         }
@@ -141,7 +142,7 @@ internal static class EvalCommand
         if (s.Orders > 0)
         {
             sw.Restart();
-            var exact = ExactLikelihoodEvaluator.Evaluate(net, objective.Variant, objective.Alpha0, rowCount, length, Row, s.Orders, s.Batch, s.Seed);
+            var exact = ExactLikelihoodEvaluator.Evaluate(net, objective.EffectiveMaskPolicy, objective.Alpha0, rowCount, length, Row, s.Orders, s.Batch, s.Seed);
             report.ExactPpl = exact.Perplexity;
             report.Orders = s.Orders;
             report.ExactSeconds = sw.Elapsed.TotalSeconds;
@@ -207,9 +208,9 @@ internal static class EvalCommand
         {
             CliFiles.RequireFile(s.Scorer, "--scorer", "Scorer model file");
             var header = ModelFile.Inspect(s.Scorer);
-            if (header.Metadata.TryGetValue("esolm.objective", out var so) && Checkpoint.ParseObjective(so).Alpha0 != 0)
+            if (TrainingDescription.FromMetadata(header.Metadata) is { Alpha0: not 0 } scorerTraining)
             {
-                throw new ArgumentException($"The scorer '{s.Scorer}' was trained with α0 = {Checkpoint.ParseObjective(so).Alpha0.ToString(CultureInfo.InvariantCulture)}; " +
+                throw new ArgumentException($"The scorer '{s.Scorer}' was trained with α0 = {scorerTraining.Alpha0.ToString(CultureInfo.InvariantCulture)}; " +
                     "generative perplexity needs an autoregressive scorer (trained with --alpha0 0).", "--scorer");
             }
         }
@@ -245,6 +246,13 @@ internal static class EvalCommand
 
                 if (objective.Variant != EsoLmVariant.Mdlm)
                 {
+                    if (!s.AllowVariantMismatch)
+                    {
+                        throw new ArgumentException(
+                            $"This model was trained as Eso-LM ({objective.Variant}); the bidirectional MDLM sampler's attention differs from training. " +
+                            "Use --sampler esolm, or add --allow-variant-mismatch to run it anyway.");
+                    }
+
                     log.WriteLine($"warning: sampling a variant {objective.Variant} model with the bidirectional MDLM sampler; its attention differs from training.");
                 }
 
@@ -266,7 +274,7 @@ internal static class EvalCommand
         report.AlphaEval = alphaEval;
         report.Nfe = result.Sequences.Average(q => (double)q.ForwardPasses);
         report.Entropy = SampleMetrics.MeanUnigramEntropy(generated);
-        if (IsBuiltInAlphabet(tok))
+        if (IsBuiltInLanguage(s))
         {
             report.Validity = SampleMetrics.Validity(generated, tok).ValidityRate;
         }
@@ -279,9 +287,9 @@ internal static class EvalCommand
         if (s.Scorer is not null)
         {
             var scorerFile = ModelFile.Load(s.Scorer);
-            if (scorerFile.Metadata.TryGetValue("esolm.objective", out var so) && Checkpoint.ParseObjective(so).Alpha0 != 0)
+            if (scorerFile.ReadTraining() is { Alpha0: not 0 } scorerTraining)
             {
-                throw new ArgumentException($"The scorer '{s.Scorer}' was trained with α0 = {Checkpoint.ParseObjective(so).Alpha0.ToString(CultureInfo.InvariantCulture)}; " +
+                throw new ArgumentException($"The scorer '{s.Scorer}' was trained with α0 = {scorerTraining.Alpha0.ToString(CultureInfo.InvariantCulture)}; " +
                     "generative perplexity needs an autoregressive scorer (trained with --alpha0 0).");
             }
 
@@ -295,22 +303,23 @@ internal static class EvalCommand
         }
     }
 
-    private static bool IsBuiltInAlphabet(ITokenizer tok)
-    {
-        var builtin = CharTokenizer.FromCorpus(new string([.. Text.Grammar.BuiltInLanguage.Alphabet]));
-        return GenerativePerplexityScorer.SameTokenizer(builtin, tok);
-    }
+    /// <summary>
+    /// Validity is reported when the model is evaluated on the built-in language, whatever its tokenizer: samples are
+    /// decoded to text and the text is recognized (<see cref="SampleMetrics.Validity"/>).
+    /// </summary>
+    private static bool IsBuiltInLanguage(EvalSettings s) => s.Corpus.Count > 0 && s.Corpus.All(c => c == CorpusSource.BuiltIn);
 
     private static ObjectiveOptions Objective(ModelFileContents file, double? alpha0, string? variant, string path)
     {
         ObjectiveOptions o;
-        if (file.Metadata.TryGetValue("esolm.objective", out var json))
+        if (file.ReadTraining() is { } trained)
         {
-            o = Checkpoint.ParseObjective(json);
+            o = trained.Objective ?? throw new ArgumentException(
+                $"'{path}' was trained with the noise schedule '{trained.ScheduleName}', which this command does not know (built-ins: log-linear, cosine).");
         }
         else if (alpha0 is null)
         {
-            throw new ArgumentException($"'{path}' has no esolm.objective metadata (not written by esolm train): pass --alpha0 (and --variant).");
+            throw new ArgumentException($"'{path}' has no {TrainingDescription.MetadataKey} metadata (not written by esolm train): pass --alpha0 (and --variant).");
         }
         else
         {
@@ -344,6 +353,9 @@ internal static class EvalCommand
 
         /// <summary>Storage of the evaluated model's packed weights (fp32 unless --weights says otherwise).</summary>
         public Tensors.WeightFormat Weights { get; init; } = Tensors.WeightFormat.Float32;
+
+        /// <summary>Allow a sampler whose masks differ from training (MDLM on an Eso-LM).</summary>
+        public bool AllowVariantMismatch { get; init; }
     }
 
     internal sealed class EvalReport

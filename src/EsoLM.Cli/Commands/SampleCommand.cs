@@ -5,12 +5,13 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using EsoLM.Diagnostics;
-using EsoLM.IO;
+using EsoLM.Hosting;
 using EsoLM.Masks;
 using EsoLM.Modeling;
 using EsoLM.Sampling;
 using EsoLM.Tensors;
 using EsoLM.Text;
+using EsoLM.Training;
 
 namespace EsoLM.Cli.Commands;
 
@@ -18,8 +19,8 @@ namespace EsoLM.Cli.Commands;
 /// <c>esolm sample --model FILE</c>: generates text with Eso-LM (A/B), MDLM, BD3-LM or AR. The committed left-to-right
 /// prefix of every sample streams to stdout as it grows (one line per sample, printed as its text grows; with
 /// <c>--json</c> nothing streams and one JSON line is printed at the end). Errors go to stderr with exit code 1.
-/// A sampler variant that differs from the one the model was trained as (metadata <c>esolm.objective</c>) is refused
-/// unless <c>--allow-variant-mismatch</c> (then a warning is printed).
+/// Masks that differ from the ones the model was trained with (<see cref="EsoLmModel.Training"/>: another variant, or
+/// the MDLM/BD3 samplers on an Eso-LM) are refused unless <c>--allow-variant-mismatch</c> (then a warning is printed).
 /// </summary>
 internal static class SampleCommand
 {
@@ -29,9 +30,9 @@ internal static class SampleCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Model file (esolm train --out).", Required = true };
-        var sampler = new Option<string>("--sampler") { Description = "esolm (default), mdlm, bd3 or ar.", DefaultValueFactory = _ => "esolm" };
+        var sampler = new Option<string?>("--sampler") { Description = "esolm, mdlm, bd3 or ar (default: mdlm for an MDLM baseline model, else esolm)." };
         var variant = new Option<string?>("--variant") { Description = "Eso-LM variant A or B (default: the model's training variant, else B)." };
-        var allowMismatch = new Option<bool>("--allow-variant-mismatch") { Description = "Sample with a variant other than the model's training variant (warns)." };
+        var allowMismatch = new Option<bool>("--allow-variant-mismatch") { Description = "Sample with masks other than the model's training masks: another variant, or mdlm/bd3 on an Eso-LM (warns)." };
         var alpha = new Option<double?>("--alpha0") { Description = "α_eval in [0,1]: expected fraction decoded by diffusion (default: the training α0, else 1)." };
         var steps = new Option<int?>("--steps") { Description = "Diffusion steps T (Eso-LM planner budget, MDLM steps, BD3 steps per block); default: tokens to generate / block size." };
         var block = new Option<int>("--block") { Description = "BD3 block size L′.", DefaultValueFactory = _ => 16 };
@@ -53,7 +54,7 @@ internal static class SampleCommand
         };
         cmd.SetAction(pr =>
         {
-            var settings = new Settings(pr.GetValue(model)!, pr.GetValue(sampler)!, pr.GetValue(variant), pr.GetValue(allowMismatch), pr.GetValue(alpha),
+            var settings = new Settings(pr.GetValue(model)!, pr.GetValue(sampler), pr.GetValue(variant), pr.GetValue(allowMismatch), pr.GetValue(alpha),
                 pr.GetValue(steps), pr.GetValue(block), pr.GetValue(topP), pr.GetValue(topK), pr.GetValue(temperature), pr.GetValue(greedy),
                 pr.GetValue(seed), pr.GetValue(count), pr.GetValue(length), pr.GetValue(prompt), pr.GetValue(threads), pr.GetValue(json),
                 pr.GetValue(backend)!) { Weights = pr.GetValue(weights)! };
@@ -62,7 +63,7 @@ internal static class SampleCommand
         return cmd;
     }
 
-    internal sealed record Settings(string Model, string Sampler, string? Variant, bool AllowVariantMismatch, double? Alpha, int? Steps, int Block,
+    internal sealed record Settings(string Model, string? Sampler, string? Variant, bool AllowVariantMismatch, double? Alpha, int? Steps, int Block,
         double TopP, int TopK, double Temperature, bool Greedy, ulong Seed, int Count, int? Length, string? Prompt, int Threads, bool Json, string Backend = "cpu")
     {
         /// <summary>Weight storage: fp32, bf16 or int8 (<c>--weights</c>).</summary>
@@ -92,8 +93,8 @@ internal static class SampleCommand
             throw new ArgumentOutOfRangeException("--steps", st, $"--steps must be in [1, {MaxSteps}] (got {st}).");
         }
 
-        var samplerName = s.Sampler.ToLowerInvariant();
-        if (samplerName is not ("esolm" or "mdlm" or "bd3" or "ar"))
+        var requested = s.Sampler?.ToLowerInvariant();
+        if (requested is not (null or "esolm" or "mdlm" or "bd3" or "ar"))
         {
             throw new ArgumentOutOfRangeException("--sampler", s.Sampler, $"--sampler must be esolm, mdlm, bd3 or ar (got '{s.Sampler}').");
         }
@@ -103,9 +104,9 @@ internal static class SampleCommand
             throw new ArgumentException("--greedy ignores --temperature, --top-k and --top-p; leave them at their defaults (1, 0, 1) or drop --greedy.", "--greedy");
         }
 
-        if (samplerName != "esolm" && s.Alpha is double alphaOther && alphaOther != 1)
+        if (requested is not (null or "esolm") && s.Alpha is double alphaOther && alphaOther != 1)
         {
-            throw new ArgumentException($"--alpha0 is only used by the esolm sampler; --sampler {samplerName} ignores it (drop it).", "--alpha0");
+            throw new ArgumentException($"--alpha0 is only used by the esolm sampler; --sampler {requested} ignores it (drop it).", "--alpha0");
         }
 
 
@@ -126,27 +127,35 @@ internal static class SampleCommand
 
         CliFiles.RequireFile(s.Model, "--model", "Model file");
 
-        var file = ModelFile.Load(s.Model);
-        var config = file.Config;
+        var loaded = EsoLmModel.Load(s.Model, BackendOption.Resolve(s.Backend, s.Threads, Tensors.SimdLevel.Auto, WeightsOption.Parse(s.Weights)));
+        var config = loaded.Config;
         if ((uint)config.MaskTokenId >= (uint)config.VocabSize)
         {
             throw new InvalidDataException($"The model's mask id {config.MaskTokenId} is outside its vocabulary [0, {config.VocabSize}).");
         }
 
-        var tokenizer = file.CreateTokenizer();
-        ModelFile.CheckTokenizerCoversModel(tokenizer.VocabularySize, config);
-        var (trainedVariant, trainedAlpha) = ReadObjective(file.Metadata);
-        var variant = s.Variant is null ? trainedVariant ?? EsoLmVariant.B : TrainCommand.ParseVariant(s.Variant);
-        if (trainedVariant is EsoLmVariant tv && tv != variant)
+        var tokenizer = loaded.Tokenizer;
+        var trained = loaded.Training;
+        var samplerName = (s.Sampler ?? (trained?.Variant == EsoLmVariant.Mdlm ? "mdlm" : "esolm")).ToLowerInvariant();
+        var variant = s.Variant is null ? trained?.Variant is EsoLmVariant.A ? EsoLmVariant.A : EsoLmVariant.B : TrainCommand.ParseVariant(s.Variant);
+        string masks = samplerName switch
+        {
+            "mdlm" => TrainingDescription.MaskPolicyOf(EsoLmVariant.Mdlm),
+            "bd3" => "bd3 (bidirectional blocks)",
+            _ => TrainingDescription.MaskPolicyOf(variant),
+        };
+        if (trained is not null && !trained.IsTrainedWith(masks))
         {
             if (!s.AllowVariantMismatch)
             {
                 throw new ArgumentException(
-                    $"The model was trained as Eso-LM ({tv}) but --variant {variant} was asked for: its attention would differ from training. " +
-                    $"Use --variant {tv}, or add --allow-variant-mismatch to run it anyway.", "--variant");
+                    $"The model was trained as {trained} (masks '{trained.MaskPolicy}') but --sampler {samplerName}" +
+                    (s.Variant is null ? string.Empty : $" --variant {variant}") + $" would sample it with the '{masks}' masks, which differ from training. " +
+                    (trained.Variant == EsoLmVariant.Mdlm ? "Use --sampler mdlm" : $"Use --sampler esolm --variant {trained.Variant}") +
+                    ", or add --allow-variant-mismatch to run it anyway.", s.Variant is null ? "--sampler" : "--variant");
             }
 
-            Console.Error.WriteLine($"esolm: warning: sampling a variant-{tv} model with variant {variant} (--allow-variant-mismatch).");
+            Console.Error.WriteLine($"esolm: warning: sampling a model trained with '{trained.MaskPolicy}' masks with '{masks}' masks (--allow-variant-mismatch).");
         }
 
         int[] promptIds = s.Prompt is null ? [] : tokenizer.Encode(s.Prompt);
@@ -173,15 +182,16 @@ internal static class SampleCommand
 
         MemoryBudget.Require(MemoryBudget.SamplingBytes(config, s.Count, length), "--count", s.Count,
             $"Sampling {s.Count} sequence(s) of {length} tokens at once");
-        var net = BackendOption.Resolve(s.Backend, s.Threads, Tensors.SimdLevel.Auto, WeightsOption.Parse(s.Weights)).Load(file.Parameters);
+        var net = loaded.Transformer;
         var selection = new TokenSelectionOptions { Greedy = s.Greedy, Temperature = s.Temperature, TopK = s.TopK, TopP = s.TopP };
-        int? eos = tokenizer.EndOfTextId is int e && e < config.VocabSize && e != config.MaskTokenId ? e : null;
+        int? eos = loaded.EosTokenId;
         TokenDecoder decoder = ids => tokenizer.Decode(ids);
         ISampler sampler = samplerName switch
         {
             "esolm" => new EsoLmSampler(net, new EsoLmSamplerOptions
             {
-                Variant = variant, TrainedVariant = trainedVariant, AllowVariantMismatch = s.AllowVariantMismatch, AlphaEval = s.Alpha ?? trainedAlpha ?? 1.0,
+                Variant = variant, TrainedVariant = trained?.Variant is EsoLmVariant.Mdlm ? null : trained?.Variant, AllowVariantMismatch = s.AllowVariantMismatch,
+                AlphaEval = s.Alpha ?? trained?.Alpha0 ?? 1.0,
                 Steps = s.Steps, Length = length, Selection = selection, EosTokenId = eos, Decoder = decoder,
             }),
             "mdlm" => new MdlmSampler(net, new MdlmSamplerOptions { Steps = s.Steps, Length = length, Selection = selection, EosTokenId = eos, Decoder = decoder }),
@@ -294,27 +304,6 @@ internal static class SampleCommand
     }
 
     private static string OneLine(string text) => text.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
-
-    /// <summary>The training variant and α0 recorded by <c>esolm train</c> (metadata <c>esolm.objective</c>), when present.</summary>
-    internal static (EsoLmVariant? Variant, double? Alpha0) ReadObjective(IReadOnlyDictionary<string, string> metadata)
-    {
-        if (!metadata.TryGetValue("esolm.objective", out var json))
-        {
-            return (null, null);
-        }
-
-        try
-        {
-            var o = JsonNode.Parse(json)?.AsObject();
-            EsoLmVariant? v = o?["variant"]?.GetValue<string>() is string name ? TrainCommand.ParseVariant(name) : null;
-            double? alpha = o?["alpha0"] is JsonNode n ? n.GetValue<double>() : null;
-            return (v, alpha is double x && x >= 0 && x <= 1 ? x : null);
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or ArgumentException)
-        {
-            throw new InvalidDataException($"The model's 'esolm.objective' metadata is not valid: {e.Message}", e);
-        }
-    }
 
     private static string ToJson(SamplingResult result, ITokenizer tokenizer, string name, double seconds, double tokensPerSecond)
     {

@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using EsoLM.IO;
 using EsoLM.Diagnostics;
 using EsoLM.Masks;
 using EsoLM.Modeling;
@@ -40,7 +41,7 @@ internal static class TrainCommand
         var documents = new Option<int>("--documents") { Description = "Documents generated for builtin:grammar.", DefaultValueFactory = _ => 4000 };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Also checkpoint every N steps (0: only at the end).", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Model file to write (EMA weights); the checkpoint goes to OUT.ckpt.", DefaultValueFactory = _ => "model.safetensors" };
-        var resume = new Option<string?>("--resume") { Description = "Checkpoint to continue from." };
+        var resume = new Option<string?>("--resume") { Description = "Checkpoint to continue from (OUT.ckpt), or the model file OUT whose checkpoint sits beside it." };
         var json = BenchCommand.JsonOption();
         var backend = BackendOption.Create();
         var cmd = new Command("train", "Train an Eso-LM on the built-in language or your text.")
@@ -162,8 +163,9 @@ internal static class TrainCommand
         EsoLmTrainer trainer;
         if (s.Resume is not null)
         {
-            EsoLmTrainer.EnsureSameConfig(config, s.Resume);
-            trainer = EsoLmTrainer.Resume(s.Resume, objective, options, data, compute);
+            var resume = ResolveCheckpoint(s.Resume);
+            EsoLmTrainer.EnsureSameConfig(config, resume);
+            trainer = EsoLmTrainer.Resume(resume, objective, options, data, compute);
         }
         else
         {
@@ -205,6 +207,36 @@ internal static class TrainCommand
         var nelbo = trainer.ValidationNelbo(cancellationToken: CancellationToken.None); // seconds at most; the run is complete
         trainer.SaveModel(s.Output, new Dictionary<string, string> { ["esolm.validation_nelbo_ppl"] = nelbo.Perplexity.ToString("R", CultureInfo.InvariantCulture) });
         return new TrainReport(trainer.Step, last.Loss, nelbo.Perplexity, last.TokensPerSecond, last.Elapsed.TotalSeconds, s.Output, checkpoint, trainer, tok);
+    }
+
+    /// <summary>
+    /// The checkpoint to resume from: <paramref name="path"/> itself when it is a checkpoint, or, when it is a model file
+    /// written by <c>esolm train</c>, the checkpoint <c>PATH.ckpt</c> that sits beside it.
+    /// </summary>
+    internal static string ResolveCheckpoint(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"--resume: '{path}' does not exist (give a checkpoint, OUT.ckpt, or the model file OUT written beside it).", path);
+        }
+
+        string? format;
+        using (var reader = SafetensorsReader.Open(path))
+        {
+            format = reader.Metadata.TryGetValue("format", out var f) ? f : null;
+        }
+
+        if (format != ModelFile.FormatName)
+        {
+            return path; // a checkpoint (or not: Checkpoint.Load says what is wrong with it)
+        }
+
+        var beside = path + ".ckpt";
+        return File.Exists(beside)
+            ? beside
+            : throw new ArgumentException(
+                $"--resume: '{path}' is a model file, not a training checkpoint, and no checkpoint '{beside}' sits beside it (esolm train writes OUT.ckpt next to OUT).",
+                nameof(path));
     }
 
     /// <summary>The <c>esolm train</c> command line that continues <paramref name="s"/> from <paramref name="checkpoint"/>.</summary>

@@ -50,7 +50,7 @@ internal sealed class EsoLmOptionsRules(IServiceProvider services, IEnumerable<E
             errors.Add($"Weights: {options.Weights} is not a weight format (Float32, BFloat16 or Int8).");
         }
 
-        if (options.Sampler is "mdlm" or "bd3" or "ar" && options.AlphaEval != 1.0)
+        if (options.Sampler is "mdlm" or "bd3" or "ar" && options.AlphaEval is double alphaEval && alphaEval != 1.0)
         {
             errors.Add($"AlphaEval: {options.AlphaEval} is only used by the 'esolm' sampler; sampler '{options.Sampler}' ignores it (leave it at 1).");
         }
@@ -63,11 +63,6 @@ internal sealed class EsoLmOptionsRules(IServiceProvider services, IEnumerable<E
         if (options.Greedy && (options.TopK != 0 || options.TopP != 1.0 || options.Temperature != 1.0))
         {
             errors.Add("Greedy: greedy decoding ignores Temperature, TopK and TopP; leave them at their defaults (1, 0, 1) or turn Greedy off.");
-        }
-
-        if (options.Sampler is "esolm" or "ar" && services.GetKeyedService<IAttentionMaskPolicy>(options.MaskPolicy) is { Variant: null } policy)
-        {
-            errors.Add($"MaskPolicy: the built-in '{options.Sampler}' sampler cannot apply the custom mask policy '{policy.Name}'; register a sampler that uses it.");
         }
 
         var prefix = string.IsNullOrEmpty(name) ? string.Empty : $"[preset '{name}'] ";

@@ -18,7 +18,7 @@ public static class EsoLmServiceCollectionExtensions
     /// Registers EsoLM: <see cref="EsoLmOptions"/> (bound from the configuration section <c>EsoLm</c> when an
     /// <c>IConfiguration</c> is registered, validated by a source-generated validator plus cross-field rules, validated on
     /// start), the built-in strategies as keyed singletons (samplers <c>esolm</c>, <c>mdlm</c>, <c>bd3</c>, <c>ar</c>;
-    /// schedules <c>log-linear</c>, <c>cosine</c>; mask policies <c>esolm-a</c>, <c>esolm-b</c>; KV cache <c>dense</c>;
+    /// schedules <c>log-linear</c>, <c>cosine</c>; mask policies <c>esolm-a</c>, <c>esolm-b</c>, <c>mdlm</c>; KV cache <c>dense</c>;
     /// tokenizers <c>byte</c>, <c>builtin</c>; compute backend <c>cpu</c>), the <see cref="EsoLmModel"/> (loaded from
     /// <see cref="EsoLmOptions.ModelPath"/> onto the backend <see cref="EsoLmOptions.Backend"/>
     /// unless <c>UseModel</c> supplies one) and the <see cref="EsoLmGenerator"/>. Every registration is a TryAdd: calling it
@@ -66,9 +66,9 @@ public static class EsoLmServiceCollectionExtensions
                 backend = new CpuBackend(options.Threads is int t ? new ComputeContext(t) : cpu.Compute, options.Weights);
             }
 
-            var loaded = EsoLmModel.Load(path, backend);
+            var loaded = EsoLmModel.Load(path, backend, strategies);
             return options.Tokenizer is { } key
-                ? new EsoLmModel(loaded.Transformer, strategies.GetStrategy<ITokenizer>(key), loaded.Metadata)
+                ? new EsoLmModel(loaded.Transformer, strategies.GetStrategy<ITokenizer>(key), loaded.Metadata, loaded.Training)
                 : loaded;
         });
         services.TryAddSingleton(sp => new EsoLmGenerator(
@@ -131,6 +131,13 @@ public static class EsoLmBuilderExtensions
     public static IEsoLmBuilder AddMaskPolicy<T>(this IEsoLmBuilder builder, string key)
         where T : class, IAttentionMaskPolicy => Add<IAttentionMaskPolicy, T>(builder, key);
 
+    /// <summary>Registers (or replaces) an attention-mask policy instance under <paramref name="key"/>.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="key">The key (a model trained with the policy records its <see cref="IAttentionMaskPolicy.Name"/>: use the same string).</param>
+    /// <param name="policy">The policy.</param>
+    /// <returns>The builder.</returns>
+    public static IEsoLmBuilder AddMaskPolicy(this IEsoLmBuilder builder, string key, IAttentionMaskPolicy policy) => AddInstance(builder, key, policy);
+
     /// <summary>Registers (or replaces) the KV cache factory under <paramref name="key"/>; select it with <c>EsoLmOptions.KvCache</c>.</summary>
     /// <typeparam name="T">The factory type (constructed by DI, singleton).</typeparam>
     /// <param name="builder">The builder.</param>
@@ -153,6 +160,13 @@ public static class EsoLmBuilderExtensions
     /// <param name="backend">The backend.</param>
     /// <returns>The builder.</returns>
     public static IEsoLmBuilder AddBackend(this IEsoLmBuilder builder, string key, IComputeBackend backend) => AddInstance(builder, key, backend);
+
+    /// <summary>Registers (or replaces) a KV cache factory instance under <paramref name="key"/>.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="key">The key.</param>
+    /// <param name="factory">The factory.</param>
+    /// <returns>The builder.</returns>
+    public static IEsoLmBuilder AddKvCache(this IEsoLmBuilder builder, string key, IKvCacheFactory factory) => AddInstance(builder, key, factory);
 
     /// <summary>Registers (or replaces) a tokenizer under <paramref name="key"/>; select it with <c>EsoLmOptions.Tokenizer</c>.</summary>
     /// <param name="builder">The builder.</param>

@@ -82,9 +82,27 @@ public static class ExactLikelihoodEvaluator
     /// <param name="logLikelihood">Receives log p(x_b | σ) per row (natural log).</param>
     /// <param name="scratch">Reusable batch buffer (optional).</param>
     public static void OrderLogLikelihoods(ITrainingGraph graph, EsoLmVariant variant, ReadOnlySpan<int> x, int batch, int length, DecodingOrder order,
-        Span<double> logLikelihood, TrainingBatch? scratch = null)
+        Span<double> logLikelihood, TrainingBatch? scratch = null) =>
+        OrderLogLikelihoods(graph, EsoLmMaskPolicy.Of(variant), x, batch, length, order, logLikelihood, scratch);
+
+    /// <summary>
+    /// log p(x | σ) for each row under one shared order, with the key ranges of <paramref name="policy"/>: its sequential
+    /// (2L) masks with z all-mask (clean count 0), or, for the bidirectional MDLM policy (no sequential mode), L
+    /// diffusion-mode passes with its diffusion masks.
+    /// </summary>
+    /// <param name="graph">A graph over the model.</param>
+    /// <param name="policy">The mask policy the model was trained with.</param>
+    /// <param name="x">Clean rows, original order.</param>
+    /// <param name="batch">Rows.</param>
+    /// <param name="length">L.</param>
+    /// <param name="order">The order.</param>
+    /// <param name="logLikelihood">Receives log p(x_b | σ) per row.</param>
+    /// <param name="scratch">Reusable batch buffer (optional).</param>
+    public static void OrderLogLikelihoods(ITrainingGraph graph, IAttentionMaskPolicy policy, ReadOnlySpan<int> x, int batch, int length,
+        DecodingOrder order, Span<double> logLikelihood, TrainingBatch? scratch = null)
     {
         ArgumentNullException.ThrowIfNull(graph);
+        ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(order);
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(length, 1);
@@ -102,9 +120,9 @@ public static class ExactLikelihoodEvaluator
         int mask = graph.Network.Config.MaskTokenId;
         var tb = scratch ?? new TrainingBatch();
         var sigma = order.SortIndex;
-        if (variant == EsoLmVariant.Mdlm)
+        if (policy.Variant == EsoLmVariant.Mdlm)
         {
-            MdlmOrder(graph, x, batch, length, sigma, mask, logLikelihood, tb);
+            MdlmOrder(graph, policy, x, batch, length, sigma, mask, logLikelihood, tb);
             return;
         }
 
@@ -114,7 +132,7 @@ public static class ExactLikelihoodEvaluator
         var targets = new int[n2];
         var weights = new float[n2];
         var ranges = new KeyRange[n2];
-        MaskRules.Sequential(variant, length, 0, ranges);
+        policy.Sequential(length, 0, ranges);
         tb.Clear();
         for (int b = 0; b < batch; b++)
         {
@@ -177,9 +195,16 @@ public static class ExactLikelihoodEvaluator
     /// </summary>
     public static double[,] OrderLogLikelihoods(INetwork model, EsoLmVariant variant, double alpha0, int rowCount, int length,
         Func<int, ReadOnlyMemory<int>> row, int orders, int batchSize = 16, ulong seed = 1, IProgress<EvaluationProgress>? progress = null,
+        CancellationToken cancellationToken = default) =>
+        OrderLogLikelihoods(model, EsoLmMaskPolicy.Of(variant), alpha0, rowCount, length, row, orders, batchSize, seed, progress, cancellationToken);
+
+    /// <summary>log p(x | σ_k) for every row and order, with the key ranges of <paramref name="policy"/>: [rows, orders].</summary>
+    public static double[,] OrderLogLikelihoods(INetwork model, IAttentionMaskPolicy policy, double alpha0, int rowCount, int length,
+        Func<int, ReadOnlyMemory<int>> row, int orders, int batchSize = 16, ulong seed = 1, IProgress<EvaluationProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(row);
         ArgumentOutOfRangeException.ThrowIfLessThan(rowCount, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(orders, 1);
@@ -209,7 +234,7 @@ public static class ExactLikelihoodEvaluator
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var order = DrawOrder(length, alpha0, seed, batchIndex, k);
-                OrderLogLikelihoods(graph, variant, x.AsSpan(0, b * length), b, length, order, ll, tb);
+                OrderLogLikelihoods(graph, policy, x.AsSpan(0, b * length), b, length, order, ll, tb);
                 for (int j = 0; j < b; j++)
                 {
                     result[start + j, k] = ll[j];
@@ -256,7 +281,13 @@ public static class ExactLikelihoodEvaluator
         CancellationToken cancellationToken = default) =>
         Combine(OrderLogLikelihoods(model, variant, alpha0, rowCount, length, row, orders, batchSize, seed, progress, cancellationToken), length);
 
-    private static void MdlmOrder(ITrainingGraph graph, ReadOnlySpan<int> x, int batch, int length, int[] sigma, int mask, Span<double> logLikelihood,
+    /// <summary>The IW perplexity with the key ranges of <paramref name="policy"/> (the model's training mask policy).</summary>
+    public static ExactLikelihoodResult Evaluate(INetwork model, IAttentionMaskPolicy policy, double alpha0, int rowCount, int length,
+        Func<int, ReadOnlyMemory<int>> row, int orders, int batchSize = 16, ulong seed = 1, IProgress<EvaluationProgress>? progress = null,
+        CancellationToken cancellationToken = default) =>
+        Combine(OrderLogLikelihoods(model, policy, alpha0, rowCount, length, row, orders, batchSize, seed, progress, cancellationToken), length);
+
+    private static void MdlmOrder(ITrainingGraph graph, IAttentionMaskPolicy policy, ReadOnlySpan<int> x, int batch, int length, int[] sigma, int mask, Span<double> logLikelihood,
         TrainingBatch tb)
     {
         // rank[p] = the step at which original position p is decoded.
@@ -271,7 +302,7 @@ public static class ExactLikelihoodEvaluator
         var targets = new int[length];
         var weights = new float[length];
         var ranges = new KeyRange[length];
-        MaskRules.Bidirectional(length, length, ranges);
+        policy.Diffusion(length, 0, ranges);
         for (int i = 0; i < length; i++)
         {
             positions[i] = i;

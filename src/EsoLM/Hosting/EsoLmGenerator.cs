@@ -4,6 +4,7 @@ using EsoLM.Caching;
 using EsoLM.Masks;
 using EsoLM.Sampling;
 using EsoLM.Schedules;
+using EsoLM.Training;
 
 namespace EsoLM.Hosting;
 
@@ -210,10 +211,25 @@ public sealed class EsoLmGenerator
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(request.Prompt, nameof(request));
         var o = Options;
-        var samplerKey = request.Sampler ?? o.Sampler;
+        var trained = Model.Training;
+        var samplerKey = request.Sampler ?? o.Sampler ?? (trained?.Variant == EsoLmVariant.Mdlm ? "mdlm" : "esolm");
         var factory = _strategies.GetStrategy<ISamplerFactory>(samplerKey);
         var schedule = _strategies.GetStrategy<INoiseSchedule>(request.Schedule ?? o.Schedule);
-        var policy = _strategies.GetStrategy<IAttentionMaskPolicy>(o.MaskPolicy);
+        var policyKey = o.MaskPolicy
+            ?? (trained is not null && _strategies.GetKeys<IAttentionMaskPolicy>().Contains(trained.MaskPolicy, StringComparer.Ordinal) ? trained.MaskPolicy : "esolm-b");
+        var policy = _strategies.GetStrategy<IAttentionMaskPolicy>(policyKey);
+        if (trained is not null && !o.AllowMaskPolicyMismatch)
+        {
+            var masks = MasksOf(factory, policy);
+            if (!trained.IsTrainedWith(masks))
+            {
+                throw new ArgumentException(
+                    $"The model was trained as {trained} (mask policy '{trained.MaskPolicy}'), but sampler '{samplerKey}' with mask policy '{policyKey}' " +
+                    $"would sample it with the '{masks}' masks, a distribution it was not trained for. Leave Sampler and MaskPolicy unset to use the " +
+                    "training masks, or set EsoLmOptions.AllowMaskPolicyMismatch = true to run it anyway.", "MaskPolicy");
+            }
+        }
+
         var cache = _strategies.GetStrategy<IKvCacheFactory>(o.KvCache);
         var promptIds = request.Prompt.Length == 0 ? [] : Model.Tokenizer.Encode(request.Prompt);
         int context = Model.Config.ContextLength;
@@ -243,7 +259,7 @@ public sealed class EsoLmGenerator
         {
             Length = promptIds.Length + maxNew,
             Steps = request.Steps ?? o.Steps,
-            AlphaEval = request.AlphaEval ?? o.AlphaEval,
+            AlphaEval = request.AlphaEval ?? o.AlphaEval ?? trained?.Alpha0 ?? 1.0,
             BlockSize = o.BlockSize,
             Selection = selection,
             EosTokenId = Model.EosTokenId,
@@ -266,6 +282,14 @@ public sealed class EsoLmGenerator
         var stops = request.StopSequences?.Where(x => !string.IsNullOrEmpty(x)).ToArray() ?? [];
         return new Plan(request, samplerKey, factory, settings, promptIds, seed, sampling, stops);
     }
+
+    /// <summary>The attention masks a sampler runs: the mask policy's for Eso-LM-style samplers, bidirectional for MDLM, block masks for BD3.</summary>
+    private static string MasksOf(ISamplerFactory factory, IAttentionMaskPolicy policy) => factory switch
+    {
+        MdlmSamplerFactory => TrainingDescription.MaskPolicyOf(EsoLmVariant.Mdlm),
+        BlockDiffusionSamplerFactory => "bd3 (bidirectional blocks)",
+        _ => policy.Name,
+    };
 
     private ISampler Rent(Plan plan)
     {

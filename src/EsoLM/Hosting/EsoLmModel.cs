@@ -4,6 +4,7 @@ using EsoLM.IO;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
 using EsoLM.Text;
+using EsoLM.Training;
 
 namespace EsoLM.Hosting;
 
@@ -16,8 +17,13 @@ public sealed class EsoLmModel
     /// <summary>Wraps a network and tokenizer.</summary>
     /// <param name="transformer">The network, on any backend (e.g. <c>CpuBackend.Default.Load(parameters)</c>).</param>
     /// <param name="tokenizer">The tokenizer; its ids must be the network's (all but the mask id, at least).</param>
-    /// <param name="metadata">Extra metadata (saved with the model).</param>
-    public EsoLmModel(INetwork transformer, ITokenizer tokenizer, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <param name="metadata">
+    /// Extra metadata (saved with the model). A <see cref="TrainingDescription.MetadataKey"/> entry is read into
+    /// <see cref="Training"/> when <paramref name="training"/> is null, and removed from <see cref="Metadata"/>.
+    /// </param>
+    /// <param name="training">How the network was trained (variant, α0, objective, tokenizer), when known.</param>
+    public EsoLmModel(INetwork transformer, ITokenizer tokenizer, IReadOnlyDictionary<string, string>? metadata = null,
+        TrainingDescription? training = null)
     {
         ArgumentNullException.ThrowIfNull(transformer);
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -25,7 +31,11 @@ public sealed class EsoLmModel
 
         Transformer = transformer;
         Tokenizer = tokenizer;
-        Metadata = metadata ?? new Dictionary<string, string>();
+        metadata ??= new Dictionary<string, string>();
+        Training = training ?? TrainingDescription.FromMetadata(metadata);
+        Metadata = metadata.ContainsKey(TrainingDescription.MetadataKey)
+            ? metadata.Where(kv => kv.Key != TrainingDescription.MetadataKey).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal)
+            : metadata;
     }
 
     /// <summary>The network on its backend (shared, read-only).</summary>
@@ -37,8 +47,14 @@ public sealed class EsoLmModel
     /// <summary>The model shape.</summary>
     public ModelConfig Config => Transformer.Config;
 
-    /// <summary>Extra metadata.</summary>
+    /// <summary>Extra metadata (the training description and the file format's own entries excluded).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary>
+    /// How the network was trained (read from the model file), or null when unknown (a reference import, a model built
+    /// in code). The generator samples with its masks and α0 by default and refuses other masks unless told to allow them.
+    /// </summary>
+    public TrainingDescription? Training { get; }
 
     /// <summary>The end-of-sequence id generation stops at (the tokenizer's end-of-text), or null.</summary>
     public int? EosTokenId => Tokenizer.EndOfTextId is int id && id < Config.VocabSize && id != Config.MaskTokenId ? id : null;
@@ -46,21 +62,24 @@ public sealed class EsoLmModel
     /// <summary>Loads a model file (<see cref="ModelFile"/>) that has a tokenizer description.</summary>
     /// <param name="path">The file.</param>
     /// <param name="compute">Thread and SIMD settings of the CPU backend; default all cores.</param>
-    /// <returns>The model.</returns>
-    public static EsoLmModel Load(string path, ComputeContext? compute = null) =>
-        Load(path, compute is null ? CpuBackend.Default : new CpuBackend(compute));
+    /// <param name="strategies">Resolves a custom training schedule or mask policy by name (see <see cref="TrainingDescription.Objective"/>); null = built-ins.</param>
+    /// <returns>The model, with <see cref="Training"/> read from the file's <c>esolm.objective</c> entry.</returns>
+    public static EsoLmModel Load(string path, ComputeContext? compute = null, IEsoLmStrategyProvider? strategies = null) =>
+        Load(path, compute is null ? CpuBackend.Default : new CpuBackend(compute), strategies);
 
     /// <summary>Loads a model file (<see cref="ModelFile"/>) that has a tokenizer description onto a compute backend.</summary>
     /// <param name="path">The file.</param>
     /// <param name="backend">The backend the weights are loaded on.</param>
-    /// <returns>The model.</returns>
-    public static EsoLmModel Load(string path, IComputeBackend backend)
+    /// <param name="strategies">Resolves a custom training schedule or mask policy by name; null = built-ins.</param>
+    /// <returns>The model, with <see cref="Training"/> read from the file's <c>esolm.objective</c> entry.</returns>
+    public static EsoLmModel Load(string path, IComputeBackend backend, IEsoLmStrategyProvider? strategies = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
         var contents = ModelFile.Load(path);
-        var user = contents.Metadata.Where(kv => kv.Key != "format" && !kv.Key.StartsWith("esolm.", StringComparison.Ordinal))
+        var user = contents.Metadata.Where(kv => !ModelFile.IsReserved(kv.Key) && kv.Key != TrainingDescription.MetadataKey)
             .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
-        return new EsoLmModel(backend.Load(contents.Parameters), contents.CreateTokenizer(), user);
+        var training = TrainingDescription.FromMetadata(contents.Metadata, contents.Tokenizer, strategies);
+        return new EsoLmModel(backend.Load(contents.Parameters), contents.CreateTokenizer(), user, training);
     }
 
     /// <summary>Reads a model file from a stream (the same bytes <see cref="Save(Stream)"/> writes).</summary>
@@ -86,9 +105,18 @@ public sealed class EsoLmModel
         }
     }
 
-    /// <summary>Saves the model (weights, config, tokenizer, metadata) as one model file, atomically.</summary>
+    /// <summary>Saves the model (weights, config, tokenizer, training description, metadata) as one model file, atomically.</summary>
     /// <param name="path">Destination.</param>
-    public void Save(string path) => ModelFile.Save(path, Transformer.CopyParametersToHost(), Tokenizer.Describe(), Metadata);
+    public void Save(string path)
+    {
+        var metadata = Metadata;
+        if (Training is not null)
+        {
+            metadata = new Dictionary<string, string>(Metadata, StringComparer.Ordinal) { [TrainingDescription.MetadataKey] = Training.Json };
+        }
+
+        ModelFile.Save(path, Transformer.CopyParametersToHost(), Tokenizer.Describe(), metadata);
+    }
 
     /// <summary>Writes the model file bytes to a stream.</summary>
     /// <param name="stream">Destination (written from its current position).</param>

@@ -17,20 +17,31 @@ public sealed class EsoLmOptions
     /// <summary>Path of a model file (<c>ModelFile</c> format). Required unless a model is given in code with <c>UseModel</c>.</summary>
     public string? ModelPath { get; set; }
 
-    /// <summary>Key of the sampler: built-ins <c>esolm</c>, <c>mdlm</c>, <c>bd3</c>, <c>ar</c>.</summary>
-    [Required]
+    /// <summary>
+    /// Key of the sampler: built-ins <c>esolm</c>, <c>mdlm</c>, <c>bd3</c>, <c>ar</c>. Null (default): <c>mdlm</c> for a
+    /// model trained as the MDLM baseline, else <c>esolm</c>.
+    /// </summary>
     [MinLength(1)]
-    public string Sampler { get; set; } = "esolm";
+    public string? Sampler { get; set; }
 
     /// <summary>Key of the noise schedule used by the planner: built-ins <c>log-linear</c>, <c>cosine</c>.</summary>
     [Required]
     [MinLength(1)]
     public string Schedule { get; set; } = "log-linear";
 
-    /// <summary>Key of the attention-mask policy: built-ins <c>esolm-b</c> (default) and <c>esolm-a</c>.</summary>
-    [Required]
+    /// <summary>
+    /// Key of the attention-mask policy: built-ins <c>esolm-b</c>, <c>esolm-a</c> and <c>mdlm</c> (bidirectional). Null
+    /// (default): the policy the model was trained with (<see cref="EsoLmModel.Training"/>), else <c>esolm-b</c>.
+    /// </summary>
     [MinLength(1)]
-    public string MaskPolicy { get; set; } = "esolm-b";
+    public string? MaskPolicy { get; set; }
+
+    /// <summary>
+    /// Allow sampling with masks other than the model's training masks (another mask policy, or a sampler whose attention
+    /// differs, such as <c>mdlm</c> or <c>bd3</c> on an Eso-LM). Off by default: such a request is refused, because it
+    /// samples a distribution the network was not trained for.
+    /// </summary>
+    public bool AllowMaskPolicyMismatch { get; set; }
 
     /// <summary>Key of the KV cache factory: built-in <c>dense</c>.</summary>
     [Required]
@@ -52,9 +63,12 @@ public sealed class EsoLmOptions
     [Range(1, MaxSteps)]
     public int? Steps { get; set; }
 
-    /// <summary>α_eval ∈ [0, 1]: expected fraction of tokens decoded by diffusion (0 = AR, 1 = pure diffusion).</summary>
+    /// <summary>
+    /// α_eval ∈ [0, 1]: expected fraction of tokens decoded by diffusion (0 = AR, 1 = pure diffusion). Null (default): the
+    /// model's training α0 (<see cref="EsoLmModel.Training"/>), else 1.
+    /// </summary>
     [Range(0.0, 1.0)]
-    public double AlphaEval { get; set; } = 1.0;
+    public double? AlphaEval { get; set; }
 
     /// <summary>Softmax temperature (&gt; 0).</summary>
     [Range(1e-6, 1e6)]

@@ -56,7 +56,10 @@ public interface ISamplerFactory
     ISampler Create(INetwork model, GenerationSettings settings);
 }
 
-/// <summary>Built-in <c>esolm</c>: <see cref="EsoLmSampler"/>, variant from the mask policy (B by default).</summary>
+/// <summary>
+/// Built-in <c>esolm</c>: <see cref="EsoLmSampler"/> with the key ranges of the selected mask policy (a built-in variant's,
+/// or a user's policy, cached wherever its ranges allow).
+/// </summary>
 public sealed class EsoLmSamplerFactory : ISamplerFactory
 {
     /// <inheritdoc />
@@ -73,14 +76,10 @@ public sealed class EsoLmSamplerFactory : ISamplerFactory
             EosTokenId = settings.EosTokenId,
             KvCacheFactory = settings.KvCache,
             Schedule = settings.Schedule,
-            Variant = BuiltInVariant(settings.MaskPolicy, "esolm"),
+            Variant = settings.MaskPolicy.Variant ?? EsoLmVariant.B,
+            MaskPolicy = settings.MaskPolicy.Variant is null ? settings.MaskPolicy : null,
         });
     }
-
-    internal static EsoLmVariant BuiltInVariant(IAttentionMaskPolicy policy, string sampler) => policy.Variant
-        ?? throw new NotSupportedException(
-            $"The built-in '{sampler}' sampler runs the fused Eso-LM masks and cannot apply the custom mask policy '{policy.Name}'. " +
-            "Register a sampler that calls IAttentionMaskPolicy itself (see docs/guide/mask-policy.md), or use MaskPolicy 'esolm-a' or 'esolm-b'.");
 }
 
 /// <summary>Built-in <c>mdlm</c>: <see cref="MdlmSampler"/> (bidirectional ancestral sampling).</summary>
@@ -138,7 +137,8 @@ public sealed class AutoregressiveSamplerFactory : ISamplerFactory
             Selection = settings.Selection,
             EosTokenId = settings.EosTokenId,
             KvCacheFactory = settings.KvCache,
-            TrainedVariant = EsoLmSamplerFactory.BuiltInVariant(settings.MaskPolicy, "ar"),
+            TrainedVariant = settings.MaskPolicy.Variant ?? EsoLmVariant.B,
+            MaskPolicy = settings.MaskPolicy.Variant is null ? settings.MaskPolicy : null,
         });
     }
 }

@@ -48,6 +48,7 @@ public sealed class BuiltInStrategies : IEsoLmStrategyProvider
         [(typeof(INoiseSchedule), "cosine")] = () => new CosineSchedule(),
         [(typeof(IAttentionMaskPolicy), "esolm-a")] = () => EsoLmMaskPolicy.A,
         [(typeof(IAttentionMaskPolicy), "esolm-b")] = () => EsoLmMaskPolicy.B,
+        [(typeof(IAttentionMaskPolicy), "mdlm")] = () => EsoLmMaskPolicy.Mdlm,
         [(typeof(IKvCacheFactory), "dense")] = () => DenseKvCacheFactory.Instance,
         [(typeof(IComputeBackend), CpuBackend.BackendName)] = () => CpuBackend.Default,
         [(typeof(ITokenizer), "byte")] = () => new ByteTokenizer(),

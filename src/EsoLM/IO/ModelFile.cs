@@ -16,6 +16,14 @@ public sealed record ModelFileContents(
     TokenizerDescription? Tokenizer,
     IReadOnlyDictionary<string, string> Metadata)
 {
+    /// <summary>
+    /// How the model was trained (the <c>esolm.objective</c> entry), or null when the file does not say. A custom training
+    /// schedule leaves <see cref="Training.TrainingDescription.Objective"/> null (use <see cref="Training.TrainingDescription.FromMetadata"/> with a resolver).
+    /// </summary>
+    /// <returns>The description, or null.</returns>
+    /// <exception cref="InvalidDataException">The entry is not valid.</exception>
+    public Training.TrainingDescription? ReadTraining() => Training.TrainingDescription.FromMetadata(Metadata, Tokenizer);
+
     /// <summary>Rebuilds the tokenizer, or throws when the file has none.</summary>
     public ITokenizer CreateTokenizer() => Tokenizer is null
         ? throw new InvalidOperationException("This model file has no tokenizer description.")
@@ -43,6 +51,9 @@ public static class ModelFile
 
     private const string FormatKey = "format";
     private const string VersionKey = "esolm.format_version";
+
+    /// <summary>Whether <paramref name="key"/> is one of the entries the format itself writes (format tag, version, config, tokenizer).</summary>
+    internal static bool IsReserved(string key) => key is FormatKey or VersionKey or ConfigKey or TokenizerKey;
 
     /// <summary>Writes a model file atomically.</summary>
     /// <param name="path">Destination path.</param>

@@ -47,7 +47,10 @@ public sealed record EsoLmEstimatorOptions
     /// <summary>The compute backend to train and generate on; null = the <c>cpu</c> backend with <see cref="Threads"/> threads.</summary>
     public IComputeBackend? Backend { get; init; }
 
-    /// <summary>Generation defaults of the trained transformer.</summary>
+    /// <summary>
+    /// Generation defaults of the trained transformer. Its mask policy and α_eval default to the trained
+    /// <see cref="Objective"/>'s variant and α0; other masks are refused unless <see cref="EsoLmOptions.AllowMaskPolicyMismatch"/>.
+    /// </summary>
     public EsoLmOptions Generation { get; init; } = new();
 }
 
@@ -109,7 +112,7 @@ public sealed class EsoLmEstimator
         var trainer = new EsoLmTrainer(config, Options.Objective, Options.Trainer, data, backend, tokenizer.Describe());
         trainer.Train(progress, null, cancellationToken);
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal) { [ObjectiveMetadataKey] = Checkpoint.Describe(Options.Objective) };
-        var model = new EsoLmModel(backend.Load(trainer.EmaParameters), tokenizer, metadata);
+        var model = new EsoLmModel(backend.Load(trainer.EmaParameters), tokenizer, metadata, TrainingDescription.FromObjective(Options.Objective, tokenizer.Describe()));
         return new EsoLmTransformer(model, Options.Generation);
     }
 }

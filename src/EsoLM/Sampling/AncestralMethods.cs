@@ -18,8 +18,11 @@ internal sealed class MdlmMethod : SamplingMethod
     private readonly double[] _p;
     private readonly bool _oneToken;
 
-    public MdlmMethod(int steps, Schedules.INoiseSchedule schedule, bool oneTokenPerStep = false)
+    private readonly IAttentionMaskPolicy _policy;
+
+    public MdlmMethod(IAttentionMaskPolicy policy, int steps, Schedules.INoiseSchedule schedule, bool oneTokenPerStep = false)
     {
+        _policy = policy;
         _p = StepPlanner.UnmaskProbabilities(steps, 1.0, schedule);
         _oneToken = oneTokenPerStep;
     }
@@ -101,7 +104,7 @@ internal sealed class MdlmMethod : SamplingMethod
                 ps[i] = pos;
             }
 
-            MaskRules.Bidirectional(length, length, r);
+            _policy.Diffusion(length, clean, r.AsSpan(0, length)); // MDLM: bidirectional over the whole sequence
             s.Block = now;
             engine.AddWindow(s, 0, length, clean, now);
             return true;

@@ -37,9 +37,9 @@ public static class CacheSelfCheck
         options ??= new EsoLmSamplerOptions { AlphaEval = 0.5 };
         options.Validate(model.Config);
         var cached = new SamplingEngine(model, options with { UseKvCache = true },
-            new EsoLmMethod(options.Variant, true, options.Steps, options.AlphaEval, options.Schedule, options.FixedPlan));
+            new EsoLmMethod(options.EffectiveMaskPolicy, true, options.Steps, options.AlphaEval, options.Schedule, options.FixedPlan));
         var full = new SamplingEngine(model, options with { UseKvCache = false },
-            new EsoLmMethod(options.Variant, false, options.Steps, options.AlphaEval, options.Schedule, options.FixedPlan)) { Leader = cached };
+            new EsoLmMethod(options.EffectiveMaskPolicy, false, options.Steps, options.AlphaEval, options.Schedule, options.FixedPlan)) { Leader = cached };
         var requests = new SamplingRequest[batch];
         for (int i = 0; i < batch; i++)
         {

@@ -13,19 +13,24 @@ namespace EsoLM.Sampling;
 /// invisible); the first sequential step encodes the final clean set that way into the cache, later sequential steps
 /// are (B)-style cached steps (causal over the cache).
 /// Uncached (either variant): the whole sequence every step under the same mask rule (for checking the cache).
+/// The key ranges come from an <see cref="IAttentionMaskPolicy"/> (its diffusion-mode ranges over the fed prefix, with the
+/// clean count fixed at the diffusion tokens during the sequential phase, spec §3 "sampling masks"); which cached slots
+/// can be reused is derived from those ranges, so a user's policy (e.g. sliding-window causal) is cached exactly where
+/// it allows and recomputed where it does not (variant A's bidirectional clean set).
 /// </summary>
 internal sealed class EsoLmMethod : SamplingMethod
 {
-    private readonly EsoLmVariant _variant;
+    private readonly IAttentionMaskPolicy _policy;
     private readonly bool _cached;
+    private KeyRange[] _prefix = [];
     private readonly int? _steps;
     private readonly double _alpha;
     private readonly Schedules.INoiseSchedule _schedule;
     private readonly StepPlan? _fixed;
 
-    public EsoLmMethod(EsoLmVariant variant, bool cached, int? steps, double alphaEval, Schedules.INoiseSchedule schedule, StepPlan? fixedPlan)
+    public EsoLmMethod(IAttentionMaskPolicy policy, bool cached, int? steps, double alphaEval, Schedules.INoiseSchedule schedule, StepPlan? fixedPlan)
     {
-        _variant = variant;
+        _policy = policy;
         _cached = cached;
         _steps = steps;
         _alpha = alphaEval;
@@ -69,36 +74,51 @@ internal sealed class EsoLmMethod : SamplingMethod
 
         int k = plan.StepSpan[s.StepIndex];
         int done = s.Done, mask = engine.MaskId;
+        int clean = Math.Min(done, s.Known + plan.DiffusionTokens);
         if (!_cached)
         {
             int length = s.Length;
             var (tok, pos, ranges) = engine.Scratch(length);
             s.SlotTokens.AsSpan(0, length).CopyTo(tok);
             s.Order.AsSpan(0, length).CopyTo(pos);
-            int clean = Math.Min(done, s.Known + plan.DiffusionTokens);
-            MaskRules.Diffusion(_variant, length, clean, ranges.AsSpan(0, length));
+            _policy.Diffusion(length, clean, ranges.AsSpan(0, length));
             engine.AddWindow(s, 0, length, done, k);
             return true;
         }
 
-        bool recomputeClean = _variant == EsoLmVariant.A && s.StepIndex <= plan.DiffusionSteps;
-        int start = recomputeClean ? 0 : done - s.Prev;
-        int window = done + k - start;
+        // The policy's ranges over the prefix that exists now (clean slots, then this step's masks; later masks are not fed).
+        int end = done + k;
+        if (_prefix.Length < end)
+        {
+            _prefix = new KeyRange[Math.Max(end, 2 * _prefix.Length)];
+        }
+
+        var prefix = _prefix.AsSpan(0, end);
+        _policy.Diffusion(end, clean, prefix);
+
+        // Reuse cached slots [0, start): each must have been written with the same ranges, seeing only slots that were
+        // final then, and none may see a slot that is rewritten now. Everything from start on is fed again.
+        int start = done - s.Prev;
+        for (int m = 0; m < start; m++)
+        {
+            var range = prefix[m];
+            if (range != s.CachedRanges[m] || range.MaxEnd > s.CachedAt[m] || range.MaxEnd > start)
+            {
+                start = m;
+                m = -1; // the bound shrank: check the reused slots again
+            }
+        }
+
+        int window = end - start;
         var (t, p, r) = engine.Scratch(window);
         for (int i = 0; i < window; i++)
         {
             int slot = start + i;
             t[i] = slot < done ? s.SlotTokens[slot] : mask;
             p[i] = s.Order[slot];
-        }
-
-        if (recomputeClean)
-        {
-            MaskRules.Diffusion(EsoLmVariant.A, window, done, r.AsSpan(0, window));
-        }
-        else
-        {
-            MaskRules.CausalWindow(start, window, r);
+            r[i] = prefix[slot];
+            s.CachedRanges[slot] = prefix[slot];
+            s.CachedAt[slot] = done;
         }
 
         engine.AddWindow(s, start, window, done - start, k);

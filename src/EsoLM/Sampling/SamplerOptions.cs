@@ -32,6 +32,13 @@ public abstract record SamplerOptions
     /// <summary>Optional text decoding of the committed prefix for streaming.</summary>
     public TokenDecoder? Decoder { get; init; }
 
+    /// <summary>
+    /// The attention-mask policy the sampler takes its key ranges from; null = the sampler's built-in masks (Eso-LM:
+    /// <c>Variant</c>'s, MDLM: bidirectional, AR: <c>TrainedVariant</c>'s). The block-diffusion sampler has its own block
+    /// masks and ignores it.
+    /// </summary>
+    public IAttentionMaskPolicy? MaskPolicy { get; init; }
+
     /// <summary>Creates the per-sequence KV caches (null: the model's dense cache). Caches are created once per pooled sequence and reused.</summary>
     public Caching.IKvCacheFactory? KvCacheFactory { get; init; }
 
@@ -73,7 +80,7 @@ public sealed record EsoLmSamplerOptions : SamplerOptions
     public EsoLmVariant Variant { get; init; } = EsoLmVariant.B;
 
     /// <summary>
-    /// The variant the model was trained as, when known (model files do not record it yet). Sampling a model with the
+    /// The variant the model was trained as, when known (<c>EsoLmModel.Training</c>). Sampling a model with the
     /// other variant's attention is refused unless <see cref="AllowVariantMismatch"/>: it runs, but samples a
     /// distribution the network was not trained for.
     /// </summary>
@@ -84,6 +91,9 @@ public sealed record EsoLmSamplerOptions : SamplerOptions
 
     /// <summary>T: the diffusion-phase step budget of the planner (≥ 1); default: the number of tokens to generate.</summary>
     public int? Steps { get; init; }
+
+    /// <summary>The policy in effect: <see cref="SamplerOptions.MaskPolicy"/>, else the built-in policy of <see cref="Variant"/>.</summary>
+    public IAttentionMaskPolicy EffectiveMaskPolicy => MaskPolicy ?? EsoLmMaskPolicy.Of(Variant);
 
     /// <summary>α_eval ∈ [0, 1]: the expected fraction of tokens decoded by diffusion (0 = AR, 1 = pure diffusion).</summary>
     public double AlphaEval { get; init; } = 1.0;
@@ -112,6 +122,13 @@ public sealed record EsoLmSamplerOptions : SamplerOptions
         }
 
         ArgumentNullException.ThrowIfNull(Schedule, nameof(Schedule));
+        if (MaskPolicy is { Variant: EsoLmVariant built } && built != Variant)
+        {
+            throw new ArgumentException(
+                $"MaskPolicy '{MaskPolicy.Name}' is the built-in policy of variant {built} but Variant is {Variant}: set Variant = {built} (or leave MaskPolicy null).",
+                nameof(MaskPolicy));
+        }
+
         if (Variant == EsoLmVariant.Mdlm || TrainedVariant == EsoLmVariant.Mdlm)
         {
             throw new ArgumentOutOfRangeException(nameof(Variant), EsoLmVariant.Mdlm,

@@ -22,14 +22,14 @@ public sealed class EsoLmSampler : ISampler
         options.Validate(model.Config);
         Options = options;
         _engine = new SamplingEngine(model, options,
-            new EsoLmMethod(options.Variant, options.UseKvCache, options.Steps, options.AlphaEval, options.Schedule, options.FixedPlan));
+            new EsoLmMethod(options.EffectiveMaskPolicy, options.UseKvCache, options.Steps, options.AlphaEval, options.Schedule, options.FixedPlan));
     }
 
     /// <summary>The options.</summary>
     public EsoLmSamplerOptions Options { get; }
 
     /// <inheritdoc />
-    public string Name => Options.Variant == EsoLmVariant.A ? "esolm-a" : "esolm-b";
+    public string Name => Options.MaskPolicy is { Variant: null } custom ? "esolm:" + custom.Name : Options.Variant == EsoLmVariant.A ? "esolm-a" : "esolm-b";
 
     /// <inheritdoc />
     public INetwork Model => _engine.Model;
@@ -59,7 +59,7 @@ public sealed class MdlmSampler : ISampler
         options.Validate(model.Config);
         Options = options;
         int steps = options.Steps ?? options.ResolveLength(model.Config);
-        _engine = new SamplingEngine(model, options, new MdlmMethod(steps, options.Schedule, options.OneTokenPerStep));
+        _engine = new SamplingEngine(model, options, new MdlmMethod(options.MaskPolicy ?? EsoLmMaskPolicy.Mdlm, steps, options.Schedule, options.OneTokenPerStep));
     }
 
     /// <summary>The options.</summary>
@@ -138,7 +138,7 @@ public sealed class AutoregressiveSampler : ISampler
         options.Validate(model.Config);
         Options = options;
         SamplingMethod method = options.Mode == AutoregressiveMode.Exact
-            ? new EsoLmMethod(options.TrainedVariant ?? EsoLmVariant.B, true, 1, 0.0, Schedules.LogLinearSchedule.Default, null)
+            ? new EsoLmMethod(options.MaskPolicy ?? EsoLmMaskPolicy.Of(options.TrainedVariant ?? EsoLmVariant.B), true, 1, 0.0, Schedules.LogLinearSchedule.Default, null)
             : new OneTokenPerStepMethod();
         _engine = new SamplingEngine(model, options, method);
     }

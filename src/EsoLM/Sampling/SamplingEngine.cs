@@ -40,6 +40,8 @@ internal sealed class SequenceState
     public int Forwards;
     public int DiffusionTokens;
     public IKvCache? Cache;
+    public KeyRange[] CachedRanges = [];
+    public int[] CachedAt = [];
 
     public void Reset(int length)
     {
@@ -52,8 +54,16 @@ internal sealed class SequenceState
             Work = new int[length];
         }
 
+        if (CachedRanges.Length < length)
+        {
+            CachedRanges = new KeyRange[length];
+            CachedAt = new int[length];
+        }
+
         Length = length;
         Array.Clear(IsKnown, 0, length);
+        Array.Clear(CachedRanges, 0, length);
+        Array.Clear(CachedAt, 0, length);
         Known = StepIndex = Done = Prev = Remaining = Frontier = Block = BlockStep = PrefixLength = ReportedPrefix = 0;
         OutStart = OutCount = Forwards = DiffusionTokens = 0;
         EndedWithEos = Finished = ReportedFinished = false;

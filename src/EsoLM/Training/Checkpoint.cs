@@ -111,7 +111,7 @@ public static class Checkpoint
     public static string Describe(ObjectiveOptions o)
     {
         ArgumentNullException.ThrowIfNull(o);
-        return new JsonObject
+        var json = new JsonObject
         {
             ["alpha0"] = o.Alpha0,
             ["variant"] = o.Variant.ToString(),
@@ -121,7 +121,13 @@ public static class Checkpoint
             ["sampling_eps"] = o.SamplingEpsilon,
             ["diffusion_shuffle"] = o.DiffusionShuffle,
             ["sequential_shuffle"] = o.EffectiveSequentialShuffle,
-        }.ToJsonString();
+        };
+        if (o.MaskPolicy is { Variant: null } custom)
+        {
+            json["mask_policy"] = custom.Name; // built-in policies are implied by the variant (and older files stay identical)
+        }
+
+        return json.ToJsonString();
     }
 
     /// <summary>Rebuilds objective settings from <see cref="Describe(ObjectiveOptions)"/> JSON (built-in schedules only).</summary>

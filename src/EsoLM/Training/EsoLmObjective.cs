@@ -204,6 +204,7 @@ public sealed class EsoLmObjective
         double diffNorm = diffRows > 0 ? 1.0 / (diffRows * length) : 0, seqNorm = seqRows > 0 ? 1.0 / (seqRows * length) : 0;
         EnsureScratch(2 * length);
         output.Clear();
+        var policy = Options.EffectiveMaskPolicy;
         for (int b = 0; b < batch; b++)
         {
             var row = x.Slice(b * length, length);
@@ -227,7 +228,7 @@ public sealed class EsoLmObjective
                     _weights[i] = noisy[p] == MaskTokenId ? (float)(w * diffNorm) : 0f;
                 }
 
-                MaskRules.Diffusion(Options.Variant, length, clean, _ranges);
+                policy.Diffusion(length, clean, _ranges);
 
                 output.Add(_tokens.AsSpan(0, length), _positions.AsSpan(0, length), _ranges.AsSpan(0, length), _targets.AsSpan(0, length),
                     _weights.AsSpan(0, length));
@@ -245,7 +246,7 @@ public sealed class EsoLmObjective
                     _weights[length + i] = 0f;
                 }
 
-                MaskRules.Sequential(Options.Variant, length, clean, _ranges);
+                policy.Sequential(length, clean, _ranges);
                 output.Add(_tokens.AsSpan(0, 2 * length), _positions.AsSpan(0, 2 * length), _ranges.AsSpan(0, 2 * length),
                     _targets.AsSpan(0, 2 * length), _weights.AsSpan(0, 2 * length));
             }

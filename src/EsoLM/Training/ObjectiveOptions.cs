@@ -28,6 +28,17 @@ public sealed record ObjectiveOptions
     /// </summary>
     public double? BatchSplit { get; init; }
 
+    /// <summary>
+    /// The attention-mask policy the objective takes its key ranges from (diffusion term: <see cref="IAttentionMaskPolicy.Diffusion"/>,
+    /// sequential term: <see cref="IAttentionMaskPolicy.Sequential"/>). Null (default): the built-in policy of
+    /// <see cref="Variant"/>. A custom policy (for example sliding-window causal attention) trains with
+    /// <see cref="Variant"/>'s other defaults and is recorded by its <see cref="IAttentionMaskPolicy.Name"/> in the model file.
+    /// </summary>
+    public IAttentionMaskPolicy? MaskPolicy { get; init; }
+
+    /// <summary>The policy in effect: <see cref="MaskPolicy"/>, else the built-in policy of <see cref="Variant"/>.</summary>
+    public IAttentionMaskPolicy EffectiveMaskPolicy => MaskPolicy ?? EsoLmMaskPolicy.Of(Variant);
+
     /// <summary>Diffusion-term weighting.</summary>
     public LossWeighting Weighting { get; init; } = LossWeighting.Elbo;
 
@@ -71,6 +82,18 @@ public sealed record ObjectiveOptions
         if (!Enum.IsDefined(Variant))
         {
             throw new ArgumentOutOfRangeException(nameof(Variant), Variant, "The variant must be A, B or Mdlm.");
+        }
+
+        if (MaskPolicy is { Variant: EsoLmVariant built } && built != Variant)
+        {
+            throw new ArgumentException(
+                $"MaskPolicy '{MaskPolicy.Name}' is the built-in policy of variant {built} but Variant is {Variant}: set Variant = {built} (or leave MaskPolicy null).",
+                nameof(MaskPolicy));
+        }
+
+        if (MaskPolicy is { Variant: null } && string.IsNullOrWhiteSpace(MaskPolicy.Name))
+        {
+            throw new ArgumentException("A custom MaskPolicy needs a Name: the model file records the policy by name.", nameof(MaskPolicy));
         }
 
         if (Variant == EsoLmVariant.Mdlm && (Alpha0 != 1 || EffectiveBatchSplit != 1))

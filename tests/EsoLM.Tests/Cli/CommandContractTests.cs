@@ -48,6 +48,44 @@ public sealed class CommandContractTests : IDisposable
     }
 
     [Fact]
+    public void Train_resume_accepts_the_model_path_when_its_checkpoint_sits_beside_it()
+    {
+        var model = Path.Combine(_dir, "r.safetensors");
+        string[] common = ["train", "--corpus", "builtin:grammar", "--documents", "60", "--layers", "1", "--hidden", "16", "--heads", "2",
+            "--length", "16", "--batch", "4", "--warmup", "1", "--alpha0", "0.5", "--threads", "1", "--json"];
+        var (code, _, stderr) = CliRunner.Run([.. common, "--steps", "2", "--out", model]);
+        Assert.True(code == 0, stderr);
+
+        // Resuming from the model path and from its checkpoint give the same model.
+        var fromModel = Path.Combine(_dir, "from-model.safetensors");
+        var fromCheckpoint = Path.Combine(_dir, "from-ckpt.safetensors");
+        var (c1, out1, e1) = CliRunner.Run([.. common, "--steps", "3", "--resume", model, "--out", fromModel]);
+        Assert.True(c1 == 0, e1);
+        using (var doc = JsonDocument.Parse(out1.Trim().Split('\n')[^1]))
+        {
+            Assert.Equal(3, doc.RootElement.GetProperty("steps").GetInt32());
+        }
+
+        var (c2, _, e2) = CliRunner.Run([.. common, "--steps", "3", "--resume", model + ".ckpt", "--out", fromCheckpoint]);
+        Assert.True(c2 == 0, e2);
+        var a = EsoLM.IO.ModelFile.Load(fromModel).Parameters.Tensors;
+        var b = EsoLM.IO.ModelFile.Load(fromCheckpoint).Parameters.Tensors;
+        Assert.Equal(a.Count, b.Count);
+        for (int i = 0; i < a.Count; i++)
+        {
+            Assert.Equal(a[i].Data, b[i].Data);
+        }
+
+        // A model file without a checkpoint beside it is a clear error naming the missing checkpoint.
+        var lonely = Path.Combine(_dir, "lonely.safetensors");
+        File.Copy(model, lonely);
+        var (c3, o3, e3) = CliRunner.Run([.. common, "--steps", "3", "--resume", lonely, "--out", Path.Combine(_dir, "x.safetensors")]);
+        Assert.Equal(1, c3);
+        Assert.Empty(o3);
+        Assert.Contains("lonely.safetensors.ckpt", e3, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Train_refuses_alpha0_outside_0_1()
     {
         var (code, _, stderr) = CliRunner.Run("train", "--alpha0", "1.5", "--steps", "1", "--out", Path.Combine(_dir, "x.safetensors"));

@@ -158,6 +158,56 @@ public sealed class AddEsoLmTests
         Assert.True(factory.Created > 0, "the built-in sampler must take its caches from the selected factory");
     }
 
+    [Theory]
+    [InlineData("esolm", "esolm-b")]
+    [InlineData("esolm", "esolm-a")]
+    [InlineData("mdlm", "esolm-b")]
+    [InlineData("bd3", "esolm-b")]
+    [InlineData("ar", "esolm-b")]
+    public void Every_sampler_takes_its_caches_from_the_user_factory_which_counts_their_bytes(string sampler, string policy)
+    {
+        var counting = new ByteCountingCacheFactory();
+        using var provider = Build(b => b.AddKvCache("bytes", counting), o =>
+        {
+            o.KvCache = "bytes";
+            o.Sampler = sampler;
+            o.MaskPolicy = policy;
+            o.MaxNewTokens = 6;
+            o.Steps = sampler == "ar" ? null : 3;
+        });
+        var result = provider.GetRequiredService<EsoLmGenerator>().Generate(new GenerationRequest("the") { Seed = 2 });
+        Assert.Equal(sampler, result.Sampler);
+        Assert.True(counting.Created > 0, $"sampler '{sampler}' must take its caches from the selected factory");
+
+        // K and V for every layer, slot and hidden unit, float32: the arithmetic, not the backend's own report.
+        var config = TinyModels.Config();
+        Assert.Equal(2L * config.Layers * config.HiddenSize * sizeof(float) * counting.Slots, counting.Bytes);
+    }
+
+    private sealed class ByteCountingCacheFactory : EsoLM.Caching.IKvCacheFactory
+    {
+        public int Created { get; private set; }
+
+        public long Slots { get; private set; }
+
+        public long Bytes { get; private set; }
+
+        public string Name => "bytes";
+
+        public EsoLM.Backends.IKvCache Create(EsoLM.Backends.INetwork network, int capacity)
+        {
+            var cache = network.CreateCache(capacity);
+            lock (this)
+            {
+                Created++;
+                Slots += capacity;
+                Bytes += cache.SizeInBytes;
+            }
+
+            return cache;
+        }
+    }
+
     private sealed class CountingCacheFactory : EsoLM.Caching.IKvCacheFactory
     {
         public int Created { get; private set; }

@@ -4,6 +4,7 @@ using System.Text;
 using EsoLM.Caching;
 using EsoLM.Hosting;
 using EsoLM.Masks;
+using EsoLM.Sampling;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
 using EsoLM.Tests.DependencyInjection;
@@ -57,12 +58,25 @@ public sealed class GuideSnippetTests
             }
         }
 
-        // Registered by key it is accepted; the built-in samplers refuse it at start-up (they run fused variant masks).
+        // Registered by key, the built-in sampler generates with it: the tokens of the plain path that recomputes every step.
         var services = new ServiceCollection();
-        services.AddEsoLm(o => o.MaskPolicy = "window").UseModel(TinyModels.Model()).AddMaskPolicy<SlidingWindowPolicy>("window");
+        services.AddEsoLm(o =>
+            {
+                o.MaskPolicy = "window";
+                o.MaxNewTokens = 8;
+                o.Steps = 4;
+            })
+            .UseModel(TinyModels.Model())
+            .AddMaskPolicy<SlidingWindowPolicy>("window");
         using var provider = services.BuildServiceProvider();
-        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
-        Assert.Contains("window", error.Message, StringComparison.Ordinal);
+        provider.GetRequiredService<IStartupValidator>().Validate();
+        var generator = provider.GetRequiredService<EsoLmGenerator>();
+        var result = generator.Generate(new GenerationRequest(string.Empty) { Seed = 3 });
+        var plain = new EsoLmSampler(generator.Model.Transformer, new EsoLmSamplerOptions
+        {
+            MaskPolicy = new SlidingWindowPolicy(), Steps = 4, Length = 8, EosTokenId = generator.Model.EosTokenId, UseKvCache = false,
+        }).Generate([new SamplingRequest { Seed = 3, SequenceId = 0 }]);
+        Assert.Equal(plain.Sequences[0].Tokens, result.TokenIds.ToArray());
     }
 
     #region custom-mask-policy
@@ -76,7 +90,7 @@ public sealed class GuideSnippetTests
 
         public string Name => "window";
 
-        public EsoLmVariant? Variant => null;   // custom: needs a sampler that calls Diffusion/Sequential itself
+        public EsoLmVariant? Variant => null;   // custom: the built-in samplers take its ranges (cached where they allow)
 
         public void Diffusion(int length, int numClean, Span<KeyRange> ranges)
         {

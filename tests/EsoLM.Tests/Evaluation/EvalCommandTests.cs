@@ -14,6 +14,7 @@ public sealed class EvalCommandFixture : IDisposable
         Train("ar.safetensors", "--alpha0", "0");
         Train("ar-byte.safetensors", "--alpha0", "0", "--tokenizer", "byte");
         Train("mdlm.safetensors", "--alpha0", "1", "--variant", "MDLM");
+        Train("b-word.safetensors", "--alpha0", "0.5", "--tokenizer", "word");
     }
 
     public string Dir { get; }
@@ -94,6 +95,31 @@ public sealed class EvalCommandTests(EvalCommandFixture models) : IClassFixture<
         Assert.NotEqual(0, code);
         Assert.Empty(stdout);
         Assert.Contains("--sampler mdlm", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validity_is_reported_for_a_word_token_model_by_decoding_to_text()
+    {
+        var (code, stdout, stderr) = Run(["eval", "--model", models.Path("b-word.safetensors"), "--no-nelbo", .. Small]);
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        var r = doc.RootElement;
+        Assert.InRange(r.GetProperty("validity").GetDouble(), 0, 1);
+
+        // Held-out text of the language, decoded from word tokens, is all valid: decode-then-recognize loses nothing.
+        Assert.Equal(1.0, r.GetProperty("data_validity").GetDouble());
+    }
+
+    [Fact]
+    public void Mdlm_sampler_on_an_eso_lm_is_refused_unless_allowed()
+    {
+        var (code, stdout, stderr) = Run(["eval", "--model", models.Path("b.safetensors"), "--sampler", "mdlm", "--no-nelbo", .. Small]);
+        Assert.NotEqual(0, code);
+        Assert.Empty(stdout);
+        Assert.Contains("--allow-variant-mismatch", stderr, StringComparison.Ordinal);
+        var (ok, _, warn) = Run(["eval", "--model", models.Path("b.safetensors"), "--sampler", "mdlm", "--allow-variant-mismatch", "--no-nelbo", .. Small]);
+        Assert.True(ok == 0, warn);
+        Assert.Contains("warning", warn, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -21,7 +21,7 @@ public sealed class EsoLmMlTests
         var generated = output.GetColumn<ReadOnlyMemory<char>>(output.Schema["GeneratedText"]).Select(m => m.ToString()).ToArray();
 
         // Independent path: the core generator, one request at a time, with the row's prompt and seed.
-        var generator = new EsoLmGenerator(MlFixtures.Trained.Model, new EsoLmOptions { Steps = 4, MaxNewTokens = 12 });
+        var generator = new EsoLmGenerator(MlFixtures.Trained.Model, new EsoLmOptions { Steps = 4, MaxNewTokens = 12, AlphaEval = 1.0 });
         var expected = rows.Select(r => generator.Generate(new GenerationRequest(r.Prompt) { Seed = r.Seed }).Completion).ToArray();
         Assert.Equal(expected, generated);
         Assert.Contains(generated, g => g.Length > 0);
@@ -289,7 +289,7 @@ public sealed class EsoLmMlTests
         var stage = ml.Transforms.Text.GenerateWithEsoLm(MlFixtures.Trained.Model, new EsoLmGenerationOptions { OutputColumnName = "Sample", Seed = 1000, MaxTokens = 10, Steps = 4 });
         var output = stage.Fit(ml.Data.LoadFromEnumerable(rows)).Transform(ml.Data.LoadFromEnumerable(rows));
         var samples = output.GetColumn<ReadOnlyMemory<char>>(output.Schema["Sample"]).Select(m => m.ToString()).ToArray();
-        var generator = new EsoLmGenerator(MlFixtures.Trained.Model, new EsoLmOptions { Steps = 4, MaxNewTokens = 10 });
+        var generator = new EsoLmGenerator(MlFixtures.Trained.Model, new EsoLmOptions { Steps = 4, MaxNewTokens = 10, AlphaEval = 1.0 });
         Assert.Equal(rows.Select((_, i) => generator.Generate(new GenerationRequest(string.Empty) { Seed = 1000UL + (ulong)i }).Completion), samples);
     }
 

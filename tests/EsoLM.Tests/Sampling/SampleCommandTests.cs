@@ -37,7 +37,7 @@ public sealed class SampleCommandTests : IDisposable
     [InlineData("ar")]
     public void Json_line_has_samples_nfe_speed_and_keeps_the_prompt(string sampler)
     {
-        var model = TinyModel();
+        var model = TinyModel(objective: null); // no training description: every sampler may run it
         var (code, stdout, stderr) = Run("sample", "--model", model, "--sampler", sampler, "--count", "3", "--length", "16", "--prompt", "hi",
             "--top-p", "0.9", "--seed", "5", "--json", "--block", "4", "--steps", "4");
         Assert.True(code == 0, stderr);
@@ -83,6 +83,28 @@ public sealed class SampleCommandTests : IDisposable
         var (ok, _, warn) = Run("sample", "--model", model, "--variant", "B", "--length", "8", "--allow-variant-mismatch", "--json");
         Assert.Equal(0, ok);
         Assert.Contains("warning", warn, StringComparison.Ordinal);
+
+        // The MDLM and BD3 samplers' bidirectional attention is not what a variant-A model was trained with either.
+        foreach (var other in new[] { "mdlm", "bd3" })
+        {
+            var (refused, noOut, why) = Run("sample", "--model", model, "--sampler", other, "--length", "8", "--block", "4");
+            Assert.NotEqual(0, refused);
+            Assert.Empty(noOut);
+            Assert.Contains("esolm-a", why, StringComparison.Ordinal);
+            Assert.Contains("--allow-variant-mismatch", why, StringComparison.Ordinal);
+            Assert.Equal(0, Run("sample", "--model", model, "--sampler", other, "--length", "8", "--block", "4", "--allow-variant-mismatch", "--json").Code);
+        }
+
+        // An MDLM baseline model is sampled by the MDLM sampler by default and refuses the Eso-LM one.
+        var mdlm = TinyModel("{\"alpha0\":1,\"variant\":\"Mdlm\"}");
+        var (mcode, mout, merr) = Run("sample", "--model", mdlm, "--length", "8", "--json");
+        Assert.True(mcode == 0, merr);
+        using (var json = JsonDocument.Parse(mout.Trim()))
+        {
+            Assert.Equal("mdlm", json.RootElement.GetProperty("sampler").GetString());
+        }
+
+        Assert.NotEqual(0, Run("sample", "--model", mdlm, "--sampler", "esolm", "--length", "8").Code);
 
         // No metadata: variant B by default, anything goes.
         var bare = TinyModel(objective: null);

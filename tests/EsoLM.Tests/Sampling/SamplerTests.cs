@@ -51,7 +51,10 @@ public sealed class SamplerTests
         }
 
         Assert.Equal(full.ForwardPasses, cached.ForwardPasses);
-        Assert.True(cached.TokensProcessed < full.TokensProcessed || cached.ForwardPasses <= 1);
+
+        // Every case takes several steps (so the cache has something to reuse) and then feeds strictly fewer rows.
+        Assert.True(full.ForwardPasses >= 2, $"the case should take several steps, took {full.ForwardPasses}");
+        Assert.True(cached.TokensProcessed < full.TokensProcessed, $"cached fed {cached.TokensProcessed} rows, full {full.TokensProcessed}");
     }
 
     [Fact]
