@@ -10,6 +10,7 @@ using EsoLM.Sampling;
 using EsoLM.Tensors;
 using EsoLM.Text;
 using EsoLM.Training;
+using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Cli.Commands;
 
@@ -110,7 +111,7 @@ internal static class EvalCommand
         foreach (var d in docs)
         {
             evalTokens.AddRange(tok.Encode(d));
-            if (tok.EndOfTextId is int eos)
+            if (TokenizerVocabulary.Of(tok).EndOfTextId is int eos)
             {
                 evalTokens.Add(eos);
             }
@@ -188,7 +189,7 @@ internal static class EvalCommand
         return report;
     }
 
-    private static void Sample(EvalSettings s, ModelFileContents file, ITokenizer tok, DiffusionTransformer net, ObjectiveOptions objective, EvalReport report,
+    private static void Sample(EvalSettings s, ModelFileContents file, Tokenizer tok, DiffusionTransformer net, ObjectiveOptions objective, EvalReport report,
         TextWriter log)
     {
         int length = file.Config.ContextLength;
@@ -273,7 +274,7 @@ internal static class EvalCommand
         }
     }
 
-    private static bool IsBuiltInAlphabet(ITokenizer tok)
+    private static bool IsBuiltInAlphabet(Tokenizer tok)
     {
         var builtin = CharTokenizer.FromCorpus(new string([.. Text.Grammar.BuiltInLanguage.Alphabet]));
         return GenerativePerplexityScorer.SameTokenizer(builtin, tok);

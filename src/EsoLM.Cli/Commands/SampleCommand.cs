@@ -10,6 +10,7 @@ using EsoLM.Modeling;
 using EsoLM.Sampling;
 using EsoLM.Tensors;
 using EsoLM.Text;
+using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Cli.Commands;
 
@@ -156,7 +157,7 @@ internal static class SampleCommand
 
         var net = new DiffusionTransformer(file.Parameters, new ComputeContext(s.Threads));
         var selection = new TokenSelectionOptions { Greedy = s.Greedy, Temperature = s.Temperature, TopK = s.TopK, TopP = s.TopP };
-        int? eos = tokenizer.EndOfTextId is int e && e < config.VocabSize && e != config.MaskTokenId ? e : null;
+        int? eos = TokenizerVocabulary.Of(tokenizer).EndOfTextId is int e && e < config.VocabSize && e != config.MaskTokenId ? e : null;
         TokenDecoder decoder = ids => tokenizer.Decode(ids);
         ISampler sampler = s.Sampler.ToLowerInvariant() switch
         {
@@ -275,7 +276,7 @@ internal static class SampleCommand
         }
     }
 
-    private static string ToJson(SamplingResult result, ITokenizer tokenizer, string name, double seconds, double tokensPerSecond)
+    private static string ToJson(SamplingResult result, Tokenizer tokenizer, string name, double seconds, double tokensPerSecond)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream))

@@ -13,7 +13,7 @@ internal static class TokenizeCommand
     {
         var tokenizerOption = new Option<string>("--tokenizer")
         {
-            Description = "Tokenizer spec: " + TokenizerFactory.AcceptedSpecs + ".",
+            Description = "Tokenizer spec: " + TokenizerFactory.AcceptedSpecs + "; or 'char' / 'word' (built from the text file itself).",
             Required = true,
         };
         var textFileOption = new Option<string>("--text-file")
@@ -23,7 +23,7 @@ internal static class TokenizeCommand
         };
         var allowSpecialOption = new Option<bool>("--allow-special")
         {
-            Description = "Encode special tokens such as <|endoftext|> as their ids instead of as text.",
+            Description = "Encode special tokens such as <|endoftext|> as their ids instead of as text (required for tiktoken:NAME, which always does).",
         };
 
         var command = new Command("tokenize", "Encode a text file and print the ids as a JSON array.");
@@ -46,8 +46,20 @@ internal static class TokenizeCommand
                 throw new FileNotFoundException($"Text file '{textFile}' does not exist.", textFile);
             }
 
-            var tokenizer = TokenizerFactory.FromSpec(spec);
-            var ids = tokenizer.Encode(File.ReadAllText(textFile, Encoding.UTF8), allowSpecial);
+            var text = File.ReadAllText(textFile, Encoding.UTF8);
+            if (!allowSpecial && spec.StartsWith(TokenizerFactory.TiktokenKind + ":", StringComparison.Ordinal))
+            {
+                throw new ArgumentException(
+                    $"'{spec}' always encodes its special tokens as their ids (ML.Tokenizers' Tiktoken has no special-as-text mode): pass --allow-special.");
+            }
+
+            var tokenizer = spec switch
+            {
+                CharTokenizer.Kind => CharTokenizer.FromCorpus(text, allowSpecialTokens: allowSpecial),
+                WordTokenizer.Kind => WordTokenizer.FromCorpus(text, allowSpecialTokens: allowSpecial),
+                _ => TokenizerFactory.FromSpec(spec, allowSpecial),
+            };
+            var ids = tokenizer.Encode(text);
             var json = new StringBuilder((ids.Length * 6) + 2).Append('[');
             for (var i = 0; i < ids.Length; i++)
             {

@@ -6,6 +6,8 @@ using EsoLM.Modeling;
 using EsoLM.Tensors;
 using EsoLM.Training;
 using Spectre.Console;
+using EsoLM.Text;
+using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Cli.Commands;
 
@@ -97,8 +99,8 @@ internal static class TrainCommand
         };
         var config = new ModelConfig
         {
-            VocabSize = tok.VocabularySize + 1,
-            MaskTokenId = tok.VocabularySize,
+            VocabSize = TokenizerVocabulary.Of(tok).ModelVocabularySize,
+            MaskTokenId = TokenizerVocabulary.Of(tok).ModelMaskTokenId,
             HiddenSize = s.Hidden,
             Heads = s.Heads,
             Layers = s.Layers,
@@ -143,7 +145,7 @@ internal static class TrainCommand
         int CheckpointEvery, string Output, string? Resume);
 
     internal sealed record TrainReport(int Steps, double TrainLoss, double ValidationPerplexity, double TokensPerSecond, double Seconds, string ModelPath,
-        string CheckpointPath, EsoLmTrainer Trainer, Text.ITokenizer Tokenizer)
+        string CheckpointPath, EsoLmTrainer Trainer, Tokenizer Tokenizer)
     {
         public string ToJson()
         {

@@ -4,6 +4,7 @@ using EsoLM.Masks;
 using EsoLM.Schedules;
 using EsoLM.Text;
 using Microsoft.Extensions.Options;
+using Microsoft.ML.Tokenizers;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -22,7 +23,7 @@ internal sealed class EsoLmOptionsRules(IServiceProvider services, IEnumerable<E
         CheckKey<IKvCacheFactory>(nameof(options.KvCache), options.KvCache, errors);
         if (options.Tokenizer is not null)
         {
-            CheckKey<ITokenizer>(nameof(options.Tokenizer), options.Tokenizer, errors);
+            CheckKey<Tokenizer>(nameof(options.Tokenizer), options.Tokenizer, errors);
         }
 
         bool inCode = services.GetService<EsoLmInCodeModel>() is not null;

@@ -5,6 +5,7 @@ using EsoLM.Caching;
 using EsoLM.Masks;
 using EsoLM.Sampling;
 using EsoLM.Schedules;
+using EsoLM.Text;
 
 namespace EsoLM.Hosting;
 

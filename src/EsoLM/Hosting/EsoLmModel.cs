@@ -2,6 +2,7 @@ using EsoLM.IO;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
 using EsoLM.Text;
+using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Hosting;
 
@@ -15,14 +16,14 @@ public sealed class EsoLmModel
     /// <param name="transformer">The network.</param>
     /// <param name="tokenizer">The tokenizer; its vocabulary must fit the network's.</param>
     /// <param name="metadata">Extra metadata (saved with the model).</param>
-    public EsoLmModel(DiffusionTransformer transformer, ITokenizer tokenizer, IReadOnlyDictionary<string, string>? metadata = null)
+    public EsoLmModel(DiffusionTransformer transformer, Tokenizer tokenizer, IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentNullException.ThrowIfNull(transformer);
         ArgumentNullException.ThrowIfNull(tokenizer);
-        if (tokenizer.VocabularySize > transformer.Config.VocabSize)
+        if (TokenizerVocabulary.Of(tokenizer).Size > transformer.Config.VocabSize)
         {
             throw new ArgumentException(
-                $"The tokenizer has {tokenizer.VocabularySize} ids but the model's vocabulary holds {transformer.Config.VocabSize}.", nameof(tokenizer));
+                $"The tokenizer has {TokenizerVocabulary.Of(tokenizer).Size} ids but the model's vocabulary holds {transformer.Config.VocabSize}.", nameof(tokenizer));
         }
 
         Transformer = transformer;
@@ -34,7 +35,7 @@ public sealed class EsoLmModel
     public DiffusionTransformer Transformer { get; }
 
     /// <summary>The tokenizer.</summary>
-    public ITokenizer Tokenizer { get; }
+    public Tokenizer Tokenizer { get; }
 
     /// <summary>The model shape.</summary>
     public ModelConfig Config => Transformer.Config;
@@ -43,7 +44,7 @@ public sealed class EsoLmModel
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
     /// <summary>The end-of-sequence id generation stops at (the tokenizer's end-of-text), or null.</summary>
-    public int? EosTokenId => Tokenizer.EndOfTextId is int id && id < Config.VocabSize && id != Config.MaskTokenId ? id : null;
+    public int? EosTokenId => TokenizerVocabulary.Of(Tokenizer).EndOfTextId is int id && id < Config.VocabSize && id != Config.MaskTokenId ? id : null;
 
     /// <summary>Loads a model file (<see cref="ModelFile"/>) that has a tokenizer description.</summary>
     /// <param name="path">The file.</param>

@@ -3,6 +3,7 @@ using EsoLM.Modeling;
 using EsoLM.Tensors;
 using EsoLM.Text;
 using EsoLM.Training;
+using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Pipeline;
 
@@ -10,7 +11,7 @@ namespace EsoLM.Pipeline;
 public sealed record EsoLmEstimatorOptions
 {
     /// <summary>The tokenizer; null builds a character tokenizer from the training documents.</summary>
-    public ITokenizer? Tokenizer { get; init; }
+    public Tokenizer? Tokenizer { get; init; }
 
     /// <summary>Context length L (training rows and generation length).</summary>
     public int ContextLength { get; init; } = 64;
@@ -78,10 +79,11 @@ public sealed class EsoLmEstimator : IEsoEstimator<EsoLmTransformer>
         }
 
         var tokenizer = Options.Tokenizer ?? CharTokenizer.FromCorpus(string.Concat(docs));
+        var vocabulary = TokenizerVocabulary.Of(tokenizer);
         var config = new ModelConfig
         {
-            VocabSize = tokenizer.VocabularySize + 1,
-            MaskTokenId = tokenizer.VocabularySize,
+            VocabSize = vocabulary.ModelVocabularySize,
+            MaskTokenId = vocabulary.ModelMaskTokenId,
             HiddenSize = Options.HiddenSize,
             Heads = Options.Heads,
             Layers = Options.Layers,
