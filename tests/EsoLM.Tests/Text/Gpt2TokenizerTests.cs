@@ -132,7 +132,7 @@ public sealed class Gpt2TokenizerTests
     [Fact]
     public void Checked_decode_rejects_ids_outside_the_vocabulary()
     {
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => TestTokenizers.Gpt2.Decode([15496, 50257]));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => TestTokenizers.Gpt2.Decode((ReadOnlySpan<int>)[15496, 50257]));
         Assert.Equal("ids", error.ParamName);
         Assert.Contains("50257", error.Message, StringComparison.Ordinal);
     }

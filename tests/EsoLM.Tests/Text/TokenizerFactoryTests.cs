@@ -33,7 +33,7 @@ public sealed class TokenizerFactoryTests
     [InlineData("gpt2:")]
     [InlineData("char")]
     [InlineData("bytes")]
-    [InlineData("sentencepiece:model")]
+    [InlineData("wordpiece:vocab.txt")]
     public void Unknown_spec_lists_the_accepted_forms(string spec)
     {
         var error = Assert.Throws<ArgumentException>(() => TokenizerFactory.FromSpec(spec));
@@ -47,6 +47,9 @@ public sealed class TokenizerFactoryTests
     {
         Assert.Throws<DirectoryNotFoundException>(() => TokenizerFactory.FromSpec("gpt2:/no/such/dir"));
         Assert.Throws<FileNotFoundException>(() => TokenizerFactory.FromSpec("char:/no/such/file.txt"));
+        Assert.Throws<FileNotFoundException>(() => TokenizerFactory.FromSpec("bert:/no/such/vocab.txt"));
+        Assert.Throws<FileNotFoundException>(() => TokenizerFactory.FromSpec("sentencepiece:/no/such/model"));
+        Assert.Throws<InvalidDataException>(() => TokenizerFactory.FromSpec("tiktoken:no_such_encoding"));
         Assert.Throws<FileNotFoundException>(() => TokenizerFactory.FromSpec("gpt2:" + Path.GetTempPath()));
     }
 
