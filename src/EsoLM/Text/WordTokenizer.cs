@@ -69,9 +69,15 @@ public sealed class WordTokenizer : EsoLmTokenizer
     {
         ArgumentNullException.ThrowIfNull(corpus);
         var distinct = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (offset, length) in PieceSplitter.PreTokenize(corpus))
+
+        // With special tokens allowed, the text between them is split on its own (as Encode will split it).
+        string[] separators = withUnknownToken ? [EndOfText, Unknown] : [EndOfText];
+        foreach (var part in allowSpecialTokens ? corpus.Split(separators, StringSplitOptions.None) : [corpus])
         {
-            distinct.Add(corpus.Substring(offset, length));
+            foreach (var (offset, length) in PieceSplitter.PreTokenize(part))
+            {
+                distinct.Add(part.Substring(offset, length));
+            }
         }
 
         distinct.Remove(EndOfText);

@@ -60,3 +60,48 @@ public sealed class TokenizerFactoryTests
         Assert.Contains("wordpiece", error.Message, StringComparison.Ordinal);
     }
 }
+
+public sealed class SentencePieceTokenizerTests : IDisposable
+{
+    private static readonly string[] Pieces = ["▁the", "▁cat", "▁sat", "▁on", "▁a", "▁mat", "s", "▁", "t", "h", "e", "c", "a", "m", "o", "n", "."];
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("esolm-spm-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Sentencepiece_model_loads_describes_itself_and_round_trips()
+    {
+        var path = Path.Combine(_dir, "tiny.model");
+        File.WriteAllBytes(path, SentencePieceModels.Unigram(Pieces));
+        var tokenizer = TokenizerFactory.FromSpec("sentencepiece:" + path);
+        Assert.IsAssignableFrom<Microsoft.ML.Tokenizers.SentencePieceTokenizer>(tokenizer);
+
+        var vocabulary = TokenizerVocabulary.Of(tokenizer);
+        Assert.Equal(Pieces.Length + 3, vocabulary.Size);
+        Assert.Equal(2, vocabulary.EndOfTextId);
+        Assert.Null(vocabulary.MaskTokenId);
+
+        const string text = "the cats sat on a mat.";
+        var ids = tokenizer.Encode(text);
+        Assert.Equal(text, tokenizer.Decode(ids));
+        Assert.Equal(3 + Array.IndexOf(Pieces, "▁the"), ids[0]);
+        Assert.DoesNotContain(0, ids);
+
+        var description = tokenizer.Describe();
+        Assert.Equal(TokenizerFactory.SentencePieceKind, description.Kind);
+        File.Delete(path);
+        var rebuilt = TokenizerFactory.FromDescription(description);
+        Assert.Equal(ids, rebuilt.Encode(text));
+    }
+
+    [Fact]
+    public void Corrupt_sentencepiece_model_is_a_clear_error()
+    {
+        var path = Path.Combine(_dir, "corrupt.model");
+        File.WriteAllBytes(path, [0x0A, 0xFF, 0xFF, 0x01]);
+        var error = Assert.ThrowsAny<Exception>(() => TokenizerFactory.FromSpec("sentencepiece:" + path));
+        Assert.True(error is InvalidDataException, error.ToString());
+        Assert.Contains(path, error.Message, StringComparison.Ordinal);
+    }
+}

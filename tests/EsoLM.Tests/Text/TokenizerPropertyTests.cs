@@ -31,8 +31,11 @@ public sealed class TokenizerPropertyTests
     }
 
     [Property(Arbitrary = [typeof(TextArbitraries)], MaxTest = 300)]
-    public void Word_round_trips(TestText text) =>
+    public void Word_round_trips(TestText text)
+    {
         AssertRoundTrip(WordTokenizer.FromCorpus(text.Value), text.Value);
+        AssertRoundTrip(WordTokenizer.FromCorpus(text.Value, allowSpecialTokens: true), text.Value);
+    }
 
     [Property(Arbitrary = [typeof(TextArbitraries)], MaxTest = 200)]
     public void Own_tokenizers_agree_with_the_tokenizer_base_api(TestText text)
