@@ -190,11 +190,11 @@ public sealed class GenerativePerplexityScorer
         return new GenerativePerplexityResult(Math.Exp(perToken), perToken, counted, false);
     }
 
-    /// <summary>Whether two tokenizers map text to the same ids (equal self-descriptions).</summary>
+    /// <summary>Whether two tokenizers map text to the same ids (the same instance, or equal self-descriptions).</summary>
     public static bool SameTokenizer(Tokenizer a, Tokenizer b)
     {
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
-        return ReferenceEquals(a, b) || a.Describe() == b.Describe();
+        return ReferenceEquals(a, b) || (a.TryDescribe() is { } described && described == b.TryDescribe());
     }
 }

@@ -95,7 +95,7 @@ public sealed class EsoLmEstimator : IEsoEstimator<EsoLmTransformer>
         config.Validate();
         var compute = Options.Threads is int t ? new ComputeContext(t) : ComputeContext.Default;
         var data = TokenDataset.FromDocuments(docs, tokenizer, Options.ContextLength, Options.ValidationFraction);
-        var trainer = new EsoLmTrainer(config, Options.Objective, Options.Trainer, data, compute, tokenizer.Describe());
+        var trainer = new EsoLmTrainer(config, Options.Objective, Options.Trainer, data, compute, tokenizer.TryDescribe());
         trainer.Train(progress, null, cancellationToken);
         var model = new EsoLmModel(new DiffusionTransformer(trainer.EmaParameters.Clone(), compute), tokenizer);
         return new EsoLmTransformer(model, Options.Generation);

@@ -54,6 +54,28 @@ public sealed class TokenizerFactoryTests
     }
 
     [Fact]
+    public void Descriptions_that_cannot_be_rebuilt_fail_clearly()
+    {
+        var noPackage = Assert.Throws<InvalidDataException>(() => TokenizerFactory.FromDescription(new TokenizerDescription("tiktoken", "no_such_encoding")));
+        Assert.Contains("no_such_encoding", noPackage.Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidDataException>(() => TokenizerFactory.FromDescription(new TokenizerDescription("bert", "{\"vocab\": 3}")));
+        Assert.Throws<InvalidDataException>(() => TokenizerFactory.FromDescription(new TokenizerDescription("gpt2", "not json")));
+        Assert.Throws<InvalidDataException>(() => TokenizerFactory.FromDescription(new TokenizerDescription("sentencepiece", "{\"model\": \"!!\"}")));
+    }
+
+    [Fact]
+    public void Tokenizer_built_outside_the_factory_cannot_be_described()
+    {
+        var outside = Microsoft.ML.Tokenizers.TiktokenTokenizer.CreateForModel("gpt2");
+        Assert.Null(outside.TryDescribe());
+        var error = Assert.Throws<NotSupportedException>(() => outside.Describe());
+        Assert.Contains("TokenizerFactory", error.Message, StringComparison.Ordinal);
+
+        // It still has a vocabulary (probed): the same as the factory-built one.
+        Assert.Equal(TokenizerVocabulary.Of(TestTokenizers.TiktokenGpt2).Size, TokenizerVocabulary.Of(outside).Size);
+    }
+
+    [Fact]
     public void Unknown_description_kind_is_rejected()
     {
         var error = Assert.Throws<ArgumentException>(() => TokenizerFactory.FromDescription(new TokenizerDescription("wordpiece", "{}")));
