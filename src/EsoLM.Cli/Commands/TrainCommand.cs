@@ -21,7 +21,7 @@ internal static class TrainCommand
     public static Command Create()
     {
         var corpus = new Option<string[]>("--corpus") { Description = "builtin:grammar or text files (one document each).", DefaultValueFactory = _ => [CorpusSource.BuiltIn], AllowMultipleArgumentsPerToken = true };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "char (from the corpus), byte, gpt2:DIR or char:FILE. Default: char for builtin:grammar, byte otherwise." };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "char or word (from the corpus), byte, gpt2:DIR, tiktoken:NAME, bert:VOCAB.txt, sentencepiece:MODEL, char:FILE or word:FILE. Default: word for builtin:grammar, byte otherwise." };
         var variant = new Option<string>("--variant") { Description = "Attention variant: B (causal, KV cache in both phases), A (clean tokens bidirectional), or MDLM (the bidirectional baseline; needs --alpha0 1).", DefaultValueFactory = _ => "B" };
         var alpha0 = new Option<double>("--alpha0") { Description = "α0 in [0,1]: 0 = autoregressive, 1 = masked diffusion.", DefaultValueFactory = _ => 0.25 };
         var layers = new Option<int>("--layers") { Description = "Transformer blocks.", DefaultValueFactory = _ => 4 };
