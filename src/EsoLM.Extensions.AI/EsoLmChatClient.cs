@@ -94,6 +94,31 @@ public sealed class EsoLmChatClient : IChatClient
     public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         CancellationToken cancellationToken = default)
     {
+        var request = CreateGenerationRequest(messages, options);
+        IAsyncEnumerable<GenerationUpdate> updates;
+        try
+        {
+            updates = _generator.GenerateStreamingAsync(request, cancellationToken); // validates eagerly
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ArgumentException($"The model cannot honour this request: {ex.Message}", nameof(options), ex);
+        }
+
+        return Stream(updates, cancellationToken);
+    }
+
+    /// <summary>
+    /// The generator request this client makes for a conversation: the prompt from <see cref="EsoLmChatClientOptions.PromptFormatter"/>
+    /// and the sampler settings mapped from <paramref name="options"/>. Hosts that batch requests themselves (a server) use
+    /// it with <see cref="EsoLmGenerator.GenerateBatch"/>, which gives the same text as <see cref="GetResponseAsync"/>
+    /// for the same seed.
+    /// </summary>
+    /// <param name="messages">The conversation; it needs a user message with text.</param>
+    /// <param name="options">The request options (not modified).</param>
+    /// <returns>The request.</returns>
+    public GenerationRequest CreateGenerationRequest(IEnumerable<ChatMessage> messages, ChatOptions? options = null)
+    {
         ArgumentNullException.ThrowIfNull(messages);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var list = messages.ToList();
@@ -108,19 +133,30 @@ public sealed class EsoLmChatClient : IChatClient
         }
 
         var prompt = (_options.PromptFormatter ?? FormatPrompt)(list, options);
-        var request = ToRequest(prompt, options);
-        IAsyncEnumerable<GenerationUpdate> updates;
-        try
+        return ToRequest(prompt, options);
+    }
+
+    /// <summary>
+    /// The generator request for a raw text prompt (no chat template) with the settings mapped from
+    /// <paramref name="options"/> exactly as for a conversation — what a text-completion endpoint sends.
+    /// </summary>
+    /// <param name="prompt">The prompt text, used as is.</param>
+    /// <param name="options">The request options (not modified).</param>
+    /// <returns>The request.</returns>
+    public GenerationRequest CreateGenerationRequest(string prompt, ChatOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (options?.ModelId is { } modelId && !string.Equals(modelId, _options.ModelId, StringComparison.Ordinal))
         {
-            updates = _generator.GenerateStreamingAsync(request, cancellationToken); // validates eagerly
-        }
-        catch (ArgumentException ex)
-        {
-            throw new ArgumentException($"The model cannot honour this request: {ex.Message}", nameof(options), ex);
+            throw new ArgumentException($"ChatOptions.ModelId is '{modelId}' but this client serves '{_options.ModelId}'.", nameof(options));
         }
 
-        return Stream(updates, cancellationToken);
+        return ToRequest(prompt, options);
     }
+
+    /// <summary>The model id this client serves (<see cref="EsoLmChatClientOptions.ModelId"/>).</summary>
+    public string ModelId => _options.ModelId;
 
     private async IAsyncEnumerable<ChatResponseUpdate> Stream(IAsyncEnumerable<GenerationUpdate> updates,
         [EnumeratorCancellation] CancellationToken cancellationToken)

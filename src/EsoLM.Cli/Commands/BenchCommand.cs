@@ -17,6 +17,39 @@ internal static class BenchCommand
         cmd.Subcommands.Add(CreateKernels());
         cmd.Subcommands.Add(CreateTrain());
         cmd.Subcommands.Add(SampleBenchmarkCommand.Create());
+        cmd.Subcommands.Add(CreateServe());
+        return cmd;
+    }
+
+    /// <summary><c>esolm bench serve [--model M] [--clients 1,8,32] [--requests N] [--max-tokens N] [--json]</c>.</summary>
+    public static Command CreateServe()
+    {
+        var json = JsonOption();
+        var threads = ThreadsOption();
+        var model = new Option<string?>("--model") { Description = "Model file to serve (default: a random 4 × 256 byte-level model, context 256)." };
+        var clients = new Option<string>("--clients") { Description = "Comma-separated concurrent client counts.", DefaultValueFactory = _ => "1,8,32" };
+        var requests = new Option<int>("--requests") { Description = "Requests per client at each level (bounded load).", DefaultValueFactory = _ => 4 };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "max_tokens of every request.", DefaultValueFactory = _ => 32 };
+        var cmd = new Command("serve", "Load test of esolm serve on loopback: throughput and p50/p99 latency at several client counts, with and without request batching.")
+        {
+            json, threads, model, clients, requests, maxTokens,
+        };
+        cmd.SetAction(pr =>
+        {
+            var counts = pr.GetValue(clients)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(c => int.TryParse(c, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n is >= 1 and <= 256
+                    ? n : throw new ArgumentException($"--clients has '{c}'; each count must be an integer in [1, 256]."))
+                .ToArray();
+            int perClient = pr.GetValue(requests);
+            if (perClient is < 1 or > 1000)
+            {
+                throw new ArgumentException($"--requests is {perClient}; it must be in [1, 1000].");
+            }
+
+            var rows = ServeBenchmark.Run(pr.GetValue(model), counts, perClient, pr.GetValue(maxTokens), pr.GetValue(threads));
+            Console.Out.WriteLine(pr.GetValue(json) ? ServeBenchmark.ToJson(rows) : ServeBenchmark.ToTable(rows));
+            return 0;
+        });
         return cmd;
     }
 

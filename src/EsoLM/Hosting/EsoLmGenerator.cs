@@ -49,7 +49,56 @@ public sealed class EsoLmGenerator
         var sampler = Rent(plan);
         var result = sampler.Generate([plan.SamplingRequest], cancellationToken);
         Return(plan, sampler);
-        var sequence = result.Sequences[0];
+        return ToResult(plan, result.Sequences[0]);
+    }
+
+    /// <summary>
+    /// Checks a request against the model and the settings (prompt length against the context, token limit, steps,
+    /// α_eval, token selection, and every strategy key) without generating — what every generating method checks first.
+    /// </summary>
+    /// <param name="request">The request.</param>
+    /// <exception cref="ArgumentException">A setting is out of range or the prompt does not fit.</exception>
+    /// <exception cref="KeyNotFoundException">No strategy is registered under a requested key.</exception>
+    public void Validate(GenerationRequest request) => Resolve(request);
+
+    /// <summary>
+    /// Generates several completions, running requests that share every sampler setting (sampler, schedule, steps,
+    /// α_eval, selection, and prompt + completion length) as one sampler batch. Each result equals what
+    /// <see cref="Generate"/> gives for the same request: a sequence's output depends only on its own settings and seed,
+    /// never on what is batched beside it. Batching pays because each step then feeds the network several rows at once.
+    /// </summary>
+    /// <param name="requests">The requests; all are validated before any work starts.</param>
+    /// <param name="cancellationToken">Checked every sampler step.</param>
+    /// <returns>One result per request, in order.</returns>
+    public IReadOnlyList<GenerationResult> GenerateBatch(IReadOnlyList<GenerationRequest> requests, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        var plans = new Plan[requests.Count];
+        for (int i = 0; i < plans.Length; i++)
+        {
+            plans[i] = Resolve(requests[i]);
+        }
+
+        var results = new GenerationResult[plans.Length];
+        foreach (var group in Enumerable.Range(0, plans.Length).GroupBy(i => (plans[i].SamplerKey, plans[i].Settings)))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int[] members = [.. group];
+            var first = plans[members[0]];
+            var sampler = Rent(first);
+            var output = sampler.Generate([.. members.Select(i => plans[i].SamplingRequest)], cancellationToken);
+            Return(first, sampler);
+            for (int k = 0; k < members.Length; k++)
+            {
+                results[members[k]] = ToResult(plans[members[k]], output.Sequences[k]);
+            }
+        }
+
+        return results;
+    }
+
+    private GenerationResult ToResult(Plan plan, GeneratedSequence sequence)
+    {
         var completion = sequence.Tokens.AsSpan(plan.PromptIds.Length).ToArray();
         var text = Model.Tokenizer.Decode(completion);
         var reason = sequence.EndedWithEos ? GenerationFinishReason.EndOfSequence : GenerationFinishReason.Length;
@@ -59,7 +108,7 @@ public sealed class EsoLmGenerator
             reason = GenerationFinishReason.StopSequence;
         }
 
-        return new GenerationResult(request.Prompt, text, completion, plan.PromptIds.Length, reason, sequence.ForwardPasses, plan.Seed, plan.SamplerKey);
+        return new GenerationResult(plan.Request.Prompt, text, completion, plan.PromptIds.Length, reason, sequence.ForwardPasses, plan.Seed, plan.SamplerKey);
     }
 
     /// <summary>
