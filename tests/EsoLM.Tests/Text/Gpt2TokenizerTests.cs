@@ -25,13 +25,14 @@ public sealed class Gpt2TokenizerTests
     }
 
     [Fact]
-    public void Tiktoken_gpt2_reproduces_the_golden_file_with_special_tokens_allowed()
+    public void Tiktoken_gpt2_reproduces_the_golden_file_in_both_modes()
     {
         var failures = new List<string>();
         var golden = TestTokenizers.Golden;
         for (var i = 0; i < golden.Count; i++)
         {
-            Compare(i, golden[i].Text, "tiktoken:gpt2", golden[i].IdsSpecialAllowed, TestTokenizers.TiktokenGpt2.Encode(golden[i].Text), failures);
+            Compare(i, golden[i].Text, "tiktoken:gpt2 special allowed", golden[i].IdsSpecialAllowed, TestTokenizers.TiktokenGpt2.Encode(golden[i].Text), failures);
+            Compare(i, golden[i].Text, "tiktoken:gpt2 special as text", golden[i].IdsSpecialAsText, TestTokenizers.TiktokenGpt2AsText.Encode(golden[i].Text), failures);
         }
 
         Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
@@ -45,6 +46,7 @@ public sealed class Gpt2TokenizerTests
             Assert.Equal(entry.Text, TestTokenizers.Gpt2.Decode(entry.IdsSpecialAsText));
             Assert.Equal(entry.Text, TestTokenizers.Gpt2Special.Decode(entry.IdsSpecialAllowed));
             Assert.Equal(entry.Text, TestTokenizers.TiktokenGpt2.Decode(entry.IdsSpecialAllowed));
+            Assert.Equal(entry.Text, TestTokenizers.TiktokenGpt2AsText.Decode(entry.IdsSpecialAllowed));
         }
     }
 
@@ -55,7 +57,7 @@ public sealed class Gpt2TokenizerTests
         var encoder = JsonSerializer.Deserialize<Dictionary<string, int>>(encoderFile)!;
         var size = encoder.Values.Max() + 1;
         var eos = encoder["<|endoftext|>"];
-        foreach (var tokenizer in new[] { TestTokenizers.Gpt2, TestTokenizers.Gpt2Special, TestTokenizers.TiktokenGpt2 })
+        foreach (var tokenizer in new[] { TestTokenizers.Gpt2, TestTokenizers.Gpt2Special, TestTokenizers.TiktokenGpt2, TestTokenizers.TiktokenGpt2AsText })
         {
             var vocabulary = TokenizerVocabulary.Of(tokenizer);
             Assert.Equal(size, vocabulary.Size);
@@ -71,7 +73,7 @@ public sealed class Gpt2TokenizerTests
     [Fact]
     public void Cl100k_vocabulary_ends_after_its_last_special_token()
     {
-        var cl100k = (TiktokenTokenizer)TokenizerFactory.FromSpec("tiktoken:cl100k_base");
+        var cl100k = (TiktokenTokenizer)TokenizerFactory.FromSpec("tiktoken:cl100k_base", allowSpecial: true);
         var vocabulary = TokenizerVocabulary.Of(cl100k);
         var specials = cl100k.SpecialTokens!;
         Assert.Equal(specials.Values.Max() + 1, vocabulary.Size);
@@ -79,6 +81,14 @@ public sealed class Gpt2TokenizerTests
         const string text = "Eso-LMs unmask in parallel, then go left to right. 日本語 😀";
         Assert.Equal(text, cl100k.Decode(cl100k.Encode(text)));
         Assert.All(cl100k.Encode(text), id => Assert.InRange(id, 0, vocabulary.Size - 1));
+
+        // The special-as-text variant: the same ids on text without special tokens, the special token's text as text.
+        var asText = TokenizerFactory.FromSpec("tiktoken:cl100k_base");
+        Assert.Equal(cl100k.Encode(text), asText.Encode(text));
+        Assert.Equal([specials["<|endoftext|>"]], cl100k.Encode("<|endoftext|>"));
+        Assert.DoesNotContain(specials["<|endoftext|>"], asText.Encode("<|endoftext|>"));
+        Assert.Equal("<|endoftext|>", asText.Decode(asText.Encode("<|endoftext|>")));
+        Assert.Equal(vocabulary.Size, TokenizerVocabulary.Of(asText).Size);
     }
 
     [Property(Arbitrary = [typeof(TextArbitraries)], MaxTest = 200)]
@@ -119,6 +129,12 @@ public sealed class Gpt2TokenizerTests
         var tiktoken = TestTokenizers.TiktokenGpt2.Describe();
         Assert.Equal(new TokenizerDescription(TokenizerFactory.TiktokenKind, "gpt2"), tiktoken);
         Assert.IsType<TiktokenTokenizer>(TokenizerFactory.FromDescription(tiktoken));
+        var asText = TokenizerFactory.FromDescription(TestTokenizers.TiktokenGpt2AsText.Describe());
+        Assert.Equal(TestTokenizers.TiktokenGpt2AsText.Describe(), asText.Describe());
+        foreach (var entry in TestTokenizers.Golden)
+        {
+            Assert.Equal(entry.IdsSpecialAsText, asText.Encode(entry.Text));
+        }
     }
 
     [Fact]

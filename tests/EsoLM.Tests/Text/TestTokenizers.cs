@@ -10,7 +10,8 @@ internal static class TestTokenizers
 {
     private static readonly Lazy<Tokenizer> Gpt2Lazy = new(() => TokenizerFactory.FromSpec("gpt2:" + SharedData.Gpt2Vocabulary));
     private static readonly Lazy<Tokenizer> Gpt2SpecialLazy = new(() => TokenizerFactory.FromSpec("gpt2:" + SharedData.Gpt2Vocabulary, allowSpecial: true));
-    private static readonly Lazy<Tokenizer> TiktokenGpt2Lazy = new(() => TokenizerFactory.FromSpec("tiktoken:gpt2"));
+    private static readonly Lazy<Tokenizer> TiktokenGpt2Lazy = new(() => TokenizerFactory.FromSpec("tiktoken:gpt2", allowSpecial: true));
+    private static readonly Lazy<Tokenizer> TiktokenGpt2AsTextLazy = new(() => TokenizerFactory.FromSpec("tiktoken:gpt2"));
 
     private static readonly Lazy<IReadOnlyList<GoldenEntry>> GoldenLazy = new(LoadGolden);
 
@@ -20,8 +21,11 @@ internal static class TestTokenizers
     /// <summary>GPT-2 (ML.Tokenizers BPE), <c>&lt;|endoftext|&gt;</c> encoded as 50256.</summary>
     public static Tokenizer Gpt2Special => Gpt2SpecialLazy.Value;
 
-    /// <summary>GPT-2 from the Tiktoken data package (always encodes special tokens as ids).</summary>
+    /// <summary>GPT-2 from the Tiktoken data package, special tokens allowed (ML.Tokenizers' own mode).</summary>
     public static Tokenizer TiktokenGpt2 => TiktokenGpt2Lazy.Value;
+
+    /// <summary>GPT-2 from the Tiktoken data, special-token text encoded as text.</summary>
+    public static Tokenizer TiktokenGpt2AsText => TiktokenGpt2AsTextLazy.Value;
 
     public static IReadOnlyList<GoldenEntry> Golden => GoldenLazy.Value;
 

@@ -67,27 +67,11 @@ public sealed class TokenizeCommandTests
     }
 
     [Fact]
-    public void Tiktoken_gpt2_prints_the_golden_ids_with_special_tokens_allowed()
+    public void Tiktoken_gpt2_prints_the_golden_ids_in_both_modes()
     {
         var entry = TestTokenizers.Golden.First(e => e.Text.Contains("<|endoftext|>", StringComparison.Ordinal) && e.Text.Length > 13);
         Assert.Equal("[" + string.Join(',', entry.IdsSpecialAllowed) + "]", Tokenize("tiktoken:gpt2", entry.Text, allowSpecial: true));
-    }
-
-    [Fact]
-    public void Tiktoken_without_allow_special_is_an_error()
-    {
-        var file = Path.GetTempFileName();
-        try
-        {
-            var (code, stdout, stderr) = Run("tokenize", "--tokenizer", "tiktoken:gpt2", "--text-file", file);
-            Assert.Equal(1, code);
-            Assert.Empty(stdout);
-            Assert.Contains("--allow-special", stderr, StringComparison.Ordinal);
-        }
-        finally
-        {
-            File.Delete(file);
-        }
+        Assert.Equal("[" + string.Join(',', entry.IdsSpecialAsText) + "]", Tokenize("tiktoken:gpt2", entry.Text, allowSpecial: false));
     }
 
     [Theory]
@@ -96,6 +80,7 @@ public sealed class TokenizeCommandTests
     [InlineData("char", false)]
     [InlineData("word", true)]
     [InlineData("tiktoken:cl100k_base", true)]
+    [InlineData("tiktoken:cl100k_base", false)]
     [InlineData("bert", false)]
     [InlineData("bert", true)]
     [InlineData("sentencepiece", false)]
