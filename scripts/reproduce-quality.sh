@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the numbers of docs/results-quality.md (small-scale reproduction of the paper's likelihood and
+# Regenerates the numbers of docs/results/quality.md (small-scale reproduction of the paper's likelihood and
 # sample-quality claims on the built-in language).
 #
 #   scripts/reproduce-quality.sh [OUT_DIR]            # default OUT_DIR=/tmp/esolm-quality

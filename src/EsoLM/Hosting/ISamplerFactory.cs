@@ -79,7 +79,7 @@ public sealed class EsoLmSamplerFactory : ISamplerFactory
     internal static EsoLmVariant BuiltInVariant(IAttentionMaskPolicy policy, string sampler) => policy.Variant
         ?? throw new NotSupportedException(
             $"The built-in '{sampler}' sampler runs the fused Eso-LM masks and cannot apply the custom mask policy '{policy.Name}'. " +
-            "Register a sampler that calls IAttentionMaskPolicy itself (see docs/how-to/mask-policy.md), or use MaskPolicy 'esolm-a' or 'esolm-b'.");
+            "Register a sampler that calls IAttentionMaskPolicy itself (see docs/guide/mask-policy.md), or use MaskPolicy 'esolm-a' or 'esolm-b'.");
 }
 
 /// <summary>Built-in <c>mdlm</c>: <see cref="MdlmSampler"/> (bidirectional ancestral sampling).</summary>

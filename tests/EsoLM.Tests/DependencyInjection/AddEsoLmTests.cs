@@ -226,6 +226,7 @@ public sealed class RecordingSchedule : INoiseSchedule
     public double ShapeDerivative(double t) => LogLinearSchedule.Default.ShapeDerivative(t);
 }
 
+#region recording-sampler
 /// <summary>A sampler factory that records what generation asks of it and wraps the Eso-LM sampler.</summary>
 public sealed class RecordingSamplerFactory : ISamplerFactory
 {
@@ -264,3 +265,4 @@ public sealed class RecordingSamplerFactory : ISamplerFactory
         }
     }
 }
+#endregion

@@ -136,7 +136,7 @@ public sealed class ExactLikelihoodTests
 
         // The evaluator's own K (nested orders per batch), averaged over seeds: K = 8 is tighter than K = 1. (Whether it is
         // also below the NELBO depends on the model and the draws — the two bounds use different variational families —
-        // so that is reported in docs/results.md rather than asserted here.)
+        // so that is reported in docs/results/summary.md rather than asserted here.)
         double Mean(int k) => Enumerable.Range(0, 4).Average(s =>
             ExactLikelihoodEvaluator.Evaluate(model, EsoLmVariant.B, 0.5, rows.Length, TinyModels.Length, i => rows[i], k, 8, seed: (ulong)(100 + s)).NllPerToken);
         double k1 = Mean(1), k8 = Mean(8);

@@ -28,15 +28,17 @@ public sealed partial class LibraryTokenizerModelTests : IDisposable
         string[] lines = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", .. words[..half], "[MASK]", .. words[half..], "##s"];
         var vocabPath = Path.Combine(_dir, "vocab.txt");
         File.WriteAllLines(vocabPath, lines);
-        var tokenizer = TokenizerFactory.FromSpec("bert:" + vocabPath);
-        Assert.IsType<BertTokenizer>(tokenizer);
-
+        #region wordpiece-vocabulary
+        var tokenizer = TokenizerFactory.FromSpec("bert:" + vocabPath);   // BertTokenizer (WordPiece), vocabulary embedded when saved
         var vocabulary = TokenizerVocabulary.Of(tokenizer);
         var mask = Array.IndexOf(lines, "[MASK]");
         Assert.Equal(lines.Length, vocabulary.Size);
-        Assert.Equal(mask, vocabulary.MaskTokenId);
-        Assert.Equal(Array.IndexOf(lines, "[SEP]"), vocabulary.EndOfTextId);
+        Assert.Equal(mask, vocabulary.MaskTokenId);                          // the model's mask id: [MASK], not an appended id
+        Assert.Equal(Array.IndexOf(lines, "[SEP]"), vocabulary.EndOfTextId); // documents are separated by [SEP]
         Assert.Equal(lines.Length, vocabulary.ModelVocabularySize);
+        #endregion
+
+        Assert.IsType<BertTokenizer>(tokenizer);
         Assert.True(mask > 0 && mask < lines.Length - 1);
 
         var document = BuiltInLanguage.CreateGenerator(3).Documents(1, 2).Single();
@@ -88,9 +90,11 @@ public sealed partial class LibraryTokenizerModelTests : IDisposable
         }
 
         var path = Path.Combine(_dir, fileName);
-        trained.Save(path);
-        var loaded = EsoLmTransformer.Load(path);
+        #region library-tokenizer-round-trip
+        trained.Save(path);                                  // the model file carries the tokenizer's description
+        var loaded = EsoLmTransformer.Load(path);            // ... and rebuilds the same tokenizer
         Assert.Equal(tokenizer.Describe(), loaded.Model.Tokenizer.Describe());
+        #endregion
         Assert.Equal(tokenizer.GetType(), loaded.Model.Tokenizer.GetType());
         foreach (var document in documents.Take(5))
         {
