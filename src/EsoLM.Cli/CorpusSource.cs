@@ -1,3 +1,4 @@
+#pragma warning disable CA2208 // Errors name the offending command-line option, not a method parameter.
 using EsoLM.Text;
 using EsoLM.Text.Grammar;
 using Microsoft.ML.Tokenizers;
@@ -28,6 +29,10 @@ internal static class CorpusSource
             else if (File.Exists(c))
             {
                 docs.Add(File.ReadAllText(c));
+            }
+            else if (Directory.Exists(c))
+            {
+                throw new ArgumentException($"Corpus '{c}' (--corpus) is a directory; give its text files (one document each).", "--corpus");
             }
             else
             {

@@ -33,12 +33,20 @@ public static class Program
     {
         try
         {
-            return BuildRootCommand().Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            var parsed = BuildRootCommand().Parse(args);
+            if (parsed.Errors.Count > 0)
+            {
+                // Unknown options, missing or malformed values: one line like every other error (help: esolm COMMAND --help).
+                var errors = string.Join(" ", parsed.Errors.Select(e => e.Message.Trim()));
+                Console.Error.WriteLine($"esolm: error: {errors} (see 'esolm {parsed.CommandResult.Command.Name} --help').");
+                return 1;
+            }
+
+            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            var message = ex is OperationCanceledException ? "cancelled." : ex.Message;
-            Console.Error.WriteLine($"esolm: error: {message}");
+            Console.Error.WriteLine($"esolm: error: {ErrorLine(ex)}");
             if (Environment.GetEnvironmentVariable("ESOLM_DEBUG") == "1")
             {
                 Console.Error.WriteLine(ex);
@@ -46,5 +54,47 @@ public static class Program
 
             return 1;
         }
+    }
+
+    /// <summary>
+    /// The one-line form of an exception's message: without the framework's " (Parameter 'x')" and "Actual value was …"
+    /// additions (our messages already name the setting and the value), line breaks folded into spaces.
+    /// </summary>
+    internal static string ErrorLine(Exception ex)
+    {
+        ArgumentNullException.ThrowIfNull(ex);
+        if (ex is OperationCanceledException)
+        {
+            return "cancelled.";
+        }
+
+        var message = ex.Message;
+        if (ex is ArgumentException argument)
+        {
+            string? actual = null;
+            if (argument is ArgumentOutOfRangeException { ActualValue: { } value })
+            {
+                int cut = message.LastIndexOf(Environment.NewLine, StringComparison.Ordinal);
+                message = cut >= 0 ? message[..cut] : message;
+                actual = Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            if (argument.ParamName is { } name)
+            {
+                var suffix = $" (Parameter '{name}')";
+                if (message.EndsWith(suffix, StringComparison.Ordinal))
+                {
+                    message = message[..^suffix.Length];
+                }
+            }
+
+            if (actual is not null && !message.Contains(actual, StringComparison.Ordinal))
+            {
+                message = $"{message.TrimEnd()} (got {actual})";
+            }
+        }
+
+        var parts = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return string.Join(' ', parts);
     }
 }

@@ -369,7 +369,7 @@ internal static class SampleBenchmarkCommand
             }
             catch (ArgumentException e)
             {
-                Console.Error.WriteLine("esolm bench sample: " + e.Message);
+                Console.Error.WriteLine("esolm: error: " + Program.ErrorLine(e));
                 return 1;
             }
         });

@@ -1,3 +1,4 @@
+#pragma warning disable CA2208 // Errors name the offending command-line option, not a method parameter.
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -65,22 +66,13 @@ internal static class EvalCommand
         };
         cmd.SetAction(pr =>
         {
-            try
-            {
-                var settings = new EvalSettings(pr.GetValue(model)!, pr.GetValue(corpus)!, pr.GetValue(corpusSeed), pr.GetValue(documents), pr.GetValue(rows),
-                    pr.GetValue(scorer), pr.GetValue(orders), pr.GetValue(samples), pr.GetValue(sampler), pr.GetValue(steps), pr.GetValue(alphaEval),
-                    pr.GetValue(topP), pr.GetValue(baseline), pr.GetValue(trainSeed), pr.GetValue(trainDocuments), pr.GetValue(alpha0), pr.GetValue(variant),
-                    pr.GetValue(batch), pr.GetValue(seed), pr.GetValue(threads)) { SkipNelbo = pr.GetValue(noNelbo) };
-                var report = Run(settings, Console.Error);
-                Console.Out.WriteLine(pr.GetValue(json) ? report.ToJson() : report.ToText());
-                return 0;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidDataException or JsonException
-                or InvalidOperationException)
-            {
-                Console.Error.WriteLine("esolm eval: " + e.Message);
-                return 1;
-            }
+            var settings = new EvalSettings(pr.GetValue(model)!, pr.GetValue(corpus)!, pr.GetValue(corpusSeed), pr.GetValue(documents), pr.GetValue(rows),
+                pr.GetValue(scorer), pr.GetValue(orders), pr.GetValue(samples), pr.GetValue(sampler), pr.GetValue(steps), pr.GetValue(alphaEval),
+                pr.GetValue(topP), pr.GetValue(baseline), pr.GetValue(trainSeed), pr.GetValue(trainDocuments), pr.GetValue(alpha0), pr.GetValue(variant),
+                pr.GetValue(batch), pr.GetValue(seed), pr.GetValue(threads)) { SkipNelbo = pr.GetValue(noNelbo) };
+            var report = Run(settings, Console.Error);
+            Console.Out.WriteLine(pr.GetValue(json) ? report.ToJson() : report.ToText());
+            return 0;
         });
         return cmd;
     }
@@ -92,12 +84,9 @@ internal static class EvalCommand
         ArgumentOutOfRangeException.ThrowIfNegative(s.Samples, "--samples");
         ArgumentOutOfRangeException.ThrowIfNegative(s.Rows, "--rows");
         ArgumentOutOfRangeException.ThrowIfLessThan(s.Batch, 1, "--batch");
+        ValidateUpFront(s);
         var total = Stopwatch.StartNew();
-        if (!File.Exists(s.Model))
-        {
-            throw new FileNotFoundException($"Model file '{s.Model}' does not exist.", s.Model);
-        }
-
+        CliFiles.RequireFile(s.Model, "--model", "Model file");
         var file = ModelFile.Load(s.Model);
         var tok = file.CreateTokenizer();
         var objective = Objective(file, s.Alpha0, s.Variant, s.Model);
@@ -189,6 +178,41 @@ internal static class EvalCommand
         return report;
     }
 
+    /// <summary>Every setting that only the later passes use is checked here, before the NELBO and exact passes run.</summary>
+    private static void ValidateUpFront(EvalSettings s)
+    {
+        if (!(s.TopP > 0 && s.TopP <= 1))
+        {
+            throw new ArgumentOutOfRangeException("--top-p", s.TopP, $"--top-p must be in (0, 1] (got {s.TopP.ToString(CultureInfo.InvariantCulture)}); 1 turns it off.");
+        }
+
+        if (s.Steps is int steps && (steps < 1 || steps > SampleCommand.MaxSteps))
+        {
+            throw new ArgumentOutOfRangeException("--steps", steps, $"--steps must be in [1, {SampleCommand.MaxSteps}] (got {steps}).");
+        }
+
+        if (s.AlphaEval is double a && !(a >= 0 && a <= 1))
+        {
+            throw new ArgumentOutOfRangeException("--alpha-eval", a, $"--alpha-eval must be in [0, 1] (got {a.ToString(CultureInfo.InvariantCulture)}).");
+        }
+
+        if (s.Sampler is { } name && name.ToLowerInvariant() is not ("esolm" or "mdlm"))
+        {
+            throw new ArgumentException($"--sampler must be esolm or mdlm (got '{name}').", "--sampler");
+        }
+
+        if (s.Scorer is not null)
+        {
+            CliFiles.RequireFile(s.Scorer, "--scorer", "Scorer model file");
+            var header = ModelFile.Inspect(s.Scorer);
+            if (header.Metadata.TryGetValue("esolm.objective", out var so) && Checkpoint.ParseObjective(so).Alpha0 != 0)
+            {
+                throw new ArgumentException($"The scorer '{s.Scorer}' was trained with α0 = {Checkpoint.ParseObjective(so).Alpha0.ToString(CultureInfo.InvariantCulture)}; " +
+                    "generative perplexity needs an autoregressive scorer (trained with --alpha0 0).", "--scorer");
+            }
+        }
+    }
+
     private static void Sample(EvalSettings s, ModelFileContents file, Tokenizer tok, DiffusionTransformer net, ObjectiveOptions objective, EvalReport report,
         TextWriter log)
     {
@@ -252,11 +276,6 @@ internal static class EvalCommand
 
         if (s.Scorer is not null)
         {
-            if (!File.Exists(s.Scorer))
-            {
-                throw new FileNotFoundException($"Scorer model file '{s.Scorer}' does not exist.", s.Scorer);
-            }
-
             var scorerFile = ModelFile.Load(s.Scorer);
             if (scorerFile.Metadata.TryGetValue("esolm.objective", out var so) && Checkpoint.ParseObjective(so).Alpha0 != 0)
             {

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using EsoLM.Diagnostics;
 using EsoLM.IO;
 using EsoLM.Masks;
 using EsoLM.Modeling;
@@ -23,6 +24,9 @@ namespace EsoLM.Cli.Commands;
 /// </summary>
 internal static class SampleCommand
 {
+    /// <summary>Largest <c>--steps</c> (the library's <see cref="SamplerOptions.MaxSteps"/>).</summary>
+    public const int MaxSteps = SamplerOptions.MaxSteps;
+
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Model file (esolm train --out).", Required = true };
@@ -48,19 +52,10 @@ internal static class SampleCommand
         };
         cmd.SetAction(pr =>
         {
-            try
-            {
-                var settings = new Settings(pr.GetValue(model)!, pr.GetValue(sampler)!, pr.GetValue(variant), pr.GetValue(allowMismatch), pr.GetValue(alpha),
-                    pr.GetValue(steps), pr.GetValue(block), pr.GetValue(topP), pr.GetValue(topK), pr.GetValue(temperature), pr.GetValue(greedy),
-                    pr.GetValue(seed), pr.GetValue(count), pr.GetValue(length), pr.GetValue(prompt), pr.GetValue(threads), pr.GetValue(json));
-                return Run(settings);
-            }
-            catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or JsonException or InvalidOperationException
-                or UnauthorizedAccessException)
-            {
-                Console.Error.WriteLine("esolm sample: " + e.Message);
-                return 1;
-            }
+            var settings = new Settings(pr.GetValue(model)!, pr.GetValue(sampler)!, pr.GetValue(variant), pr.GetValue(allowMismatch), pr.GetValue(alpha),
+                pr.GetValue(steps), pr.GetValue(block), pr.GetValue(topP), pr.GetValue(topK), pr.GetValue(temperature), pr.GetValue(greedy),
+                pr.GetValue(seed), pr.GetValue(count), pr.GetValue(length), pr.GetValue(prompt), pr.GetValue(threads), pr.GetValue(json));
+            return Run(settings);
         });
         return cmd;
     }
@@ -86,10 +81,27 @@ internal static class SampleCommand
             throw new ArgumentOutOfRangeException("--top-k", s.TopK, $"--top-k must be ≥ 0 (got {s.TopK}); 0 turns it off.");
         }
 
-        if (s.Steps is int st && st < 1)
+        if (s.Steps is int st && (st < 1 || st > MaxSteps))
         {
-            throw new ArgumentOutOfRangeException("--steps", st, $"--steps must be ≥ 1 (got {st}).");
+            throw new ArgumentOutOfRangeException("--steps", st, $"--steps must be in [1, {MaxSteps}] (got {st}).");
         }
+
+        var samplerName = s.Sampler.ToLowerInvariant();
+        if (samplerName is not ("esolm" or "mdlm" or "bd3" or "ar"))
+        {
+            throw new ArgumentOutOfRangeException("--sampler", s.Sampler, $"--sampler must be esolm, mdlm, bd3 or ar (got '{s.Sampler}').");
+        }
+
+        if (s.Greedy && (s.Temperature != 1.0 || s.TopK != 0 || s.TopP != 1.0))
+        {
+            throw new ArgumentException("--greedy ignores --temperature, --top-k and --top-p; leave them at their defaults (1, 0, 1) or drop --greedy.", "--greedy");
+        }
+
+        if (samplerName != "esolm" && s.Alpha is double alphaOther && alphaOther != 1)
+        {
+            throw new ArgumentException($"--alpha0 is only used by the esolm sampler; --sampler {samplerName} ignores it (drop it).", "--alpha0");
+        }
+
 
         if (s.Alpha is double a && !(a >= 0 && a <= 1))
         {
@@ -106,10 +118,7 @@ internal static class SampleCommand
             throw new ArgumentOutOfRangeException("--block", s.Block, $"--block must be ≥ 1 (got {s.Block}).");
         }
 
-        if (!File.Exists(s.Model))
-        {
-            throw new FileNotFoundException($"Model file '{s.Model}' does not exist.", s.Model);
-        }
+        CliFiles.RequireFile(s.Model, "--model", "Model file");
 
         var file = ModelFile.Load(s.Model);
         var config = file.Config;
@@ -119,6 +128,7 @@ internal static class SampleCommand
         }
 
         var tokenizer = file.CreateTokenizer();
+        ModelFile.CheckTokenizerCoversModel(TokenizerVocabulary.Of(tokenizer).Size, config);
         var (trainedVariant, trainedAlpha) = ReadObjective(file.Metadata);
         var variant = s.Variant is null ? trainedVariant ?? EsoLmVariant.B : TrainCommand.ParseVariant(s.Variant);
         if (trainedVariant is EsoLmVariant tv && tv != variant)
@@ -130,7 +140,7 @@ internal static class SampleCommand
                     $"Use --variant {tv}, or add --allow-variant-mismatch to run it anyway.", "--variant");
             }
 
-            Console.Error.WriteLine($"esolm sample: warning: sampling a variant-{tv} model with variant {variant} (--allow-variant-mismatch).");
+            Console.Error.WriteLine($"esolm: warning: sampling a variant-{tv} model with variant {variant} (--allow-variant-mismatch).");
         }
 
         int[] promptIds = s.Prompt is null ? [] : tokenizer.Encode(s.Prompt);
@@ -155,11 +165,13 @@ internal static class SampleCommand
             }
         }
 
+        MemoryBudget.Require(MemoryBudget.SamplingBytes(config, s.Count, length), "--count", s.Count,
+            $"Sampling {s.Count} sequence(s) of {length} tokens at once");
         var net = new DiffusionTransformer(file.Parameters, new ComputeContext(s.Threads));
         var selection = new TokenSelectionOptions { Greedy = s.Greedy, Temperature = s.Temperature, TopK = s.TopK, TopP = s.TopP };
         int? eos = TokenizerVocabulary.Of(tokenizer).EndOfTextId is int e && e < config.VocabSize && e != config.MaskTokenId ? e : null;
         TokenDecoder decoder = ids => tokenizer.Decode(ids);
-        ISampler sampler = s.Sampler.ToLowerInvariant() switch
+        ISampler sampler = samplerName switch
         {
             "esolm" => new EsoLmSampler(net, new EsoLmSamplerOptions
             {
@@ -186,6 +198,7 @@ internal static class SampleCommand
 
         var sw = Stopwatch.StartNew();
         SamplingResult? result = null;
+        var stream = new TextStream();
         var enumerator = sampler.GenerateStreamingAsync(requests).GetAsyncEnumerator();
         try
         {
@@ -196,7 +209,7 @@ internal static class SampleCommand
                 {
                     foreach (var prefix in update.Prefixes)
                     {
-                        StreamText(prefix, s.Count);
+                        StreamText(prefix, s.Count, stream);
                     }
                 }
 
@@ -236,21 +249,42 @@ internal static class SampleCommand
     }
 
     /// <summary>
-    /// One sample streams its text in place (appending the new part of the committed prefix); several samples print one
-    /// line each as they finish (interleaving growing prefixes of several sequences on one console would be unreadable).
+    /// One sample streams its text in place (appending what was not printed yet of the committed prefix's text, holding
+    /// back a trailing U+FFFD that may be an incomplete multi-byte character); several samples print one line each as
+    /// they finish (interleaving growing prefixes of several sequences on one console would be unreadable).
     /// </summary>
-    private static void StreamText(PrefixUpdate prefix, int count)
+    private static void StreamText(PrefixUpdate prefix, int count, TextStream stream)
     {
         if (count == 1)
         {
-            Console.Out.Write(prefix.NewText ?? string.Empty);
-            Console.Out.Flush();
+            var text = prefix.Text ?? string.Empty;
+            int safe = text.Length;
+            if (!prefix.Finished)
+            {
+                while (safe > 0 && text[safe - 1] == '\uFFFD')
+                {
+                    safe--;
+                }
+            }
+
+            if (safe > stream.Printed.Length && text.AsSpan(0, stream.Printed.Length).SequenceEqual(stream.Printed))
+            {
+                Console.Out.Write(text.AsSpan(stream.Printed.Length, safe - stream.Printed.Length));
+                Console.Out.Flush();
+                stream.Printed = text[..safe];
+            }
         }
         else if (prefix.Finished)
         {
             Console.Out.WriteLine($"[{prefix.RequestIndex}] {OneLine(prefix.Text ?? string.Empty)}");
             Console.Out.Flush();
         }
+    }
+
+    /// <summary>What the stream of one sample has printed so far.</summary>
+    private sealed class TextStream
+    {
+        public string Printed { get; set; } = string.Empty;
     }
 
     private static string OneLine(string text) => text.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);

@@ -39,35 +39,23 @@ internal static class TokenizeCommand
 
     private static int Run(string spec, string textFile, bool allowSpecial)
     {
-        try
+        CliFiles.RequireFile(textFile, "--text-file", "Text file");
+        var text = File.ReadAllText(textFile, Encoding.UTF8);
+        var tokenizer = spec switch
         {
-            if (!File.Exists(textFile))
-            {
-                throw new FileNotFoundException($"Text file '{textFile}' does not exist.", textFile);
-            }
-
-            var text = File.ReadAllText(textFile, Encoding.UTF8);
-            var tokenizer = spec switch
-            {
-                CharTokenizer.Kind => CharTokenizer.FromCorpus(text, allowSpecialTokens: allowSpecial),
-                WordTokenizer.Kind => WordTokenizer.FromCorpus(text, allowSpecialTokens: allowSpecial),
-                _ => TokenizerFactory.FromSpec(spec, allowSpecial),
-            };
-            var ids = tokenizer.Encode(text);
-            var json = new StringBuilder((ids.Length * 6) + 2).Append('[');
-            for (var i = 0; i < ids.Length; i++)
-            {
-                json.Append(i == 0 ? string.Empty : ",").Append(ids[i].ToString(CultureInfo.InvariantCulture));
-            }
-
-            Console.Out.WriteLine(json.Append(']').ToString());
-            Console.Out.Flush();
-            return 0;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidDataException or JsonException)
+            CharTokenizer.Kind => CharTokenizer.FromCorpus(text, allowSpecialTokens: allowSpecial),
+            WordTokenizer.Kind => WordTokenizer.FromCorpus(text, allowSpecialTokens: allowSpecial),
+            _ => TokenizerFactory.FromSpec(spec, allowSpecial),
+        };
+        var ids = tokenizer.Encode(text);
+        var json = new StringBuilder((ids.Length * 6) + 2).Append('[');
+        for (var i = 0; i < ids.Length; i++)
         {
-            Console.Error.WriteLine("esolm tokenize: " + e.Message);
-            return 1;
+            json.Append(i == 0 ? string.Empty : ",").Append(ids[i].ToString(CultureInfo.InvariantCulture));
         }
+
+        Console.Out.WriteLine(json.Append(']').ToString());
+        Console.Out.Flush();
+        return 0;
     }
 }

@@ -1,6 +1,9 @@
+#pragma warning disable CA2208 // Errors name the offending command-line option, not a method parameter.
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
+using EsoLM.Diagnostics;
 using EsoLM.Masks;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
@@ -53,7 +56,30 @@ internal static class TrainCommand
                 pr.GetValue(heads), pr.GetValue(length), pr.GetValue(batch), pr.GetValue(steps), pr.GetValue(lr), pr.GetValue(warmup), pr.GetValue(cosine),
                 pr.GetValue(dropout), pr.GetValue(seed), pr.GetValue(threads), pr.GetValue(documents), pr.GetValue(checkpointEvery), pr.GetValue(output)!,
                 pr.GetValue(resume));
-            var report = Run(settings);
+
+            // Ctrl+C and SIGTERM finish the current step, then the run writes its checkpoint and model and says how to resume.
+            using var stop = new CancellationTokenSource();
+            int exitCode = 0;
+            void OnSignal(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                exitCode = context.Signal == PosixSignal.SIGTERM ? 143 : 130;
+                stop.Cancel();
+            }
+
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+            TrainReport report;
+            try
+            {
+                report = Run(settings, cancellationToken: stop.Token);
+            }
+            catch (TrainingInterruptedException e)
+            {
+                Console.Error.WriteLine("esolm: " + e.Message);
+                return exitCode == 0 ? 130 : exitCode;
+            }
+
             if (pr.GetValue(json))
             {
                 Console.Out.WriteLine(report.ToJson());
@@ -77,26 +103,41 @@ internal static class TrainCommand
         _ => throw new ArgumentOutOfRangeException(nameof(value), value, "--variant must be A, B or MDLM."),
     };
 
-    /// <summary>Runs a training job (shared with <c>esolm demo</c>).</summary>
-    internal static TrainReport Run(TrainSettings s, string? label = null)
+    /// <summary>
+    /// Runs a training job (shared with <c>esolm demo</c>). Every setting, the output path, the corpus size and the memory
+    /// the run needs are checked before the first step. When <paramref name="cancellationToken"/> fires, the current step
+    /// finishes, the checkpoint and the model are written and <see cref="TrainingInterruptedException"/> says how to resume.
+    /// </summary>
+    internal static TrainReport Run(TrainSettings s, string? label = null, CancellationToken cancellationToken = default)
     {
         var objective = new ObjectiveOptions { Alpha0 = s.Alpha0, Variant = s.Variant };
         objective.Validate();
-        var docs = CorpusSource.Documents(s.Corpus, s.Seed, s.Documents);
-        var tok = CorpusSource.Tokenizer(s.Tokenizer, s.Corpus, docs);
-        var data = TokenDataset.FromDocuments(docs, tok, s.Length, 0.05);
         var options = new TrainerOptions
         {
             Steps = s.Steps,
             BatchSize = s.Batch,
             LearningRate = s.LearningRate,
-            WarmupSteps = Math.Min(s.Warmup, s.Steps),
+            WarmupSteps = s.Warmup,
             Decay = s.Cosine ? LearningRateDecay.Cosine : LearningRateDecay.Constant,
             Dropout = s.Dropout,
             Seed = s.Seed,
             EmaDecay = 0.999,
             CheckpointInterval = s.CheckpointEvery,
         };
+        Named(options.Validate);
+        Option(s.Length >= 1 && s.Length <= ModelConfig.MaxContextLength, "--length", s.Length, $"must be in [1, {ModelConfig.MaxContextLength}]");
+        Option(s.Layers >= 1 && s.Layers <= ModelConfig.MaxLayers, "--layers", s.Layers, $"must be in [1, {ModelConfig.MaxLayers}]");
+        Option(s.Hidden >= 2 && s.Hidden <= ModelConfig.MaxWidth, "--hidden", s.Hidden, $"must be in [2, {ModelConfig.MaxWidth}]");
+        CliFiles.RequireWritableTarget(s.Output, "--out");
+        if (s.Resume is not null)
+        {
+            CliFiles.RequireFile(s.Resume, "--resume", "Checkpoint");
+        }
+
+        var docs = CorpusSource.Documents(s.Corpus, s.Seed, s.Documents);
+        var tok = CorpusSource.Tokenizer(s.Tokenizer, s.Corpus, docs);
+        Option(TokenizerVocabulary.Of(tok).ModelVocabularySize <= ModelConfig.MaxVocabSize, "--tokenizer", s.Tokenizer ?? "(default)",
+            $"gives {TokenizerVocabulary.Of(tok).Size} ids, more than a model can hold ({ModelConfig.MaxVocabSize - 1} + the mask)");
         var config = new ModelConfig
         {
             VocabSize = TokenizerVocabulary.Of(tok).ModelVocabularySize,
@@ -107,6 +148,17 @@ internal static class TrainCommand
             CondDim = Math.Min(128, s.Hidden),
             ContextLength = s.Length,
         };
+        Named(config.Validate);
+        CheckMemory(config, s);
+
+        var data = TokenDataset.FromDocuments(docs, tok, s.Length, 0.05);
+        if (data.TrainRows < 1 || data.ValidationRows < 1)
+        {
+            throw new ArgumentException(
+                $"The corpus gives {data.TrainRows + data.ValidationRows} row(s) of --length {s.Length} tokens; training needs at least 2 " +
+                "(5% of the rows, at least one, are held out for validation). Use more text or a shorter --length.", "--corpus");
+        }
+
         var compute = new ComputeContext(s.Threads);
         EsoLmTrainer trainer;
         if (s.Resume is not null)
@@ -121,6 +173,7 @@ internal static class TrainCommand
 
         var checkpoint = s.Output + ".ckpt";
         TrainingProgress last = default;
+        bool interrupted = false;
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         console.Progress()
             .AutoClear(false)
@@ -129,15 +182,114 @@ internal static class TrainCommand
             {
                 var task = ctx.AddTask(label ?? "training", maxValue: options.Steps);
                 task.Value = trainer.Step;
-                last = trainer.Train(new InlineProgress(p =>
+                try
                 {
-                    task.Value = p.Step;
-                    task.Description = string.Create(CultureInfo.InvariantCulture, $"{(label is null ? "" : label + ": ")}step {p.Step}/{p.TotalSteps} loss {p.Loss:F3} {p.TokensPerSecond:F0} tok/s");
-                }), checkpoint);
+                    last = trainer.Train(new InlineProgress(p =>
+                    {
+                        task.Value = p.Step;
+                        task.Description = string.Create(CultureInfo.InvariantCulture, $"{(label is null ? "" : label + ": ")}step {p.Step}/{p.TotalSteps} loss {p.Loss:F3} {p.TokensPerSecond:F0} tok/s");
+                    }), checkpoint, cancellationToken);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    interrupted = true;
+                }
             });
-        var nelbo = trainer.ValidationNelbo();
+        if (interrupted)
+        {
+            trainer.SaveCheckpoint(checkpoint);
+            trainer.SaveModel(s.Output);
+            throw new TrainingInterruptedException(string.Create(CultureInfo.InvariantCulture,
+                $"interrupted after step {trainer.Step} of {options.Steps}; wrote the checkpoint '{checkpoint}' and the model '{s.Output}'. Resume with: {ResumeCommand(s, checkpoint)}"));
+        }
+
+        var nelbo = trainer.ValidationNelbo(cancellationToken: CancellationToken.None); // seconds at most; the run is complete
         trainer.SaveModel(s.Output, new Dictionary<string, string> { ["esolm.validation_nelbo_ppl"] = nelbo.Perplexity.ToString("R", CultureInfo.InvariantCulture) });
         return new TrainReport(trainer.Step, last.Loss, nelbo.Perplexity, last.TokensPerSecond, last.Elapsed.TotalSeconds, s.Output, checkpoint, trainer, tok);
+    }
+
+    /// <summary>The <c>esolm train</c> command line that continues <paramref name="s"/> from <paramref name="checkpoint"/>.</summary>
+    internal static string ResumeCommand(TrainSettings s, string checkpoint)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var parts = new List<string> { "esolm", "train", "--corpus" };
+        parts.AddRange(s.Corpus.Select(Quote));
+        if (s.Tokenizer is not null)
+        {
+            parts.AddRange(["--tokenizer", Quote(s.Tokenizer)]);
+        }
+
+        parts.AddRange([
+            "--variant", s.Variant.ToString().ToUpperInvariant(), "--alpha0", s.Alpha0.ToString("R", inv), "--layers", s.Layers.ToString(inv),
+            "--hidden", s.Hidden.ToString(inv), "--heads", s.Heads.ToString(inv), "--length", s.Length.ToString(inv), "--batch", s.Batch.ToString(inv),
+            "--steps", s.Steps.ToString(inv), "--lr", s.LearningRate.ToString("R", inv), "--warmup", s.Warmup.ToString(inv),
+            "--dropout", s.Dropout.ToString("R", inv), "--seed", s.Seed.ToString(inv), "--documents", s.Documents.ToString(inv),
+        ]);
+        if (s.Cosine)
+        {
+            parts.Add("--cosine");
+        }
+
+        parts.AddRange(["--out", Quote(s.Output), "--resume", Quote(checkpoint)]);
+        return string.Join(' ', parts);
+
+        static string Quote(string value) => value.Length > 0 && value.All(c => char.IsLetterOrDigit(c) || "-_./:=+,".Contains(c, StringComparison.Ordinal))
+            ? value : "'" + value.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+    }
+
+    /// <summary>Refuses a run whose weights, optimizer state and activations cannot fit, naming the settings that drive the estimate.</summary>
+    private static void CheckMemory(ModelConfig config, TrainSettings s)
+    {
+        var (weights, activations, vocabulary) = MemoryBudget.TrainingBytes(config, s.Batch, s.Length);
+        long total = weights > long.MaxValue - activations ? long.MaxValue : weights + activations;
+        string primary = vocabulary * 2 >= total && config.VocabSize > 65536 ? "--tokenizer"
+            : activations >= weights ? (s.Batch >= s.Length ? "--batch" : "--length")
+            : s.Layers * 32 >= s.Hidden ? "--layers" : "--hidden";
+        string lower = primary switch
+        {
+            "--tokenizer" => "--tokenizer (a smaller vocabulary)",
+            "--batch" => "--batch (or --length)",
+            "--length" => "--length (or --batch)",
+            _ => primary + " (or --layers/--hidden)",
+        };
+        long available = MemoryBudget.Available();
+        if (total > available)
+        {
+            throw new ArgumentOutOfRangeException(primary, string.Create(CultureInfo.InvariantCulture,
+                $"Training {config.ParameterCount()} parameters (--layers {s.Layers}, --hidden {s.Hidden}, vocabulary {config.VocabSize} from --tokenizer) " +
+                $"on batches of --batch {s.Batch} × --length {s.Length} tokens needs about {MemoryBudget.Format(total)} " +
+                $"(weights and optimizer state {MemoryBudget.Format(weights)}, activations {MemoryBudget.Format(activations)}), more than this process can " +
+                $"allocate (about {MemoryBudget.Format(available)}): lower {lower}."));
+        }
+    }
+
+    /// <summary>Runs a library validation, renaming its setting to the command-line option that sets it.</summary>
+    private static void Named(Action validate)
+    {
+        try
+        {
+            validate();
+        }
+        catch (ArgumentOutOfRangeException e) when (e.ParamName is { } name && OptionNames.TryGetValue(name, out var option))
+        {
+            var message = Program.ErrorLine(e);
+            throw new ArgumentOutOfRangeException(option, e.ActualValue, $"{option}: {message}");
+        }
+    }
+
+    private static readonly Dictionary<string, string> OptionNames = new(StringComparer.Ordinal)
+    {
+        ["Steps"] = "--steps", ["BatchSize"] = "--batch", ["LearningRate"] = "--lr", ["WarmupSteps"] = "--warmup", ["Dropout"] = "--dropout",
+        ["CheckpointInterval"] = "--checkpoint-every", ["VocabSize"] = "--tokenizer", ["HiddenSize"] = "--hidden", ["Heads"] = "--heads",
+        ["Layers"] = "--layers", ["ContextLength"] = "--length", ["CondDim"] = "--hidden",
+    };
+
+    private static void Option(bool ok, string option, object value, string rule)
+    {
+        if (!ok)
+        {
+            throw new ArgumentOutOfRangeException(option, value, string.Create(CultureInfo.InvariantCulture, $"{option} {value} {rule}."));
+        }
     }
 
     internal sealed record TrainSettings(IReadOnlyList<string> Corpus, string? Tokenizer, EsoLmVariant Variant, double Alpha0, int Layers, int Hidden, int Heads,
@@ -166,6 +318,9 @@ internal static class TrainCommand
             return System.Text.Encoding.UTF8.GetString(stream.ToArray());
         }
     }
+
+    /// <summary>Training stopped on Ctrl+C or SIGTERM after writing its checkpoint and model; the message says how to resume.</summary>
+    internal sealed class TrainingInterruptedException(string message) : Exception(message);
 
     private sealed class InlineProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
     {

@@ -1,5 +1,7 @@
 using EsoLM.Caching;
 using EsoLM.Hosting;
+using EsoLM.IO;
+using EsoLM.Modeling;
 using EsoLM.Masks;
 using EsoLM.Schedules;
 using EsoLM.Text;
@@ -33,7 +35,13 @@ internal sealed class EsoLmOptionsRules(IServiceProvider services, IEnumerable<E
         }
         else if (!inCode && !File.Exists(options.ModelPath))
         {
-            errors.Add($"ModelPath: the model file '{options.ModelPath}' does not exist.");
+            errors.Add(Directory.Exists(options.ModelPath)
+                ? $"ModelPath: '{options.ModelPath}' is a directory, not a model file."
+                : $"ModelPath: the model file '{options.ModelPath}' does not exist.");
+        }
+        else if (!inCode)
+        {
+            CheckModelFile(options, errors);
         }
 
         if (options.Sampler is "mdlm" or "bd3" or "ar" && options.AlphaEval != 1.0)
@@ -58,6 +66,50 @@ internal sealed class EsoLmOptionsRules(IServiceProvider services, IEnumerable<E
 
         var prefix = string.IsNullOrEmpty(name) ? string.Empty : $"[preset '{name}'] ";
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors.Select(e => prefix + e));
+    }
+
+    /// <summary>
+    /// Reads the model file's header (config, tensor shapes, tokenizer) without loading weights, so settings that would
+    /// fail on first use fail at start-up: a corrupt or inconsistent file, MaxNewTokens beyond the context, a tokenizer
+    /// that does not cover the model's ids.
+    /// </summary>
+    private void CheckModelFile(EsoLmOptions options, List<string> errors)
+    {
+        ModelConfig config;
+        TokenizerDescription? description;
+        try
+        {
+            (config, description, _) = ModelFile.Inspect(options.ModelPath!);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or System.Text.Json.JsonException or UnauthorizedAccessException)
+        {
+            errors.Add($"ModelPath: '{options.ModelPath}' is not a usable model file: {e.Message.Split('\n')[0]}");
+            return;
+        }
+
+        if (options.MaxNewTokens is int maxNew && maxNew > config.ContextLength)
+        {
+            errors.Add($"MaxNewTokens: {maxNew} exceeds the model's context of {config.ContextLength} tokens (prompt included); every default request would fail.");
+        }
+
+        try
+        {
+            Tokenizer? tokenizer = options.Tokenizer is { } key
+                ? services.GetKeyedService<Tokenizer>(key)
+                : description is null ? null : TokenizerFactory.FromDescription(description);
+            if (tokenizer is null && options.Tokenizer is null)
+            {
+                errors.Add($"Tokenizer: the model file '{options.ModelPath}' has no tokenizer description; register one and set Tokenizer.");
+            }
+            else if (tokenizer is not null)
+            {
+                ModelFile.CheckTokenizerCoversModel(TokenizerVocabulary.Of(tokenizer).Size, config);
+            }
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or System.Text.Json.JsonException)
+        {
+            errors.Add($"Tokenizer: {e.Message.Split('\n')[0]}");
+        }
     }
 
     private void CheckKey<T>(string setting, string? key, List<string> errors)

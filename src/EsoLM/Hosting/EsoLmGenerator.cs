@@ -1,5 +1,4 @@
 #pragma warning disable CA2208 // Errors name the offending setting (Steps, AlphaEval), which is not a parameter.
-using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using EsoLM.Caching;
 using EsoLM.Masks;
@@ -18,7 +17,8 @@ namespace EsoLM.Hosting;
 public sealed class EsoLmGenerator
 {
     private readonly IEsoLmStrategyProvider _strategies;
-    private readonly ConcurrentDictionary<(string Sampler, GenerationSettings Settings), ConcurrentBag<ISampler>> _pool = new();
+    private readonly Dictionary<(string Sampler, GenerationSettings Settings), LinkedListNode<PoolEntry>> _pool = new();
+    private readonly LinkedList<PoolEntry> _recent = new(); // most recently used first; guarded by _pool
 
     /// <summary>Creates a generator.</summary>
     /// <param name="model">The model.</param>
@@ -35,6 +35,18 @@ public sealed class EsoLmGenerator
 
     /// <summary>The model.</summary>
     public EsoLmModel Model { get; }
+
+    /// <summary>How many distinct settings the sampler pool holds now.</summary>
+    internal int PooledSettingsCount
+    {
+        get
+        {
+            lock (_pool)
+            {
+                return _pool.Count;
+            }
+        }
+    }
 
     /// <summary>The default settings (a private copy; do not modify).</summary>
     public EsoLmOptions Options { get; }
@@ -240,9 +252,9 @@ public sealed class EsoLmGenerator
             MaskPolicy = policy,
             KvCache = cache,
         };
-        if (settings.Steps is int s)
+        if (settings.Steps is int s && (s < 1 || s > EsoLmOptions.MaxSteps))
         {
-            ArgumentOutOfRangeException.ThrowIfLessThan(s, 1, "Steps");
+            throw new ArgumentOutOfRangeException("Steps", s, $"Steps must be in [1, {EsoLmOptions.MaxSteps}] (the range of EsoLmOptions.Steps); got {s}.");
         }
 
         if (!(settings.AlphaEval >= 0 && settings.AlphaEval <= 1))
@@ -258,17 +270,57 @@ public sealed class EsoLmGenerator
 
     private ISampler Rent(Plan plan)
     {
-        var bag = _pool.GetOrAdd((plan.SamplerKey, plan.Settings), _ => []);
-        return bag.TryTake(out var sampler) ? sampler : plan.Factory.Create(Model.Transformer, plan.Settings);
+        lock (_pool)
+        {
+            if (_pool.TryGetValue((plan.SamplerKey, plan.Settings), out var node) && node.Value.Idle.Count > 0)
+            {
+                _recent.Remove(node);
+                _recent.AddFirst(node);
+                return node.Value.Idle.Pop();
+            }
+        }
+
+        return plan.Factory.Create(Model.Transformer, plan.Settings);
     }
 
+    /// <summary>
+    /// Keeps an idle sampler for reuse: at most <see cref="EsoLmOptions.MaxPooledSamplers"/> per setting and
+    /// <see cref="EsoLmOptions.MaxPooledSettings"/> settings; beyond that the least recently used setting is dropped.
+    /// </summary>
     private void Return(Plan plan, ISampler sampler)
     {
-        var bag = _pool.GetOrAdd((plan.SamplerKey, plan.Settings), _ => []);
-        if (bag.Count < Options.MaxPooledSamplers)
+        var key = (plan.SamplerKey, plan.Settings);
+        lock (_pool)
         {
-            bag.Add(sampler);
+            if (!_pool.TryGetValue(key, out var node))
+            {
+                while (_pool.Count >= Options.MaxPooledSettings && _recent.Last is { } oldest)
+                {
+                    _recent.RemoveLast();
+                    _pool.Remove(oldest.Value.Key);
+                }
+
+                node = _recent.AddFirst(new PoolEntry(key));
+                _pool.Add(key, node);
+            }
+            else
+            {
+                _recent.Remove(node);
+                _recent.AddFirst(node);
+            }
+
+            if (node.Value.Idle.Count < Options.MaxPooledSamplers)
+            {
+                node.Value.Idle.Push(sampler);
+            }
         }
+    }
+
+    private sealed class PoolEntry((string Sampler, GenerationSettings Settings) key)
+    {
+        public (string Sampler, GenerationSettings Settings) Key { get; } = key;
+
+        public Stack<ISampler> Idle { get; } = new();
     }
 
     private static int? FindStop(string text, string[] stops)

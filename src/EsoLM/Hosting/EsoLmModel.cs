@@ -14,17 +14,13 @@ public sealed class EsoLmModel
 {
     /// <summary>Wraps a network and tokenizer.</summary>
     /// <param name="transformer">The network.</param>
-    /// <param name="tokenizer">The tokenizer; its vocabulary must fit the network's.</param>
+    /// <param name="tokenizer">The tokenizer; its ids must be the network's (all but the mask id, at least).</param>
     /// <param name="metadata">Extra metadata (saved with the model).</param>
     public EsoLmModel(DiffusionTransformer transformer, Tokenizer tokenizer, IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentNullException.ThrowIfNull(transformer);
         ArgumentNullException.ThrowIfNull(tokenizer);
-        if (TokenizerVocabulary.Of(tokenizer).Size > transformer.Config.VocabSize)
-        {
-            throw new ArgumentException(
-                $"The tokenizer has {TokenizerVocabulary.Of(tokenizer).Size} ids but the model's vocabulary holds {transformer.Config.VocabSize}.", nameof(tokenizer));
-        }
+        ModelFile.CheckTokenizerCoversModel(TokenizerVocabulary.Of(tokenizer).Size, transformer.Config);
 
         Transformer = transformer;
         Tokenizer = tokenizer;

@@ -39,8 +39,11 @@ public sealed class EsoLmOptions
     /// <summary>Key of a registered tokenizer (built-ins <c>byte</c>, <c>builtin</c>); null uses the model file's own tokenizer.</summary>
     public string? Tokenizer { get; set; }
 
+    /// <summary>Largest <see cref="Steps"/>, also for a request's own steps.</summary>
+    public const int MaxSteps = 4096;
+
     /// <summary>T: diffusion-phase steps; null = one per generated token.</summary>
-    [Range(1, 4096)]
+    [Range(1, MaxSteps)]
     public int? Steps { get; set; }
 
     /// <summary>α_eval ∈ [0, 1]: expected fraction of tokens decoded by diffusion (0 = AR, 1 = pure diffusion).</summary>
@@ -80,6 +83,10 @@ public sealed class EsoLmOptions
     /// <summary>Idle samplers kept per distinct setting (the pool bound).</summary>
     [Range(1, 1024)]
     public int MaxPooledSamplers { get; set; } = 16;
+
+    /// <summary>Distinct settings the sampler pool keeps samplers for; the least recently used setting is evicted beyond it.</summary>
+    [Range(1, 4096)]
+    public int MaxPooledSettings { get; set; } = 64;
 
     /// <summary>A copy.</summary>
     /// <returns>A new instance with the same values.</returns>

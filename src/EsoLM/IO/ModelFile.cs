@@ -93,6 +93,27 @@ public static class ModelFile
         ArgumentException.ThrowIfNullOrEmpty(path);
         using var reader = SafetensorsReader.Open(path);
         var meta = reader.Metadata;
+        var (config, tokenizer) = ReadHeader(path, reader);
+        var parameters = ReferenceImport.FromReader(reader, config);
+        return new ModelFileContents(config, parameters, tokenizer, meta);
+    }
+
+    /// <summary>
+    /// Reads and checks a model file's header only (format, config, tensor shapes against the config, tokenizer
+    /// description), without reading any weight: what start-up validation uses.
+    /// </summary>
+    internal static (ModelConfig Config, TokenizerDescription? Tokenizer, IReadOnlyDictionary<string, string> Metadata) Inspect(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var reader = SafetensorsReader.Open(path);
+        var (config, tokenizer) = ReadHeader(path, reader);
+        ReferenceImport.CheckShapes(reader, config);
+        return (config, tokenizer, reader.Metadata);
+    }
+
+    private static (ModelConfig Config, TokenizerDescription? Tokenizer) ReadHeader(string path, SafetensorsReader reader)
+    {
+        var meta = reader.Metadata;
         if (!meta.TryGetValue(FormatKey, out var format) || format != FormatName || !meta.TryGetValue(ConfigKey, out var configJson))
         {
             throw new InvalidDataException(
@@ -105,12 +126,29 @@ public static class ModelFile
             throw new InvalidDataException($"'{path}' has model file format version {version}; this library reads version {FormatVersion}.");
         }
 
-        var config = ModelConfig.FromJson(configJson);
-        var parameters = ReferenceImport.FromReader(reader, config);
+        ModelConfig config;
+        try
+        {
+            config = ModelConfig.FromJson(configJson);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"'{path}': metadata '{ConfigKey}' is not a valid model config: {e.Message}", e);
+        }
+
         TokenizerDescription? tokenizer = null;
         if (meta.TryGetValue(TokenizerKey, out var tokJson))
         {
-            var d = JsonSerializer.Deserialize<Dictionary<string, string>>(tokJson);
+            Dictionary<string, string>? d;
+            try
+            {
+                d = JsonSerializer.Deserialize<Dictionary<string, string>>(tokJson);
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"'{path}': metadata '{TokenizerKey}' is not valid JSON: {e.Message}", e);
+            }
+
             if (d is null || !d.TryGetValue("kind", out var kind) || !d.TryGetValue("payload", out var payload))
             {
                 throw new InvalidDataException($"'{path}': metadata '{TokenizerKey}' must be a JSON object with 'kind' and 'payload'.");
@@ -119,6 +157,27 @@ public static class ModelFile
             tokenizer = new TokenizerDescription(kind, payload);
         }
 
-        return new ModelFileContents(config, parameters, tokenizer, meta);
+        return (config, tokenizer);
+    }
+
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> unless a tokenizer of <paramref name="tokenizerVocabulary"/> ids can decode
+    /// every id the model can emit (all ids but the mask) and produce no id the model lacks.
+    /// </summary>
+    internal static void CheckTokenizerCoversModel(int tokenizerVocabulary, ModelConfig config)
+    {
+        int needed = config.MaskTokenId == config.VocabSize - 1 ? config.VocabSize - 1 : config.VocabSize;
+        if (tokenizerVocabulary < needed)
+        {
+            throw new ArgumentException(
+                $"The tokenizer has {tokenizerVocabulary} ids but the model can emit {needed} (vocabulary {config.VocabSize}, mask id {config.MaskTokenId}): " +
+                "its samples would hold ids the tokenizer cannot decode. Use the tokenizer the model was trained with.", nameof(tokenizerVocabulary));
+        }
+
+        if (tokenizerVocabulary > config.VocabSize)
+        {
+            throw new ArgumentException(
+                $"The tokenizer has {tokenizerVocabulary} ids but the model's vocabulary holds {config.VocabSize}.", nameof(tokenizerVocabulary));
+        }
     }
 }

@@ -23,6 +23,7 @@ public static class ReferenceImport
     {
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentNullException.ThrowIfNull(config);
+        CheckShapes(reader, config);
         var wanted = ModelParameters.Layout(config).Select(x => x.Name).ToHashSet(StringComparer.Ordinal);
         var picked = new List<(string, IReadOnlyList<int>, float[])>();
         foreach (var info in reader.Tensors)
@@ -60,5 +61,40 @@ public static class ReferenceImport
         }
 
         return ModelParameters.FromParameterList(config, list);
+    }
+
+    /// <summary>
+    /// Compares every tensor the config implies with the file's header (name, shape) before any weight is allocated, so
+    /// a config that claims more than the file stores fails at once, naming the tensor and the config.
+    /// </summary>
+    internal static void CheckShapes(SafetensorsReader reader, ModelConfig config, string prefix = "")
+    {
+        config.Validate();
+        var stored = new Dictionary<string, IReadOnlyList<int>>(StringComparer.Ordinal);
+        foreach (var info in reader.Tensors)
+        {
+            var name = info.Name.StartsWith("backbone.", StringComparison.Ordinal) ? info.Name["backbone.".Length..] : info.Name;
+            if (name.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                stored.TryAdd(name[prefix.Length..], info.Shape);
+            }
+        }
+
+        foreach (var (name, shape) in ModelParameters.Layout(config))
+        {
+            if (!stored.TryGetValue(name, out var have))
+            {
+                throw new InvalidDataException(
+                    $"The model config (Layers = {config.Layers}, HiddenSize = {config.HiddenSize}, VocabSize = {config.VocabSize}) needs tensor '{prefix}{name}', " +
+                    $"which the file does not have ({stored.Count} tensors stored).");
+            }
+
+            if (!have.SequenceEqual(shape))
+            {
+                throw new InvalidDataException(
+                    $"Tensor '{prefix}{name}' is stored with shape [{string.Join(", ", have)}] but the model config (HiddenSize = {config.HiddenSize}, " +
+                    $"VocabSize = {config.VocabSize}, CondDim = {config.CondDim}, MlpRatio = {config.MlpRatio}) requires [{string.Join(", ", shape)}].");
+            }
+        }
     }
 }

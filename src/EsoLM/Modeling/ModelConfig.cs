@@ -50,21 +50,58 @@ public sealed record ModelConfig
     [JsonIgnore]
     public int MlpHidden => HiddenSize * MlpRatio;
 
-    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid field.</summary>
+    /// <summary>Largest accepted <see cref="VocabSize"/> (2^24).</summary>
+    public const int MaxVocabSize = 1 << 24;
+
+    /// <summary>Largest accepted <see cref="HiddenSize"/>, <see cref="CondDim"/> and <see cref="FrequencyEmbeddingSize"/> (2^16).</summary>
+    public const int MaxWidth = 1 << 16;
+
+    /// <summary>Largest accepted <see cref="Layers"/>.</summary>
+    public const int MaxLayers = 4096;
+
+    /// <summary>Largest accepted <see cref="MlpRatio"/>.</summary>
+    public const int MaxMlpRatio = 64;
+
+    /// <summary>Largest accepted <see cref="ContextLength"/> (2^20).</summary>
+    public const int MaxContextLength = 1 << 20;
+
+    /// <summary>
+    /// Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid field, its value and the limit. Besides
+    /// the structural rules every size has a sane upper bound and every parameter tensor must fit one array, so a config
+    /// read from an untrusted file cannot make the caller allocate without bound or overflow.
+    /// </summary>
     public void Validate()
     {
-        Check(VocabSize >= 2, nameof(VocabSize), VocabSize, "must be at least 2");
+        Check(VocabSize >= 2 && VocabSize <= MaxVocabSize, nameof(VocabSize), VocabSize, $"must be in [2, {MaxVocabSize}]");
         Check(MaskTokenId >= 0 && MaskTokenId < VocabSize, nameof(MaskTokenId), MaskTokenId, $"must be in [0, {VocabSize}) (the vocabulary size)");
-        Check(HiddenSize >= 2, nameof(HiddenSize), HiddenSize, "must be at least 2");
+        Check(HiddenSize >= 2 && HiddenSize <= MaxWidth, nameof(HiddenSize), HiddenSize, $"must be in [2, {MaxWidth}]");
         Check(Heads >= 1 && HiddenSize % Heads == 0, nameof(Heads), Heads, $"must divide the hidden size {HiddenSize}");
         Check(Heads >= 1 && (HiddenSize / Heads) % 2 == 0, nameof(Heads), Heads, "must leave an even head size (rotary embedding)");
-        Check(Layers >= 1, nameof(Layers), Layers, "must be at least 1");
-        Check(CondDim >= 1, nameof(CondDim), CondDim, "must be at least 1");
-        Check(MlpRatio >= 1, nameof(MlpRatio), MlpRatio, "must be at least 1");
-        Check(ContextLength >= 1 && ContextLength <= 1 << 20, nameof(ContextLength), ContextLength, "must be in [1, 1048576]");
+        Check(Layers >= 1 && Layers <= MaxLayers, nameof(Layers), Layers, $"must be in [1, {MaxLayers}]");
+        Check(CondDim >= 1 && CondDim <= MaxWidth, nameof(CondDim), CondDim, $"must be in [1, {MaxWidth}]");
+        Check(MlpRatio >= 1 && MlpRatio <= MaxMlpRatio, nameof(MlpRatio), MlpRatio, $"must be in [1, {MaxMlpRatio}]");
+        Check(ContextLength >= 1 && ContextLength <= MaxContextLength, nameof(ContextLength), ContextLength, $"must be in [1, {MaxContextLength}]");
         Check(LayerNormEps > 0 && float.IsFinite(LayerNormEps), nameof(LayerNormEps), LayerNormEps, "must be positive and finite");
         Check(RotaryBase > 1 && float.IsFinite(RotaryBase), nameof(RotaryBase), RotaryBase, "must be greater than 1 and finite");
-        Check(FrequencyEmbeddingSize >= 2 && FrequencyEmbeddingSize % 2 == 0, nameof(FrequencyEmbeddingSize), FrequencyEmbeddingSize, "must be even and at least 2");
+        Check(FrequencyEmbeddingSize >= 2 && FrequencyEmbeddingSize % 2 == 0 && FrequencyEmbeddingSize <= MaxWidth, nameof(FrequencyEmbeddingSize),
+            FrequencyEmbeddingSize, $"must be even and in [2, {MaxWidth}]");
+
+        // Every tensor must fit one array (the widths are bounded above, so these products cannot overflow a long).
+        long d = HiddenSize;
+        CheckArray(nameof(VocabSize), VocabSize, (long)VocabSize * d, "vocab_embed.embedding");
+        CheckArray(nameof(MlpRatio), MlpRatio, d * MlpRatio * d, "mlp.0.weight");
+        CheckArray(nameof(HiddenSize), HiddenSize, 6 * d * Math.Max(CondDim, 1), "adaLN_modulation.weight");
+        CheckArray(nameof(HiddenSize), HiddenSize, 3 * d * d, "attn_qkv.weight");
+        CheckArray(nameof(CondDim), CondDim, (long)CondDim * Math.Max(CondDim, FrequencyEmbeddingSize), "sigma_map.mlp");
+    }
+
+    /// <summary>Total number of scalar parameters of this shape (validates first).</summary>
+    public long ParameterCount()
+    {
+        Validate();
+        long v = VocabSize, d = HiddenSize, c = CondDim, f = FrequencyEmbeddingSize, m = (long)MlpRatio * HiddenSize;
+        long block = d + (3 * d * d) + (d * d) + d + (m * d) + m + (d * m) + d + (6 * d * c) + (6 * d);
+        return (v * d) + (c * f) + c + (c * c) + c + (Layers * block) + d + (v * d) + v + (2 * d * c) + (2 * d);
     }
 
     /// <summary>Serialises the config as JSON (the form stored in model files).</summary>
@@ -109,6 +146,9 @@ public sealed record ModelConfig
         config.Validate();
         return config;
     }
+
+    private static void CheckArray(string field, object value, long elements, string tensor) => Check(elements <= Array.MaxLength, field, value,
+        $"makes the tensor '{tensor}' hold {elements} values, more than one array can ({Array.MaxLength})");
 
     private static void Check(bool ok, string field, object value, string rule)
     {

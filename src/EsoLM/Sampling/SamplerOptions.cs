@@ -8,6 +8,9 @@ namespace EsoLM.Sampling;
 /// <summary>Settings every sampler shares. Records: copy with <c>with { … }</c>.</summary>
 public abstract record SamplerOptions
 {
+    /// <summary>Largest step budget a sampler accepts (2^20, the largest context): the planner and the schedules walk every step.</summary>
+    public const int MaxSteps = 1 << 20;
+
     /// <summary>Length L of the generated sequences (known tokens included); default: the model's context length.</summary>
     public int? Length { get; init; }
 
@@ -52,6 +55,15 @@ public abstract record SamplerOptions
     }
 
     internal int ResolveLength(ModelConfig config) => Length ?? config.ContextLength;
+
+    /// <summary>Checks a step budget: in [1, <see cref="MaxSteps"/>].</summary>
+    private protected static void CheckSteps(int? steps, string name)
+    {
+        if (steps is int s && (s < 1 || s > MaxSteps))
+        {
+            throw new ArgumentOutOfRangeException(name, s, $"{name} must be in [1, {MaxSteps}] (got {s}).");
+        }
+    }
 }
 
 /// <summary>Options of <see cref="EsoLmSampler"/> (spec §4).</summary>
@@ -92,10 +104,7 @@ public sealed record EsoLmSamplerOptions : SamplerOptions
     public override void Validate(ModelConfig config)
     {
         base.Validate(config);
-        if (Steps is int s)
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(s, 1, nameof(Steps));
-        }
+        CheckSteps(Steps, nameof(Steps));
 
         if (!(AlphaEval >= 0 && AlphaEval <= 1))
         {
@@ -143,10 +152,7 @@ public sealed record MdlmSamplerOptions : SamplerOptions
     public override void Validate(ModelConfig config)
     {
         base.Validate(config);
-        if (Steps is int s)
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(s, 1, nameof(Steps));
-        }
+        CheckSteps(Steps, nameof(Steps));
 
         ArgumentNullException.ThrowIfNull(Schedule, nameof(Schedule));
     }
@@ -176,10 +182,8 @@ public sealed record BlockDiffusionSamplerOptions : SamplerOptions
     {
         base.Validate(config);
         ArgumentOutOfRangeException.ThrowIfLessThan(BlockSize, 1, nameof(BlockSize));
-        if (StepsPerBlock is int s)
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(s, 1, nameof(StepsPerBlock));
-        }
+
+        CheckSteps(StepsPerBlock, nameof(StepsPerBlock));
 
         ArgumentNullException.ThrowIfNull(Schedule, nameof(Schedule));
     }

@@ -96,7 +96,8 @@ public sealed class BlockDiffusionSampler : ISampler
         options.Validate(model.Config);
         Options = options;
         _engine = new SamplingEngine(model, options,
-            new BlockDiffusionMethod(options.BlockSize, options.OneTokenPerStep ? options.BlockSize : options.StepsPerBlock ?? options.BlockSize, options.Schedule,
+            new BlockDiffusionMethod(Math.Min(options.BlockSize, options.ResolveLength(model.Config)), // a block longer than the sequence is the sequence
+                options.OneTokenPerStep ? Math.Min(options.BlockSize, options.ResolveLength(model.Config)) : options.StepsPerBlock ?? Math.Min(options.BlockSize, SamplerOptions.MaxSteps), options.Schedule,
                 options.OneTokenPerStep));
     }
 

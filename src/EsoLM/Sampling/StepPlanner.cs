@@ -42,8 +42,16 @@ public static class StepPlanner
     /// step; the tokens left after the diffusion phase are decoded one per step (sequential phase).
     /// The draws are keyed by (<paramref name="seed"/>, step) only, so every sequence that shares the seed shares the plan.
     /// </summary>
-    public static StepPlan Plan(int length, int steps, double alphaEval, INoiseSchedule schedule, ulong seed)
+    public static StepPlan Plan(int length, int steps, double alphaEval, INoiseSchedule schedule, ulong seed) =>
+        Plan(length, steps, alphaEval, schedule, seed, CancellationToken.None);
+
+    /// <summary>
+    /// <see cref="Plan(int, int, double, INoiseSchedule, ulong)"/> that checks <paramref name="cancellationToken"/> while it
+    /// walks the steps (a budget of millions of steps takes a while).
+    /// </summary>
+    public static StepPlan Plan(int length, int steps, double alphaEval, INoiseSchedule schedule, ulong seed, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         CheckSteps(steps);
         CheckAlpha(alphaEval);
@@ -54,6 +62,11 @@ public static class StepPlanner
         double dt = 1.0 / steps;
         for (int i = 0; i < steps && remaining > 0; i++)
         {
+            if ((i & 0xFFF) == 0xFFF)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
             double t = TimeAt(i, steps);
             double at = schedule.Alpha(t, alphaEval), ats = schedule.Alpha(t - dt, alphaEval);
             double p = 1 - at <= 0 ? 1 : Math.Clamp((ats - at) / (1 - at), 0, 1);

@@ -85,9 +85,10 @@ public static class TokenizerFactory
         {
             throw new InvalidDataException($"The '{description.Kind}' tokenizer description is not valid JSON: {e.Message}", e);
         }
-        catch (FormatException e)
+        catch (Exception e) when (e is FormatException or InvalidOperationException or KeyNotFoundException or IndexOutOfRangeException
+            or OverflowException or InvalidCastException)
         {
-            throw new InvalidDataException($"The '{description.Kind}' tokenizer description is malformed: {e.Message}", e);
+            throw new InvalidDataException($"The '{description.Kind}' tokenizer description is not valid: {e.Message}", e);
         }
     }
 

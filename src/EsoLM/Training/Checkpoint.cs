@@ -89,6 +89,7 @@ public static class Checkpoint
         for (int g = 0; g < 4; g++)
         {
             var prefix = Prefixes[g];
+            ReferenceImport.CheckShapes(reader, config, prefix);
             groups[g] = ModelParameters.FromNamedTensors(config, reader.Tensors.Where(t => t.Name.StartsWith(prefix, StringComparison.Ordinal))
                 .Select(t => (t.Name[prefix.Length..], (IReadOnlyList<int>)t.Shape, reader.ReadSingle(t.Name))));
         }
