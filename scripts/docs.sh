@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the docs site into docs/_site with docfx (a local .NET tool: .config/dotnet-tools.json), warnings as errors:
 # a broken link, a missing cross-reference or a missing code region fails the build. The API reference comes from the
-# XML docs of src/EsoLM, src/EsoLM.Extensions.AI and src/EsoLM.Server.
+# XML docs of src/EsoLM, src/EsoLM.Extensions.AI, src/EsoLM.ML and src/EsoLM.Server.
 #
 #   scripts/docs.sh            # build the site
 #   scripts/docs.sh --check    # build it, then open every page in headless Chromium (tests/EsoLM.Docs.Tests; needs

@@ -48,10 +48,11 @@ public sealed record EsoLmEstimatorOptions
 }
 
 /// <summary>
-/// Trains an Eso-LM on documents and returns an <see cref="EsoLmTransformer"/>: the estimator half of an ML.NET-style
-/// estimator/transformer pair (no ML.NET dependency; an adapter is a thin wrapper).
+/// Trains an Eso-LM on documents and returns an <see cref="EsoLmTransformer"/> (the model with its generation defaults).
+/// This is the ML.NET-free core: the EsoLM.ML package's <c>TrainEsoLm</c> estimator reads a text column of an
+/// <c>IDataView</c> and calls <see cref="Fit"/>.
 /// </summary>
-public sealed class EsoLmEstimator : IEsoEstimator<EsoLmTransformer>
+public sealed class EsoLmEstimator
 {
     /// <summary>Creates the estimator.</summary>
     /// <param name="options">Settings; null = defaults.</param>
@@ -68,7 +69,14 @@ public sealed class EsoLmEstimator : IEsoEstimator<EsoLmTransformer>
     /// <summary>The settings.</summary>
     public EsoLmEstimatorOptions Options { get; }
 
-    /// <inheritdoc />
+    /// <summary>The model metadata key under which <see cref="Fit"/> records the training objective (JSON, α0 and variant).</summary>
+    public const string ObjectiveMetadataKey = "objective";
+
+    /// <summary>Trains on documents.</summary>
+    /// <param name="documents">Training text, one document per item.</param>
+    /// <param name="progress">Receives progress every step.</param>
+    /// <param name="cancellationToken">Stops training between steps.</param>
+    /// <returns>The trained transformer; its model's metadata holds the objective under <see cref="ObjectiveMetadataKey"/>.</returns>
     public EsoLmTransformer Fit(IEnumerable<string> documents, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(documents);
@@ -97,10 +105,8 @@ public sealed class EsoLmEstimator : IEsoEstimator<EsoLmTransformer>
         var data = TokenDataset.FromDocuments(docs, tokenizer, Options.ContextLength, Options.ValidationFraction);
         var trainer = new EsoLmTrainer(config, Options.Objective, Options.Trainer, data, compute, tokenizer.TryDescribe());
         trainer.Train(progress, null, cancellationToken);
-        var model = new EsoLmModel(new DiffusionTransformer(trainer.EmaParameters.Clone(), compute), tokenizer);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal) { [ObjectiveMetadataKey] = Checkpoint.Describe(Options.Objective) };
+        var model = new EsoLmModel(new DiffusionTransformer(trainer.EmaParameters.Clone(), compute), tokenizer, metadata);
         return new EsoLmTransformer(model, Options.Generation);
     }
-
-    /// <inheritdoc />
-    public EsoSchema GetOutputSchema(EsoSchema inputSchema) => EsoLmTransformer.OutputSchema(inputSchema);
 }

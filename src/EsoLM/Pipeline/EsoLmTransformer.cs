@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using EsoLM.Hosting;
+using EsoLM.IO;
 using EsoLM.Tensors;
 
 namespace EsoLM.Pipeline;
@@ -12,7 +13,7 @@ namespace EsoLM.Pipeline;
 /// (one row at a time, as the caller enumerates), <see cref="CreateSession"/> gives a stateful single-caller session for
 /// streaming, and <see cref="Save(Stream)"/>/<see cref="Load(Stream, ComputeContext?)"/> persist it in a versioned format that wraps the model file.
 /// </summary>
-public sealed class EsoLmTransformer : IEsoTransformer
+public sealed class EsoLmTransformer
 {
     /// <summary>Current version of the <see cref="Save(Stream)"/> format.</summary>
     public const int FormatVersion = 1;
@@ -37,6 +38,16 @@ public sealed class EsoLmTransformer : IEsoTransformer
 
     /// <summary>The generator (thread-safe) the transformer runs.</summary>
     public EsoLmGenerator Generator => _generator;
+
+    /// <summary>
+    /// Generates a completion per request in batches (requests with the same settings share forward passes); each result
+    /// equals what <see cref="Transform"/> gives for the same request and seed (<see cref="EsoLmGenerator.GenerateBatch"/>).
+    /// </summary>
+    /// <param name="rows">The requests.</param>
+    /// <param name="cancellationToken">Checked every sampler step.</param>
+    /// <returns>The results, in order.</returns>
+    public IReadOnlyList<GenerationResult> GenerateBatch(IReadOnlyList<GenerationRequest> rows, CancellationToken cancellationToken = default) =>
+        _generator.GenerateBatch(rows, cancellationToken);
 
     /// <summary>
     /// Generates a completion per request, lazily: nothing runs until the result is enumerated, and each row is read and
@@ -64,25 +75,6 @@ public sealed class EsoLmTransformer : IEsoTransformer
     /// <returns>The session.</returns>
     public EsoLmSession CreateSession(ulong? seed = null) => new(_generator, seed ?? _generator.Options.Seed ?? (ulong)Random.Shared.NextInt64());
 
-    /// <inheritdoc />
-    public EsoSchema GetOutputSchema(EsoSchema inputSchema) => OutputSchema(inputSchema);
-
-    internal static EsoSchema OutputSchema(EsoSchema inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        if (!inputSchema.TryFind("Prompt", out var prompt) || prompt.Kind != EsoColumnKind.Scalar || prompt.ItemType != typeof(string))
-        {
-            throw new ArgumentException($"The input schema needs a scalar string column 'Prompt'; it has: {inputSchema}.", nameof(inputSchema));
-        }
-
-        return new EsoSchema(inputSchema.Where(c => c.Name is not ("Completion" or "TokenIds" or "FinishReason")).Concat(
-        [
-            new EsoColumn("Completion", EsoColumnKind.Scalar, typeof(string)),
-            new EsoColumn("TokenIds", EsoColumnKind.VariableVector, typeof(int)),
-            new EsoColumn("FinishReason", EsoColumnKind.Scalar, typeof(GenerationFinishReason)),
-        ]));
-    }
-
     /// <summary>
     /// Writes the transformer: magic <c>ESOLMTR\0</c>, format version (int32 LE), generation options (length-prefixed
     /// UTF-8 JSON), then the model file (length-prefixed).
@@ -106,13 +98,12 @@ public sealed class EsoLmTransformer : IEsoTransformer
         model.CopyTo(stream);
     }
 
-    /// <summary>Writes the transformer to a file.</summary>
+    /// <summary>Writes the transformer to a file (through a temporary file moved into place).</summary>
     /// <param name="path">The file.</param>
     public void Save(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        using var file = File.Create(path);
-        Save(file);
+        AtomicFile.Write(path, Save);
     }
 
     /// <summary>Reads a transformer written by <see cref="Save(Stream)"/>.</summary>

@@ -27,15 +27,27 @@ public sealed class EsoLmPipelineTests
     private static GenerationRequest Row(int i) => new("the ") { Seed = (ulong)(40 + i) };
 
     [Fact]
-    public void Fit_reports_progress_and_returns_a_transformer_with_the_schema()
+    public void Fit_reports_progress_and_records_the_objective()
     {
         var progress = new List<TrainingProgress>();
         var transformer = Estimator().Fit(BuiltInLanguage.CreateGenerator(3).Documents(40, 2), new SyncProgress(progress.Add));
         Assert.Equal(4, progress[^1].Step);
-        var output = transformer.GetOutputSchema(EsoSchema.GenerationInput);
-        Assert.Equal(["Prompt", "Completion", "TokenIds", "FinishReason"], output.Select(c => c.Name));
-        Assert.Equal(EsoColumnKind.VariableVector, output[2].Kind);
-        Assert.Throws<ArgumentException>(() => Estimator().GetOutputSchema(new EsoSchema([new EsoColumn("Text", EsoColumnKind.Scalar, typeof(string))])));
+        var objective = Checkpoint.ParseObjective(transformer.Model.Metadata[EsoLmEstimator.ObjectiveMetadataKey]);
+        Assert.Equal(Estimator().Options.Objective.Alpha0, objective.Alpha0);
+        Assert.Equal(Estimator().Options.Objective.Variant, objective.Variant);
+    }
+
+    [Fact]
+    public void Transformer_batches_equal_one_request_at_a_time()
+    {
+        // Mixed prompts (different lengths, so several sampler batches) and seeds; the batched path must give exactly what
+        // the single-request path gives for each request.
+        var rows = Enumerable.Range(0, 7).Select(i => new GenerationRequest(i % 3 == 0 ? string.Empty : i % 3 == 1 ? "the " : "a b ") { Seed = (ulong)(90 + i) }).ToArray();
+        var batched = Trained.Value.GenerateBatch(rows);
+        var single = rows.Select(r => Trained.Value.Generator.Generate(r)).ToArray();
+        Assert.Equal(single.Select(r => r.Completion), batched.Select(r => r.Completion));
+        Assert.Equal(single.Select(r => string.Join(",", r.TokenIds)), batched.Select(r => string.Join(",", r.TokenIds)));
+        Assert.Equal(single.Select(r => r.ForwardPasses), batched.Select(r => r.ForwardPasses));
     }
 
     [Fact]

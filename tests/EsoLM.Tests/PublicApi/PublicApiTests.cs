@@ -12,13 +12,18 @@ namespace EsoLM.Tests.PublicApi;
 /// </summary>
 public sealed class PublicApiTests
 {
-    public static TheoryData<string> Assemblies => new() { "EsoLM", "EsoLM.Extensions.AI" };
+    public static TheoryData<string> Assemblies => new() { "EsoLM", "EsoLM.Extensions.AI", "EsoLM.ML" };
 
     [Theory]
     [MemberData(nameof(Assemblies))]
     public void Public_api_matches_the_baseline(string assemblyName)
     {
-        var assembly = assemblyName == "EsoLM" ? typeof(EsoLmGenerator).Assembly : typeof(EsoLmChatClient).Assembly;
+        var assembly = assemblyName switch
+        {
+            "EsoLM" => typeof(EsoLmGenerator).Assembly,
+            "EsoLM.ML" => typeof(EsoLM.ML.EsoLmCatalog).Assembly,
+            _ => typeof(EsoLmChatClient).Assembly,
+        };
         var actual = Dump(assembly);
         var dir = Path.Combine(RepositoryRoot(), "api");
         var baselinePath = Path.Combine(dir, assemblyName + ".txt");
