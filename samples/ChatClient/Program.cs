@@ -1,5 +1,6 @@
 // ChatClient: EsoLmChatClient as an IChatClient; streaming equals the response; concurrent == sequential.
 using EsoLM.Extensions.AI;
+using EsoLM.Backends.Cpu;
 using EsoLM.Hosting;
 using EsoLM.Modeling;
 using EsoLM.Text;
@@ -10,7 +11,7 @@ var config = new ModelConfig
     VocabSize = 258, MaskTokenId = 257, HiddenSize = 32, Heads = 4, Layers = 2,
     CondDim = 8, MlpRatio = 2, ContextLength = 32, FrequencyEmbeddingSize = 16,
 };
-var model = new EsoLmModel(new DiffusionTransformer(ModelParameters.CreateInitialized(config, seed: 1)), new ByteTokenizer());
+var model = new EsoLmModel(CpuBackend.Default.Load(ModelParameters.CreateInitialized(config, seed: 1)), new ByteTokenizer());
 
 #region chat
 using IChatClient client = new EsoLmChatClient(model, new EsoLmOptions { Steps = 4 });

@@ -1,4 +1,5 @@
 // DependencyInjection: AddEsoLm with a user noise schedule registered by key and selected in options.
+using EsoLM.Backends.Cpu;
 using EsoLM.Hosting;
 using EsoLM.Modeling;
 using EsoLM.Schedules;
@@ -12,7 +13,7 @@ var config = new ModelConfig
     VocabSize = 258, MaskTokenId = 257, HiddenSize = 32, Heads = 4, Layers = 2,
     CondDim = 8, MlpRatio = 2, ContextLength = 32, FrequencyEmbeddingSize = 16,
 };
-var model = new EsoLmModel(new DiffusionTransformer(ModelParameters.CreateInitialized(config, seed: 1)), tokenizer);
+var model = new EsoLmModel(CpuBackend.Default.Load(ModelParameters.CreateInitialized(config, seed: 1)), tokenizer);
 
 #region di
 var services = new ServiceCollection();

@@ -322,7 +322,7 @@ internal static class ModelLoading
             metadata[Pipeline.EsoLmEstimator.ObjectiveMetadataKey] = objective; // written by the CLI trainer
         }
 
-        return new EsoLmModel(new DiffusionTransformer(contents.Parameters, compute), contents.CreateTokenizer(), metadata);
+        return new EsoLmModel(new EsoLM.Backends.Cpu.CpuBackend(compute).Load(contents.Parameters), contents.CreateTokenizer(), metadata);
     }
 
     public static EsoLmModel Load(byte[] bytes, string? backend, int? threads)

@@ -25,6 +25,9 @@ public sealed class EsoLmServeSettings
     /// <summary>Kernel threads; null = all cores.</summary>
     public int? Threads { get; init; }
 
+    /// <summary>Key of the compute backend the model is loaded on (<c>EsoLmOptions.Backend</c>); default <c>cpu</c>.</summary>
+    public string Backend { get; init; } = "cpu";
+
     /// <summary>Server settings (queue, batching).</summary>
     public EsoLmServerOptions Server { get; init; } = new();
 
@@ -82,6 +85,7 @@ public static class EsoLmServerApp
         {
             o.ModelPath = settings.ModelPath;
             o.Threads = settings.Threads;
+            o.Backend = settings.Backend;
         }).AddChatClient(c => c.ModelId = settings.EffectiveModelId);
         builder.Services.AddEsoLmServer(o =>
         {

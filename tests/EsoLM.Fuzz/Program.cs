@@ -147,7 +147,7 @@ public static class Program
                 }
 
                 var tokenizer = contents.CreateTokenizer();
-                var model = new EsoLmModel(new DiffusionTransformer(contents.Parameters, new ComputeContext(1)), tokenizer);
+                var model = new EsoLmModel(new EsoLM.Backends.Cpu.CpuBackend(new ComputeContext(1)).Load(contents.Parameters), tokenizer);
                 _ = model.Tokenizer.Decode([0]);
             });
         }

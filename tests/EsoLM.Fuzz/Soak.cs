@@ -21,7 +21,7 @@ internal static class Soak
             VocabSize = 258, MaskTokenId = 257, HiddenSize = 32, Heads = 4, Layers = 2, CondDim = 8, MlpRatio = 2, ContextLength = 40,
             FrequencyEmbeddingSize = 16,
         };
-        var model = new EsoLmModel(new DiffusionTransformer(ModelParameters.CreateRandom(config, (ulong)seed, 0.3f), new ComputeContext(1)), new ByteTokenizer());
+        var model = new EsoLmModel(new EsoLM.Backends.Cpu.CpuBackend(new ComputeContext(1)).Load(ModelParameters.CreateRandom(config, (ulong)seed, 0.3f)), new ByteTokenizer());
         using var client = new EsoLmChatClient(model, new EsoLmOptions { MaxNewTokens = 8 });
         ChatMessage[] hi = [new ChatMessage(ChatRole.User, "hi")];
 

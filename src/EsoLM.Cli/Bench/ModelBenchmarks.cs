@@ -1,3 +1,4 @@
+using EsoLM.Backends;
 using System.Diagnostics;
 using EsoLM.Masks;
 using EsoLM.Modeling;
@@ -13,7 +14,7 @@ internal static class ModelBenchmarks
     /// Tokens per second of one full diffusion-mode forward (variant B, causal) over <paramref name="length"/> tokens with
     /// a 12-layer, 768-hidden, 12-head model (GPT-2 vocabulary + mask): the ratio of work a sampler step pays per token.
     /// </summary>
-    public static double ForwardTokensPerSecond(ComputeContext compute, int length = 1024, int layers = 12, int hidden = 768, int heads = 12, int repeats = 3)
+    public static double ForwardTokensPerSecond(IComputeBackend backend, int length = 1024, int layers = 12, int hidden = 768, int heads = 12, int repeats = 3)
     {
         var config = new ModelConfig
         {
@@ -24,7 +25,7 @@ internal static class ModelBenchmarks
             Layers = layers,
             ContextLength = length,
         };
-        var model = new DiffusionTransformer(ModelParameters.CreateRandom(config, 3, 0.02f), compute);
+        var model = backend.Load(ModelParameters.CreateRandom(config, 3, 0.02f));
         var session = new ModelSession(model, 1, length);
         var rng = new Random(1);
         var tokens = Enumerable.Range(0, length).Select(_ => rng.Next(50257)).ToArray();
@@ -44,7 +45,7 @@ internal static class ModelBenchmarks
     }
 
     /// <summary>Training tokens per second (rows × L per step) for the reference shape: 4 layers, 256 hidden, L = 128, batch 32.</summary>
-    public static TrainBenchmarkResult Train(ComputeContext compute, int layers = 4, int hidden = 256, int heads = 4, int length = 128, int batch = 32,
+    public static TrainBenchmarkResult Train(IComputeBackend backend, int layers = 4, int hidden = 256, int heads = 4, int length = 128, int batch = 32,
         double alpha0 = 0.25, int steps = 5)
     {
         var config = new ModelConfig
@@ -61,7 +62,7 @@ internal static class ModelBenchmarks
         var tokens = Enumerable.Range(0, length * batch * (steps + 2)).Select(_ => rng.Next(63)).ToArray();
         var data = TokenDataset.FromTokens(tokens, length, 0);
         var trainer = new EsoLmTrainer(config, new ObjectiveOptions { Alpha0 = alpha0 }, new TrainerOptions { Steps = steps + 2, BatchSize = batch, WarmupSteps = 1 },
-            data, compute);
+            data, backend);
         trainer.TrainStep();
         trainer.TrainStep();
         long before = GC.GetTotalAllocatedBytes(precise: true);

@@ -1,3 +1,4 @@
+using EsoLM.Backends;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -65,8 +66,9 @@ internal static class SampleBenchmark
     /// <param name="mdlmFull">Time MDLM's L passes in full everywhere (otherwise only where L²·batch ≤ 256², else 8 passes, extrapolated).</param>
     /// <param name="methods">Methods to run (default: all).</param>
     /// <param name="progress">Receives a line per finished configuration.</param>
+    /// <param name="backend">Compute backend name (default <c>cpu</c>).</param>
     public static SampleBenchmarkResult Run(IReadOnlyList<int> lengths, IReadOnlyList<int> batches, int threads = -1, int repeats = 1,
-        bool mdlmFull = false, IReadOnlyCollection<string>? methods = null, Action<string>? progress = null)
+        bool mdlmFull = false, IReadOnlyCollection<string>? methods = null, Action<string>? progress = null, string backend = "cpu")
     {
         ArgumentNullException.ThrowIfNull(lengths);
         ArgumentNullException.ThrowIfNull(batches);
@@ -91,7 +93,7 @@ internal static class SampleBenchmark
         }
 
         var compute = new ComputeContext(threads);
-        var model = new DiffusionTransformer(ModelParameters.CreateRandom(Config(lengths.Max()), 2025, 0.02f), compute);
+        var model = Commands.BackendOption.Resolve(backend, threads).Load(ModelParameters.CreateRandom(Config(lengths.Max()), 2025, 0.02f));
         var selection = new TokenSelectionOptions { TopP = 0.9 };
 
         // Warm-up (JIT to tier 1, caches, pools) on a short length.
@@ -119,7 +121,7 @@ internal static class SampleBenchmark
         return new SampleBenchmarkResult(compute.MaxDegreeOfParallelism, selection.TopP, rows, MeasureSelection());
     }
 
-    private static ISampler Create(DiffusionTransformer model, string method, int length, TokenSelectionOptions selection) => method switch
+    private static ISampler Create(INetwork model, string method, int length, TokenSelectionOptions selection) => method switch
     {
         "ar" => new AutoregressiveSampler(model, new AutoregressiveSamplerOptions
         {
@@ -145,7 +147,7 @@ internal static class SampleBenchmark
     private static SamplingRequest[] Requests(int batch) =>
         [.. Enumerable.Range(0, batch).Select(i => new SamplingRequest { Seed = 11, SequenceId = i })];
 
-    private static SampleBenchmarkRow Measure(DiffusionTransformer model, string method, int length, int batch, TokenSelectionOptions selection,
+    private static SampleBenchmarkRow Measure(INetwork model, string method, int length, int batch, TokenSelectionOptions selection,
         int repeats, bool mdlmFull)
     {
         var sampler = Create(model, method, length, selection);
@@ -336,10 +338,11 @@ internal static class SampleBenchmarkCommand
         var batches = new System.CommandLine.Option<string>("--batches") { Description = "Batch sizes, comma-separated.", DefaultValueFactory = _ => "1,16" };
         var repeats = new System.CommandLine.Option<int>("--repeats") { Description = "Timed repeats per configuration (median reported).", DefaultValueFactory = _ => 1 };
         var methods = new System.CommandLine.Option<string>("--methods") { Description = "Methods, comma-separated: " + string.Join(',', SampleBenchmark.Methods) + ".", DefaultValueFactory = _ => string.Join(',', SampleBenchmark.Methods) };
+        var backend = Commands.BackendOption.Create();
         var mdlmFull = new System.CommandLine.Option<bool>("--mdlm-full") { Description = "Time all L MDLM passes everywhere (default: only where L²·batch ≤ 256²; elsewhere 8 passes, extrapolated and marked so)." };
         var cmd = new System.CommandLine.Command("sample", "Table 3: seconds per sample at NFE = L for AR, MDLM, BD3-LM (L′ = 4, 16) and Eso-LM (B) on a random-weight GPT-2-vocabulary model.")
         {
-            json, threads, lengths, batches, repeats, methods, mdlmFull,
+            json, threads, lengths, batches, repeats, methods, mdlmFull, backend,
         };
         cmd.SetAction(pr =>
         {
@@ -349,7 +352,8 @@ internal static class SampleBenchmarkCommand
                 var bs = ParseList(pr.GetValue(batches)!, "--batches");
                 var ms = pr.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                 string loadBefore = LoadAverage();
-                var result = SampleBenchmark.Run(ls, bs, pr.GetValue(threads), pr.GetValue(repeats), pr.GetValue(mdlmFull), ms, line => Console.Error.WriteLine(line));
+                var result = SampleBenchmark.Run(ls, bs, pr.GetValue(threads), pr.GetValue(repeats), pr.GetValue(mdlmFull), ms, line => Console.Error.WriteLine(line),
+                    pr.GetValue(backend)!);
                 string load = $"{loadBefore} (start) / {LoadAverage()} (end)";
                 if (pr.GetValue(json))
                 {

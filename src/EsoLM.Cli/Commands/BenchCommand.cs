@@ -66,9 +66,10 @@ internal static class BenchCommand
         var threads = ThreadsOption();
         var simd = new Option<Tensors.SimdLevel>("--simd") { Description = "SIMD width: Auto, Vector512, Vector256 or Scalar.", DefaultValueFactory = _ => Tensors.SimdLevel.Auto };
         var noForward = new Option<bool>("--no-forward") { Description = "Skip the 12-layer, 768-hidden, L=1024 forward measurement." };
+        var backend = BackendOption.Create();
         var cmd = new Command("kernels", "GEMM GFLOP/s at the model's shapes against the FMA ceiling, attention throughput, and forward tokens/s (12 layers, 768 hidden, L=1024).")
         {
-            json, threads, simd, noForward,
+            json, threads, simd, noForward, backend,
         };
         cmd.SetAction(pr =>
         {
@@ -76,7 +77,7 @@ internal static class BenchCommand
             if (!pr.GetValue(noForward))
             {
                 result.Extra.Add(new("forward_tokens_per_second",
-                    ModelBenchmarks.ForwardTokensPerSecond(new Tensors.ComputeContext(pr.GetValue(threads), pr.GetValue(simd)))));
+                    ModelBenchmarks.ForwardTokensPerSecond(BackendOption.Resolve(pr.GetValue(backend), pr.GetValue(threads), pr.GetValue(simd)))));
             }
 
             if (pr.GetValue(json))
@@ -99,13 +100,14 @@ internal static class BenchCommand
         var json = JsonOption();
         var threads = ThreadsOption();
         var steps = new Option<int>("--steps") { Description = "Timed steps (after 2 warm-up steps).", DefaultValueFactory = _ => 5 };
+        var backend = BackendOption.Create();
         var cmd = new Command("train", "Training throughput: 4 layers, 256 hidden, L = 128, batch 32, α0 = 0.25 (both objective terms).")
         {
-            json, threads, steps,
+            json, threads, steps, backend,
         };
         cmd.SetAction(pr =>
         {
-            var r = ModelBenchmarks.Train(new Tensors.ComputeContext(pr.GetValue(threads)), steps: pr.GetValue(steps));
+            var r = ModelBenchmarks.Train(BackendOption.Resolve(pr.GetValue(backend), pr.GetValue(threads)), steps: pr.GetValue(steps));
             if (pr.GetValue(json))
             {
                 using var stream = new MemoryStream();
@@ -122,6 +124,7 @@ internal static class BenchCommand
                     w.WriteNumber("steps", r.Steps);
                     w.WriteNumber("allocated_bytes_per_step", r.AllocatedBytesPerStep);
                     w.WriteNumber("threads", new Tensors.ComputeContext(pr.GetValue(threads)).MaxDegreeOfParallelism);
+                    w.WriteString("backend", pr.GetValue(backend));
                     w.WriteEndObject();
                 }
 

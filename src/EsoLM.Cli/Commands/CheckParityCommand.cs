@@ -6,7 +6,7 @@ using EsoLM.Validation;
 namespace EsoLM.Cli.Commands;
 
 /// <summary>
-/// <c>esolm check-parity --golden DIR [--tolerance T] [--json]</c>: compares this implementation with reference vectors
+/// <c>esolm check-parity --golden DIR [--tolerance T] [--json] [--backend cpu]</c>: compares this implementation with reference vectors
 /// (config.json, weights.safetensors and the case files) — the check to run after converting a checkpoint.
 /// </summary>
 internal static class CheckParityCommand
@@ -17,13 +17,15 @@ internal static class CheckParityCommand
         var tolerance = new Option<double>("--tolerance") { Description = "Absolute tolerance on logits and log-probs.", DefaultValueFactory = _ => 1e-4 };
         var json = new Option<bool>("--json") { Description = "Print one JSON line instead of a table." };
         var threads = new Option<int>("--threads") { Description = "Threads (default: all cores).", DefaultValueFactory = _ => -1 };
+        var backend = BackendOption.Create();
         var cmd = new Command("check-parity", "Compare the model forward (diffusion, sequential, cached) with reference vectors.")
         {
-            golden, tolerance, json, threads,
+            golden, tolerance, json, threads, backend,
         };
         cmd.SetAction(pr =>
         {
-            var report = ParityCheck.Run(pr.GetValue(golden)!.FullName, pr.GetValue(tolerance), new Tensors.ComputeContext(pr.GetValue(threads)));
+            var report = ParityCheck.Run(pr.GetValue(golden)!.FullName, pr.GetValue(tolerance),
+                BackendOption.Resolve(pr.GetValue(backend), pr.GetValue(threads)));
             if (pr.GetValue(json))
             {
                 Console.Out.WriteLine(ToJson(report));

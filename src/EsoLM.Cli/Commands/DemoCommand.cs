@@ -45,17 +45,17 @@ internal static class DemoCommand
             var eso = TrainCommand.Run(common, "Eso-LM (B)");
             var mdlm = TrainCommand.Run(common with { Variant = EsoLmVariant.Mdlm, Alpha0 = 1, Output = Path.Combine(dir, "mdlm.safetensors") }, "MDLM");
 
-            var compute = new ComputeContext(pr.GetValue(threads));
+            var backend = BackendOption.Resolve(null, pr.GetValue(threads));
             var tok = eso.Tokenizer;
             int eos = TokenizerVocabulary.Of(tok).EndOfTextId!.Value, len = pr.GetValue(length), count = pr.GetValue(samples);
             var selection = TokenSelectionOptions.Default with { TopP = 0.9 };
             var requests = Enumerable.Range(0, count)
                 .Select(i => new SamplingRequest { SequenceId = i, Seed = pr.GetValue(seed) + 100, Prompt = [eos] }).ToArray();
-            var esoSampler = new EsoLmSampler(new DiffusionTransformer(eso.Trainer.EmaParameters, compute), new EsoLmSamplerOptions
+            var esoSampler = new EsoLmSampler(backend.Load(eso.Trainer.EmaParameters), new EsoLmSamplerOptions
             {
                 Variant = EsoLmVariant.B, TrainedVariant = EsoLmVariant.B, AlphaEval = pr.GetValue(alpha0), Steps = len, Length = len, Selection = selection, EosTokenId = eos,
             });
-            var mdlmSampler = new MdlmSampler(new DiffusionTransformer(mdlm.Trainer.EmaParameters, compute), new MdlmSamplerOptions
+            var mdlmSampler = new MdlmSampler(backend.Load(mdlm.Trainer.EmaParameters), new MdlmSamplerOptions
             {
                 Steps = len, Length = len, Selection = selection, EosTokenId = eos,
             });

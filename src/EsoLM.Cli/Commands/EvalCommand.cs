@@ -1,3 +1,4 @@
+using EsoLM.Backends;
 #pragma warning disable CA2208 // Errors name the offending command-line option, not a method parameter.
 using System.CommandLine;
 using System.Diagnostics;
@@ -59,17 +60,18 @@ internal static class EvalCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed of the NELBO draws, the orders and the samples.", DefaultValueFactory = _ => 1UL };
         var threads = BenchCommand.ThreadsOption();
         var json = BenchCommand.JsonOption();
+        var backend = BackendOption.Create();
         var cmd = new Command("eval", "Evaluate a model: NELBO and exact perplexity, sample entropy, validity and generative perplexity.")
         {
             model, corpus, corpusSeed, documents, rows, scorer, orders, samples, sampler, steps, alphaEval, topP, baseline, trainSeed, trainDocuments,
-            alpha0, variant, noNelbo, batch, seed, threads, json,
+            alpha0, variant, noNelbo, batch, seed, threads, json, backend,
         };
         cmd.SetAction(pr =>
         {
             var settings = new EvalSettings(pr.GetValue(model)!, pr.GetValue(corpus)!, pr.GetValue(corpusSeed), pr.GetValue(documents), pr.GetValue(rows),
                 pr.GetValue(scorer), pr.GetValue(orders), pr.GetValue(samples), pr.GetValue(sampler), pr.GetValue(steps), pr.GetValue(alphaEval),
                 pr.GetValue(topP), pr.GetValue(baseline), pr.GetValue(trainSeed), pr.GetValue(trainDocuments), pr.GetValue(alpha0), pr.GetValue(variant),
-                pr.GetValue(batch), pr.GetValue(seed), pr.GetValue(threads)) { SkipNelbo = pr.GetValue(noNelbo) };
+                pr.GetValue(batch), pr.GetValue(seed), pr.GetValue(threads), pr.GetValue(backend)!) { SkipNelbo = pr.GetValue(noNelbo) };
             var report = Run(settings, Console.Error);
             Console.Out.WriteLine(pr.GetValue(json) ? report.ToJson() : report.ToText());
             return 0;
@@ -90,8 +92,8 @@ internal static class EvalCommand
         var file = ModelFile.Load(s.Model);
         var tok = file.CreateTokenizer();
         var objective = Objective(file, s.Alpha0, s.Variant, s.Model);
-        var compute = new ComputeContext(s.Threads);
-        var net = new DiffusionTransformer(file.Parameters, compute);
+        var backend = BackendOption.Resolve(s.Backend, s.Threads);
+        var net = backend.Load(file.Parameters);
         int length = file.Config.ContextLength;
 
         // The evaluation rows: the corpus, tokenized with the model's tokenizer, wrapped and cut into rows of L.
@@ -213,7 +215,7 @@ internal static class EvalCommand
         }
     }
 
-    private static void Sample(EvalSettings s, ModelFileContents file, Tokenizer tok, DiffusionTransformer net, ObjectiveOptions objective, EvalReport report,
+    private static void Sample(EvalSettings s, ModelFileContents file, Tokenizer tok, INetwork net, ObjectiveOptions objective, EvalReport report,
         TextWriter log)
     {
         int length = file.Config.ContextLength;
@@ -284,7 +286,7 @@ internal static class EvalCommand
             }
 
             var scorerTok = scorerFile.CreateTokenizer();
-            var scorerNet = new DiffusionTransformer(scorerFile.Parameters, net.Compute);
+            var scorerNet = net.Backend.Load(scorerFile.Parameters);
             var gen = new GenerativePerplexityScorer(scorerNet, scorerTok).Score(generated, tok);
             report.GenPpl = gen.Perplexity;
             report.GenTokens = gen.Tokens;
@@ -331,7 +333,7 @@ internal static class EvalCommand
 
     internal sealed record EvalSettings(string Model, IReadOnlyList<string> Corpus, ulong CorpusSeed, int Documents, int Rows, string? Scorer, int Orders,
         int Samples, string? Sampler, int? Steps, double? AlphaEval, double TopP, IReadOnlyList<string>? BaselineCorpus, ulong TrainSeed, int TrainDocuments,
-        double? Alpha0, string? Variant, int Batch, ulong Seed, int Threads)
+        double? Alpha0, string? Variant, int Batch, ulong Seed, int Threads, string Backend = "cpu")
     {
         /// <summary>Settings with the command's defaults.</summary>
         public static EvalSettings Defaults(string model) => new(model, [CorpusSource.BuiltIn], DefaultCorpusSeed, 200, 0, null, 4, 16, null, null, null, 1.0,

@@ -46,22 +46,24 @@ internal static class SampleCommand
         var prompt = new Option<string?>("--prompt") { Description = "Prompt text (tokenized with the model's tokenizer)." };
         var threads = BenchCommand.ThreadsOption();
         var json = BenchCommand.JsonOption();
+        var backend = BackendOption.Create();
         var cmd = new Command("sample", "Generate text from a model (streams the committed prefix).")
         {
-            model, sampler, variant, allowMismatch, alpha, steps, block, topP, topK, temperature, greedy, seed, count, length, prompt, threads, json,
+            model, sampler, variant, allowMismatch, alpha, steps, block, topP, topK, temperature, greedy, seed, count, length, prompt, threads, json, backend,
         };
         cmd.SetAction(pr =>
         {
             var settings = new Settings(pr.GetValue(model)!, pr.GetValue(sampler)!, pr.GetValue(variant), pr.GetValue(allowMismatch), pr.GetValue(alpha),
                 pr.GetValue(steps), pr.GetValue(block), pr.GetValue(topP), pr.GetValue(topK), pr.GetValue(temperature), pr.GetValue(greedy),
-                pr.GetValue(seed), pr.GetValue(count), pr.GetValue(length), pr.GetValue(prompt), pr.GetValue(threads), pr.GetValue(json));
+                pr.GetValue(seed), pr.GetValue(count), pr.GetValue(length), pr.GetValue(prompt), pr.GetValue(threads), pr.GetValue(json),
+                pr.GetValue(backend)!);
             return Run(settings);
         });
         return cmd;
     }
 
     internal sealed record Settings(string Model, string Sampler, string? Variant, bool AllowVariantMismatch, double? Alpha, int? Steps, int Block,
-        double TopP, int TopK, double Temperature, bool Greedy, ulong Seed, int Count, int? Length, string? Prompt, int Threads, bool Json);
+        double TopP, int TopK, double Temperature, bool Greedy, ulong Seed, int Count, int? Length, string? Prompt, int Threads, bool Json, string Backend = "cpu");
 
     private static int Run(Settings s)
     {
@@ -167,7 +169,7 @@ internal static class SampleCommand
 
         MemoryBudget.Require(MemoryBudget.SamplingBytes(config, s.Count, length), "--count", s.Count,
             $"Sampling {s.Count} sequence(s) of {length} tokens at once");
-        var net = new DiffusionTransformer(file.Parameters, new ComputeContext(s.Threads));
+        var net = BackendOption.Resolve(s.Backend, s.Threads).Load(file.Parameters);
         var selection = new TokenSelectionOptions { Greedy = s.Greedy, Temperature = s.Temperature, TopK = s.TopK, TopP = s.TopP };
         int? eos = TokenizerVocabulary.Of(tokenizer).EndOfTextId is int e && e < config.VocabSize && e != config.MaskTokenId ? e : null;
         TokenDecoder decoder = ids => tokenizer.Decode(ids);

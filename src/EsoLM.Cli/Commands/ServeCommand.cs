@@ -19,7 +19,7 @@ internal static class ServeCommand
         var model = new Option<string>("--model") { Description = "Model file (esolm train --out).", Required = true };
         var urls = new Option<string>("--urls") { Description = "Where to listen.", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
         var modelId = new Option<string?>("--model-id") { Description = "The model id clients name (default: the file name without extension)." };
-        var backend = new Option<string>("--backend") { Description = "Compute backend: cpu.", DefaultValueFactory = _ => "cpu" };
+        var backend = BackendOption.Create();
         var queue = new Option<int>("--queue") { Description = "Requests admitted at once (running or waiting); one more gets 429.", DefaultValueFactory = _ => 64 };
         var noBatching = new Option<bool>("--no-batching") { Description = "Run every request as its own sampler batch." };
         var maxBatch = new Option<int>("--max-batch") { Description = "Largest sampler batch of concurrent requests.", DefaultValueFactory = _ => 16 };
@@ -34,11 +34,7 @@ internal static class ServeCommand
         };
         cmd.SetAction(async (pr, cancellationToken) =>
         {
-            var backendName = pr.GetValue(backend)!;
-            if (!string.Equals(backendName, "cpu", StringComparison.OrdinalIgnoreCase))
-            {
-                throw new ArgumentException($"--backend '{backendName}' is not available; accepted: cpu.");
-            }
+            var backendName = BackendOption.Resolve(pr.GetValue(backend), pr.GetValue(threads)).Name;
 
             var settings = new EsoLmServeSettings
             {
@@ -46,6 +42,7 @@ internal static class ServeCommand
                 Urls = pr.GetValue(urls)!,
                 ModelId = pr.GetValue(modelId),
                 Threads = pr.GetValue(threads) is > 0 and var t ? t : null,
+                Backend = backendName,
                 LogLevel = LogLevel.Warning,
                 Server = new EsoLmServerOptions
                 {

@@ -44,10 +44,11 @@ internal static class TrainCommand
         var output = new Option<string>("--out") { Description = "Model file to write (EMA weights); the checkpoint goes to OUT.ckpt.", DefaultValueFactory = _ => "model.safetensors" };
         var resume = new Option<string?>("--resume") { Description = "Checkpoint to continue from." };
         var json = BenchCommand.JsonOption();
+        var backend = BackendOption.Create();
         var cmd = new Command("train", "Train an Eso-LM on the built-in language or your text.")
         {
             corpus, tokenizer, variant, alpha0, layers, hidden, heads, length, batch, steps, lr, warmup, cosine, dropout, seed, threads, documents,
-            checkpointEvery, output, resume, json,
+            checkpointEvery, output, resume, json, backend,
         };
         cmd.SetAction(pr =>
         {
@@ -55,7 +56,7 @@ internal static class TrainCommand
                 pr.GetValue(corpus)!, pr.GetValue(tokenizer), ParseVariant(pr.GetValue(variant)!), pr.GetValue(alpha0), pr.GetValue(layers), pr.GetValue(hidden),
                 pr.GetValue(heads), pr.GetValue(length), pr.GetValue(batch), pr.GetValue(steps), pr.GetValue(lr), pr.GetValue(warmup), pr.GetValue(cosine),
                 pr.GetValue(dropout), pr.GetValue(seed), pr.GetValue(threads), pr.GetValue(documents), pr.GetValue(checkpointEvery), pr.GetValue(output)!,
-                pr.GetValue(resume));
+                pr.GetValue(resume), pr.GetValue(backend)!);
 
             // Ctrl+C and SIGTERM finish the current step, then the run writes its checkpoint and model and says how to resume.
             using var stop = new CancellationTokenSource();
@@ -159,7 +160,7 @@ internal static class TrainCommand
                 "(5% of the rows, at least one, are held out for validation). Use more text or a shorter --length.", "--corpus");
         }
 
-        var compute = new ComputeContext(s.Threads);
+        var compute = BackendOption.Resolve(s.Backend, s.Threads);
         EsoLmTrainer trainer;
         if (s.Resume is not null)
         {
@@ -294,7 +295,7 @@ internal static class TrainCommand
 
     internal sealed record TrainSettings(IReadOnlyList<string> Corpus, string? Tokenizer, EsoLmVariant Variant, double Alpha0, int Layers, int Hidden, int Heads,
         int Length, int Batch, int Steps, double LearningRate, int Warmup, bool Cosine, float Dropout, ulong Seed, int Threads, int Documents,
-        int CheckpointEvery, string Output, string? Resume);
+        int CheckpointEvery, string Output, string? Resume, string Backend = "cpu");
 
     internal sealed record TrainReport(int Steps, double TrainLoss, double ValidationPerplexity, double TokensPerSecond, double Seconds, string ModelPath,
         string CheckpointPath, EsoLmTrainer Trainer, Tokenizer Tokenizer)

@@ -1,4 +1,4 @@
-using EsoLM.Modeling;
+using EsoLM.Backends;
 
 namespace EsoLM.Caching;
 
@@ -12,13 +12,13 @@ public interface IKvCacheFactory
     string Name { get; }
 
     /// <summary>Creates an empty cache able to hold <paramref name="capacity"/> positions.</summary>
-    /// <param name="config">The model shape.</param>
+    /// <param name="network">The network (on its backend) the cache is for; the storage must come from its <see cref="INetwork.CreateCache"/>.</param>
     /// <param name="capacity">Positions the cache must hold (≥ 1).</param>
     /// <returns>A new cache, owned by the caller.</returns>
-    KvCache Create(ModelConfig config, int capacity);
+    IKvCache Create(INetwork network, int capacity);
 }
 
-/// <summary>The built-in dense, preallocated float32 cache (<c>dense</c>).</summary>
+/// <summary>The built-in cache (<c>dense</c>): whatever the network's backend allocates (preallocated float32 on the CPU backend).</summary>
 public sealed class DenseKvCacheFactory : IKvCacheFactory
 {
     /// <summary>The shared instance.</summary>
@@ -28,10 +28,10 @@ public sealed class DenseKvCacheFactory : IKvCacheFactory
     public string Name => "dense";
 
     /// <inheritdoc />
-    public KvCache Create(ModelConfig config, int capacity)
+    public IKvCache Create(INetwork network, int capacity)
     {
-        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(network);
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
-        return new KvCache(config, capacity);
+        return network.CreateCache(capacity);
     }
 }

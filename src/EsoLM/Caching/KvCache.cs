@@ -1,3 +1,4 @@
+using EsoLM.Backends;
 using EsoLM.Modeling;
 
 namespace EsoLM.Caching;
@@ -8,7 +9,7 @@ namespace EsoLM.Caching;
 /// reads the slots its <see cref="Tensors.KeyRange"/> allows, so one buffer serves the full forward (all slots written
 /// at once) and incremental decoding (a window per step) alike. Not thread-safe: one cache per sequence and session.
 /// </summary>
-public sealed class KvCache
+internal sealed class KvCache : IKvCache
 {
     private readonly float[] _data;
     private readonly int _headStride;

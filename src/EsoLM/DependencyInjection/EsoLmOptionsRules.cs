@@ -1,3 +1,4 @@
+using EsoLM.Backends;
 using EsoLM.Caching;
 using EsoLM.Hosting;
 using EsoLM.IO;
@@ -23,6 +24,7 @@ internal sealed class EsoLmOptionsRules(IServiceProvider services, IEnumerable<E
         CheckKey<INoiseSchedule>(nameof(options.Schedule), options.Schedule, errors);
         CheckKey<IAttentionMaskPolicy>(nameof(options.MaskPolicy), options.MaskPolicy, errors);
         CheckKey<IKvCacheFactory>(nameof(options.KvCache), options.KvCache, errors);
+        CheckKey<IComputeBackend>(nameof(options.Backend), options.Backend, errors);
         if (options.Tokenizer is not null)
         {
             CheckKey<Tokenizer>(nameof(options.Tokenizer), options.Tokenizer, errors);

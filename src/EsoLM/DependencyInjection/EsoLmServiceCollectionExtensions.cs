@@ -1,3 +1,5 @@
+using EsoLM.Backends;
+using EsoLM.Backends.Cpu;
 using EsoLM.Caching;
 using EsoLM.Hosting;
 using EsoLM.Masks;
@@ -18,7 +20,8 @@ public static class EsoLmServiceCollectionExtensions
     /// <c>IConfiguration</c> is registered, validated by a source-generated validator plus cross-field rules, validated on
     /// start), the built-in strategies as keyed singletons (samplers <c>esolm</c>, <c>mdlm</c>, <c>bd3</c>, <c>ar</c>;
     /// schedules <c>log-linear</c>, <c>cosine</c>; mask policies <c>esolm-a</c>, <c>esolm-b</c>; KV cache <c>dense</c>;
-    /// tokenizers <c>byte</c>, <c>builtin</c>), the <see cref="EsoLmModel"/> (loaded from <see cref="EsoLmOptions.ModelPath"/>
+    /// tokenizers <c>byte</c>, <c>builtin</c>; compute backend <c>cpu</c>), the <see cref="EsoLmModel"/> (loaded from
+    /// <see cref="EsoLmOptions.ModelPath"/> onto the backend <see cref="EsoLmOptions.Backend"/>
     /// unless <c>UseModel</c> supplies one) and the <see cref="EsoLmGenerator"/>. Every registration is a TryAdd: calling it
     /// twice registers once.
     /// </summary>
@@ -57,9 +60,16 @@ public static class EsoLmServiceCollectionExtensions
         {
             var options = sp.GetRequiredService<IOptions<EsoLmOptions>>().Value;
             var path = options.ModelPath ?? throw new InvalidOperationException("EsoLmOptions.ModelPath is not set and no model was supplied with UseModel.");
-            var loaded = EsoLmModel.Load(path, options.Threads is int t ? new ComputeContext(t) : null);
+            var strategies = sp.GetRequiredService<IEsoLmStrategyProvider>();
+            var backend = strategies.GetStrategy<IComputeBackend>(options.Backend);
+            if (backend is CpuBackend && options.Threads is int t)
+            {
+                backend = new CpuBackend(new ComputeContext(t));
+            }
+
+            var loaded = EsoLmModel.Load(path, backend);
             return options.Tokenizer is { } key
-                ? new EsoLmModel(loaded.Transformer, sp.GetRequiredService<IEsoLmStrategyProvider>().GetStrategy<Tokenizer>(key), loaded.Metadata)
+                ? new EsoLmModel(loaded.Transformer, strategies.GetStrategy<Tokenizer>(key), loaded.Metadata)
                 : loaded;
         });
         services.TryAddSingleton(sp => new EsoLmGenerator(
@@ -129,6 +139,21 @@ public static class EsoLmBuilderExtensions
     /// <returns>The builder.</returns>
     public static IEsoLmBuilder AddKvCache<T>(this IEsoLmBuilder builder, string key)
         where T : class, IKvCacheFactory => Add<IKvCacheFactory, T>(builder, key);
+
+    /// <summary>Registers (or replaces) the compute backend under <paramref name="key"/>; select it with <c>EsoLmOptions.Backend</c>.</summary>
+    /// <typeparam name="T">The backend type (constructed by DI, singleton).</typeparam>
+    /// <param name="builder">The builder.</param>
+    /// <param name="key">The key.</param>
+    /// <returns>The builder.</returns>
+    public static IEsoLmBuilder AddBackend<T>(this IEsoLmBuilder builder, string key)
+        where T : class, IComputeBackend => Add<IComputeBackend, T>(builder, key);
+
+    /// <summary>Registers (or replaces) a compute backend instance under <paramref name="key"/>.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="key">The key.</param>
+    /// <param name="backend">The backend.</param>
+    /// <returns>The builder.</returns>
+    public static IEsoLmBuilder AddBackend(this IEsoLmBuilder builder, string key, IComputeBackend backend) => AddInstance(builder, key, backend);
 
     /// <summary>Registers (or replaces) a tokenizer under <paramref name="key"/>; select it with <c>EsoLmOptions.Tokenizer</c>.</summary>
     /// <param name="builder">The builder.</param>

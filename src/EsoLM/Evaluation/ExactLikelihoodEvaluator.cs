@@ -1,3 +1,4 @@
+using EsoLM.Backends;
 using EsoLM.Masks;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
@@ -80,7 +81,7 @@ public static class ExactLikelihoodEvaluator
     /// <param name="order">The order.</param>
     /// <param name="logLikelihood">Receives log p(x_b | σ) per row (natural log).</param>
     /// <param name="scratch">Reusable batch buffer (optional).</param>
-    public static void OrderLogLikelihoods(TrainingGraph graph, EsoLmVariant variant, ReadOnlySpan<int> x, int batch, int length, DecodingOrder order,
+    public static void OrderLogLikelihoods(ITrainingGraph graph, EsoLmVariant variant, ReadOnlySpan<int> x, int batch, int length, DecodingOrder order,
         Span<double> logLikelihood, TrainingBatch? scratch = null)
     {
         ArgumentNullException.ThrowIfNull(graph);
@@ -98,7 +99,7 @@ public static class ExactLikelihoodEvaluator
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThan(logLikelihood.Length, batch, nameof(logLikelihood));
-        int mask = graph.Model.Config.MaskTokenId;
+        int mask = graph.Network.Config.MaskTokenId;
         var tb = scratch ?? new TrainingBatch();
         var sigma = order.SortIndex;
         if (variant == EsoLmVariant.Mdlm)
@@ -132,7 +133,7 @@ public static class ExactLikelihoodEvaluator
             tb.Add(tokens, positions, ranges, targets, weights);
         }
 
-        graph.Run(tb, null);
+        graph.Run(tb, (IGradients?)null);
         var losses = graph.RowLosses;
         for (int b = 0; b < batch; b++)
         {
@@ -174,7 +175,7 @@ public static class ExactLikelihoodEvaluator
     /// log p(x | σ_k) for every row and every order k &lt; <paramref name="orders"/>: [rows, orders]. Batches of
     /// <paramref name="batchSize"/> rows share their orders (drawn per batch).
     /// </summary>
-    public static double[,] OrderLogLikelihoods(DiffusionTransformer model, EsoLmVariant variant, double alpha0, int rowCount, int length,
+    public static double[,] OrderLogLikelihoods(INetwork model, EsoLmVariant variant, double alpha0, int rowCount, int length,
         Func<int, ReadOnlyMemory<int>> row, int orders, int batchSize = 16, ulong seed = 1, IProgress<EvaluationProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
@@ -184,7 +185,7 @@ public static class ExactLikelihoodEvaluator
         ArgumentOutOfRangeException.ThrowIfLessThan(orders, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, model.Config.ContextLength);
-        var graph = new TrainingGraph(model);
+        var graph = model.CreateTrainingGraph();
         var tb = new TrainingBatch();
         var result = new double[rowCount, orders];
         var x = new int[batchSize * length];
@@ -250,12 +251,12 @@ public static class ExactLikelihoodEvaluator
     /// The IW perplexity of <paramref name="rowCount"/> rows with <paramref name="orders"/> orders per batch
     /// (<paramref name="alpha0"/> and <paramref name="variant"/>: the model's training settings). Use the EMA weights.
     /// </summary>
-    public static ExactLikelihoodResult Evaluate(DiffusionTransformer model, EsoLmVariant variant, double alpha0, int rowCount, int length,
+    public static ExactLikelihoodResult Evaluate(INetwork model, EsoLmVariant variant, double alpha0, int rowCount, int length,
         Func<int, ReadOnlyMemory<int>> row, int orders, int batchSize = 16, ulong seed = 1, IProgress<EvaluationProgress>? progress = null,
         CancellationToken cancellationToken = default) =>
         Combine(OrderLogLikelihoods(model, variant, alpha0, rowCount, length, row, orders, batchSize, seed, progress, cancellationToken), length);
 
-    private static void MdlmOrder(TrainingGraph graph, ReadOnlySpan<int> x, int batch, int length, int[] sigma, int mask, Span<double> logLikelihood,
+    private static void MdlmOrder(ITrainingGraph graph, ReadOnlySpan<int> x, int batch, int length, int[] sigma, int mask, Span<double> logLikelihood,
         TrainingBatch tb)
     {
         // rank[p] = the step at which original position p is decoded.
@@ -298,7 +299,7 @@ public static class ExactLikelihoodEvaluator
                     tb.Add(tokens, positions, ranges, targets, weights);
                 }
 
-                graph.Run(tb, null);
+                graph.Run(tb, (IGradients?)null);
                 var losses = graph.RowLosses;
                 for (int step = 0; step < count; step++)
                 {

@@ -1,3 +1,4 @@
+using EsoLM.Backends;
 using EsoLM.Masks;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
@@ -25,13 +26,13 @@ public readonly record struct GenerativePerplexityResult(double Perplexity, doub
 /// </summary>
 public sealed class GenerativePerplexityScorer
 {
-    private readonly TrainingGraph _graph;
+    private readonly ITrainingGraph _graph;
     private readonly TrainingBatch _batch = new();
 
     /// <summary>Creates a scorer.</summary>
     /// <param name="scorer">The AR model (trained with α0 = 0), with its EMA weights.</param>
     /// <param name="tokenizer">The scorer's tokenizer.</param>
-    public GenerativePerplexityScorer(DiffusionTransformer scorer, Tokenizer tokenizer)
+    public GenerativePerplexityScorer(INetwork scorer, Tokenizer tokenizer)
     {
         ArgumentNullException.ThrowIfNull(scorer);
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -44,11 +45,11 @@ public sealed class GenerativePerplexityScorer
 
         Model = scorer;
         Tokenizer = tokenizer;
-        _graph = new TrainingGraph(scorer);
+        _graph = scorer.CreateTrainingGraph();
     }
 
     /// <summary>The scorer network.</summary>
-    public DiffusionTransformer Model { get; }
+    public INetwork Model { get; }
 
     /// <summary>The scorer's tokenizer.</summary>
     public Tokenizer Tokenizer { get; }
@@ -159,7 +160,7 @@ public sealed class GenerativePerplexityScorer
                 _batch.Add(tokens, positions, ranges, targets, weights);
             }
 
-            _graph.Run(_batch, null);
+            _graph.Run(_batch, (IGradients?)null);
             var losses = _graph.RowLosses;
             for (int r = 0; r < _batch.RowCount; r++)
             {

@@ -1,3 +1,4 @@
+using EsoLM.Backends;
 using EsoLM.Modeling;
 using EsoLM.Training;
 
@@ -21,12 +22,12 @@ public static class NelboEvaluator
     /// (each batch is split between the two terms as in training: int(split·b) diffusion rows first). The draws are keyed
     /// by (<paramref name="seed"/>, batch index, row, position), so a fixed seed gives the same number on any machine.
     /// </summary>
-    public static NelboResult Evaluate(DiffusionTransformer model, ObjectiveOptions options, int rowCount, int length, Func<int, ReadOnlyMemory<int>> row,
+    public static NelboResult Evaluate(INetwork model, ObjectiveOptions options, int rowCount, int length, Func<int, ReadOnlyMemory<int>> row,
         int batchSize = 16, ulong seed = 1, CancellationToken cancellationToken = default) =>
         Evaluate(model, options, rowCount, length, row, batchSize, seed, null, cancellationToken);
 
-    /// <summary>As <see cref="Evaluate(DiffusionTransformer, ObjectiveOptions, int, int, Func{int, ReadOnlyMemory{int}}, int, ulong, CancellationToken)"/>, reporting each finished batch.</summary>
-    public static NelboResult Evaluate(DiffusionTransformer model, ObjectiveOptions options, int rowCount, int length, Func<int, ReadOnlyMemory<int>> row,
+    /// <summary>As <see cref="Evaluate(INetwork, ObjectiveOptions, int, int, Func{int, ReadOnlyMemory{int}}, int, ulong, CancellationToken)"/>, reporting each finished batch.</summary>
+    public static NelboResult Evaluate(INetwork model, ObjectiveOptions options, int rowCount, int length, Func<int, ReadOnlyMemory<int>> row,
         int batchSize, ulong seed, IProgress<EvaluationProgress>? progress, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -35,7 +36,7 @@ public static class NelboEvaluator
         ArgumentOutOfRangeException.ThrowIfLessThan(rowCount, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         var objective = new EsoLmObjective(options, model.Config.MaskTokenId);
-        var graph = new TrainingGraph(model);
+        var graph = model.CreateTrainingGraph();
         double nlls = 0;
         long tokens = 0;
         var x = new int[batchSize * length];

@@ -1,3 +1,5 @@
+using EsoLM.Backends;
+using EsoLM.Backends.Cpu;
 using EsoLM.IO;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
@@ -13,10 +15,10 @@ namespace EsoLM.Hosting;
 public sealed class EsoLmModel
 {
     /// <summary>Wraps a network and tokenizer.</summary>
-    /// <param name="transformer">The network.</param>
+    /// <param name="transformer">The network, on any backend (e.g. <c>CpuBackend.Default.Load(parameters)</c>).</param>
     /// <param name="tokenizer">The tokenizer; its ids must be the network's (all but the mask id, at least).</param>
     /// <param name="metadata">Extra metadata (saved with the model).</param>
-    public EsoLmModel(DiffusionTransformer transformer, Tokenizer tokenizer, IReadOnlyDictionary<string, string>? metadata = null)
+    public EsoLmModel(INetwork transformer, Tokenizer tokenizer, IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentNullException.ThrowIfNull(transformer);
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -27,8 +29,8 @@ public sealed class EsoLmModel
         Metadata = metadata ?? new Dictionary<string, string>();
     }
 
-    /// <summary>The network (shared, read-only).</summary>
-    public DiffusionTransformer Transformer { get; }
+    /// <summary>The network on its backend (shared, read-only).</summary>
+    public INetwork Transformer { get; }
 
     /// <summary>The tokenizer.</summary>
     public Tokenizer Tokenizer { get; }
@@ -44,14 +46,22 @@ public sealed class EsoLmModel
 
     /// <summary>Loads a model file (<see cref="ModelFile"/>) that has a tokenizer description.</summary>
     /// <param name="path">The file.</param>
-    /// <param name="compute">Thread and SIMD settings; default all cores.</param>
+    /// <param name="compute">Thread and SIMD settings of the CPU backend; default all cores.</param>
     /// <returns>The model.</returns>
-    public static EsoLmModel Load(string path, ComputeContext? compute = null)
+    public static EsoLmModel Load(string path, ComputeContext? compute = null) =>
+        Load(path, compute is null ? CpuBackend.Default : new CpuBackend(compute));
+
+    /// <summary>Loads a model file (<see cref="ModelFile"/>) that has a tokenizer description onto a compute backend.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="backend">The backend the weights are loaded on.</param>
+    /// <returns>The model.</returns>
+    public static EsoLmModel Load(string path, IComputeBackend backend)
     {
+        ArgumentNullException.ThrowIfNull(backend);
         var contents = ModelFile.Load(path);
         var user = contents.Metadata.Where(kv => kv.Key != "format" && !kv.Key.StartsWith("esolm.", StringComparison.Ordinal))
             .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
-        return new EsoLmModel(new DiffusionTransformer(contents.Parameters, compute), contents.CreateTokenizer(), user);
+        return new EsoLmModel(backend.Load(contents.Parameters), contents.CreateTokenizer(), user);
     }
 
     /// <summary>Reads a model file from a stream (the same bytes <see cref="Save(Stream)"/> writes).</summary>
@@ -79,7 +89,7 @@ public sealed class EsoLmModel
 
     /// <summary>Saves the model (weights, config, tokenizer, metadata) as one model file, atomically.</summary>
     /// <param name="path">Destination.</param>
-    public void Save(string path) => ModelFile.Save(path, Transformer.Parameters, Tokenizer.Describe(), Metadata);
+    public void Save(string path) => ModelFile.Save(path, Transformer.CopyParametersToHost(), Tokenizer.Describe(), Metadata);
 
     /// <summary>Writes the model file bytes to a stream.</summary>
     /// <param name="stream">Destination (written from its current position).</param>

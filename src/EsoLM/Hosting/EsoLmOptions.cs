@@ -36,6 +36,11 @@ public sealed class EsoLmOptions
     [MinLength(1)]
     public string KvCache { get; set; } = "dense";
 
+    /// <summary>Key of the compute backend the model file is loaded on: built-in <c>cpu</c> (the managed engine).</summary>
+    [Required]
+    [MinLength(1)]
+    public string Backend { get; set; } = "cpu";
+
     /// <summary>Key of a registered tokenizer (built-ins <c>byte</c>, <c>builtin</c>); null uses the model file's own tokenizer.</summary>
     public string? Tokenizer { get; set; }
 
@@ -76,7 +81,7 @@ public sealed class EsoLmOptions
     /// <summary>Default seed; null draws a fresh seed per request.</summary>
     public ulong? Seed { get; set; }
 
-    /// <summary>Threads a kernel may use when the model is loaded from <see cref="ModelPath"/>; null = all cores.</summary>
+    /// <summary>Threads a kernel of the <c>cpu</c> backend may use when the model is loaded from <see cref="ModelPath"/>; null = all cores.</summary>
     [Range(1, 1024)]
     public int? Threads { get; set; }
 

@@ -1,3 +1,4 @@
+using EsoLM.Backends;
 using EsoLM.Caching;
 using EsoLM.Masks;
 using EsoLM.Modeling;
@@ -52,14 +53,14 @@ public interface ISamplerFactory
     /// <param name="model">The shared, read-only network.</param>
     /// <param name="settings">The settings.</param>
     /// <returns>A new sampler, used by one call at a time.</returns>
-    ISampler Create(DiffusionTransformer model, GenerationSettings settings);
+    ISampler Create(INetwork model, GenerationSettings settings);
 }
 
 /// <summary>Built-in <c>esolm</c>: <see cref="EsoLmSampler"/>, variant from the mask policy (B by default).</summary>
 public sealed class EsoLmSamplerFactory : ISamplerFactory
 {
     /// <inheritdoc />
-    public ISampler Create(DiffusionTransformer model, GenerationSettings settings)
+    public ISampler Create(INetwork model, GenerationSettings settings)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(settings);
@@ -86,7 +87,7 @@ public sealed class EsoLmSamplerFactory : ISamplerFactory
 public sealed class MdlmSamplerFactory : ISamplerFactory
 {
     /// <inheritdoc />
-    public ISampler Create(DiffusionTransformer model, GenerationSettings settings)
+    public ISampler Create(INetwork model, GenerationSettings settings)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(settings);
@@ -106,7 +107,7 @@ public sealed class MdlmSamplerFactory : ISamplerFactory
 public sealed class BlockDiffusionSamplerFactory : ISamplerFactory
 {
     /// <inheritdoc />
-    public ISampler Create(DiffusionTransformer model, GenerationSettings settings)
+    public ISampler Create(INetwork model, GenerationSettings settings)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(settings);
@@ -127,7 +128,7 @@ public sealed class BlockDiffusionSamplerFactory : ISamplerFactory
 public sealed class AutoregressiveSamplerFactory : ISamplerFactory
 {
     /// <inheritdoc />
-    public ISampler Create(DiffusionTransformer model, GenerationSettings settings)
+    public ISampler Create(INetwork model, GenerationSettings settings)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(settings);

@@ -1,3 +1,5 @@
+using EsoLM.Backends;
+using EsoLM.Backends.Cpu;
 using EsoLM.Caching;
 using EsoLM.Masks;
 using EsoLM.Schedules;
@@ -15,8 +17,8 @@ public interface IEsoLmStrategyProvider
 {
     /// <summary>The strategy of type <typeparamref name="T"/> registered under <paramref name="key"/>.</summary>
     /// <typeparam name="T">
-    /// <see cref="ISamplerFactory"/>, <see cref="INoiseSchedule"/>, <see cref="IAttentionMaskPolicy"/>, <see cref="IKvCacheFactory"/> or
-    /// <see cref="Tokenizer"/>.
+    /// <see cref="ISamplerFactory"/>, <see cref="INoiseSchedule"/>, <see cref="IAttentionMaskPolicy"/>, <see cref="IKvCacheFactory"/>,
+    /// <see cref="Tokenizer"/> or <see cref="IComputeBackend"/>.
     /// </typeparam>
     /// <param name="key">The key.</param>
     /// <returns>The strategy.</returns>
@@ -48,6 +50,7 @@ public sealed class BuiltInStrategies : IEsoLmStrategyProvider
         [(typeof(IAttentionMaskPolicy), "esolm-a")] = () => EsoLmMaskPolicy.A,
         [(typeof(IAttentionMaskPolicy), "esolm-b")] = () => EsoLmMaskPolicy.B,
         [(typeof(IKvCacheFactory), "dense")] = () => DenseKvCacheFactory.Instance,
+        [(typeof(IComputeBackend), CpuBackend.BackendName)] = () => CpuBackend.Default,
         [(typeof(Tokenizer), "byte")] = () => new ByteTokenizer(),
         [(typeof(Tokenizer), "builtin")] = () => BuiltInTokenizer.Value,
     };
@@ -85,5 +88,6 @@ public sealed class BuiltInStrategies : IEsoLmStrategyProvider
         : type == typeof(IAttentionMaskPolicy) ? "mask policy"
         : type == typeof(IKvCacheFactory) ? "KV cache"
         : type == typeof(Tokenizer) ? "tokenizer"
+        : type == typeof(IComputeBackend) ? "compute backend"
         : type.Name;
 }

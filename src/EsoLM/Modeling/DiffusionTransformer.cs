@@ -1,6 +1,9 @@
 using System.Numerics.Tensors;
+using EsoLM.Backends;
+using EsoLM.Backends.Cpu;
 using EsoLM.Caching;
 using EsoLM.Tensors;
+using EsoLM.Training;
 
 namespace EsoLM.Modeling;
 
@@ -8,9 +11,9 @@ namespace EsoLM.Modeling;
 /// The Eso-LM network: a DiT with constant adaLN conditioning (spec §5). It knows nothing of samplers or objectives:
 /// one <see cref="Forward"/> call takes token windows, their original positions, the keys each query may see and a
 /// KV cache per sequence. Weights are packed once; the instance is read-only and safe to share between threads (each
-/// thread brings its own <see cref="ForwardWorkspace"/> and caches).
+/// thread brings its own <see cref="ForwardWorkspace"/> and caches). This is the CPU backend's <see cref="INetwork"/>.
 /// </summary>
-public sealed class DiffusionTransformer
+internal sealed class DiffusionTransformer : INetwork
 {
     private readonly Block[] _blocks;
     private readonly float[] _conditioning;
@@ -24,11 +27,20 @@ public sealed class DiffusionTransformer
 
     /// <summary>Builds the network from parameters (packs the weight matrices).</summary>
     public DiffusionTransformer(ModelParameters parameters, ComputeContext? compute = null)
+        : this(parameters, compute is null ? CpuBackend.Default : new CpuBackend(compute))
+    {
+    }
+
+    /// <summary>Builds the network on a CPU backend.</summary>
+    internal DiffusionTransformer(ModelParameters parameters, CpuBackend backend)
     {
         ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(backend);
         Parameters = parameters;
         Config = parameters.Config;
-        Compute = compute ?? ComputeContext.Default;
+        Config.Validate();
+        Compute = backend.Compute;
+        CpuBackend = backend;
         _rotary = new RotaryTable(RotaryTable.InverseFrequencies(Config.HeadDim, Config.RotaryBase), Config.ContextLength);
         _conditioning = new float[Config.CondDim];
         _finalModulation = new float[2 * Config.HiddenSize];
@@ -63,6 +75,87 @@ public sealed class DiffusionTransformer
 
     /// <summary>The model shape.</summary>
     public ModelConfig Config { get; }
+
+    /// <summary>The CPU backend this network runs on.</summary>
+    internal CpuBackend CpuBackend { get; }
+
+    /// <inheritdoc />
+    public IComputeBackend Backend => CpuBackend;
+
+    /// <inheritdoc />
+    public long ParameterBytes
+    {
+        get
+        {
+            // The raw parameters plus the packed copies of the matrices (panels padded to the panel width).
+            static long Packed(PackedMatrix m) => (long)m.PanelCount * PackedMatrix.PanelWidth * m.Cols * sizeof(float);
+            long bytes = (Parameters.Count * sizeof(float)) + Packed(_head);
+            foreach (var b in _blocks)
+            {
+                bytes += Packed(b.Qkv) + Packed(b.Out) + Packed(b.Mlp1) + Packed(b.Mlp2) + (b.Modulation.Length * sizeof(float));
+            }
+
+            return bytes;
+        }
+    }
+
+    /// <inheritdoc />
+    public int HostThreads => Compute.MaxDegreeOfParallelism;
+
+    /// <inheritdoc />
+    public ModelParameters CopyParametersToHost() => Parameters.Clone();
+
+    /// <inheritdoc />
+    public void LoadParameters(ModelParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (!ReferenceEquals(parameters, Parameters))
+        {
+            Parameters.CopyFrom(parameters);
+        }
+
+        RefreshFromParameters();
+    }
+
+    IKvCache INetwork.CreateCache(int capacity) => CreateCache(capacity);
+
+    IForwardWorkspace INetwork.CreateWorkspace() => CreateWorkspace();
+
+    /// <inheritdoc />
+    public void Forward(ForwardBatch batch, IForwardWorkspace workspace, ForwardOutput output, Span<float> destination)
+    {
+        ArgumentNullException.ThrowIfNull(workspace);
+        var ws = workspace as ForwardWorkspace
+            ?? throw new ArgumentException("The workspace was not created by a CPU network (INetwork.CreateWorkspace).", nameof(workspace));
+        ForwardLogits(batch, ws, destination);
+        if (output == ForwardOutput.LogProbabilities)
+        {
+            int v = Config.VocabSize;
+            for (int r = 0; r < batch.OutputRowCount; r++)
+            {
+                var row = destination.Slice(r * v, v);
+                row[Config.MaskTokenId] = float.NegativeInfinity;
+                Activations.LogSoftmaxInPlace(row);
+            }
+        }
+        else if (output != ForwardOutput.Logits)
+        {
+            throw new ArgumentOutOfRangeException(nameof(output), output, "Unknown forward output.");
+        }
+    }
+
+    /// <inheritdoc />
+    public ITrainingGraph CreateTrainingGraph() => new TrainingGraph(this);
+
+    /// <inheritdoc />
+    public IGradients CreateGradients() => new CpuGradients(Config);
+
+    /// <inheritdoc />
+    public ITrainingState CreateTrainingState(AdamWOptions optimizer, double emaDecay)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        return new CpuTrainingState(this, optimizer, emaDecay);
+    }
 
     /// <summary>The parameters the network was built from (the same instance; see <see cref="RefreshFromParameters"/>).</summary>
     public ModelParameters Parameters { get; }
@@ -129,7 +222,7 @@ public sealed class DiffusionTransformer
     /// under the given key ranges, and writes logits (before zero-masking) for the selected rows into
     /// <paramref name="logits"/> ([batch.OutputRowCount, VocabSize], sequences in the order added).
     /// </summary>
-    public void Forward(ForwardBatch batch, ForwardWorkspace workspace, Span<float> logits)
+    internal void ForwardLogits(ForwardBatch batch, ForwardWorkspace workspace, Span<float> logits)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(workspace);
@@ -150,47 +243,10 @@ public sealed class DiffusionTransformer
         Validate(batch);
         workspace.Ensure(rows);
         var ctx = Compute;
-        var tokens = batch.Tokens;
-        var emb = Parameters["vocab_embed.embedding"].Data;
+        var sink = new InferenceBuffers(workspace);
+        var attention = new CacheAttention(this, batch, workspace);
+        RunBlocks(rows, batch.Tokens, batch.Positions, ref sink, ref attention, 0f, 0);
         var h = workspace.Hidden.AsSpan(0, rows * d);
-        for (int r = 0; r < rows; r++)
-        {
-            emb.AsSpan(tokens[r] * d, d).CopyTo(h.Slice(r * d, d));
-        }
-
-        var normed = workspace.Normed.AsSpan(0, rows * d);
-        var qkv = workspace.Qkv.AsSpan(0, rows * 3 * d);
-        var branch = workspace.Branch.AsSpan(0, rows * d);
-        var mlp = workspace.Mlp.AsSpan(0, rows * Config.MlpHidden);
-        float scale = 1f / MathF.Sqrt(hd);
-        for (int layer = 0; layer < _blocks.Length; layer++)
-        {
-            var blk = _blocks[layer];
-            var mod = blk.Modulation.AsSpan();
-            var sh1 = mod.Slice(0, d);
-            var sc1 = mod.Slice(d, d);
-            var g1 = mod.Slice(2 * d, d);
-            var sh2 = mod.Slice(3 * d, d);
-            var sc2 = mod.Slice(4 * d, d);
-            var g2 = mod.Slice(5 * d, d);
-
-            // Attention branch.
-            Normalization.LayerNormModulated(ctx, h, normed, rows, d, blk.Norm1, sc1, sh1, Config.LayerNormEps);
-            Gemm.MultiplyTransposed(ctx, normed, rows, blk.Qkv, default, qkv);
-            _rotary.Apply(qkv, rows, 3 * d, 0, heads, batch.Positions);
-            _rotary.Apply(qkv, rows, 3 * d, d, heads, batch.Positions);
-            WriteCache(batch, layer, workspace.Qkv);
-            Attend(batch, layer, workspace, scale);
-            Gemm.MultiplyTransposed(ctx, workspace.AttentionOut.AsSpan(0, rows * d), rows, blk.Out, default, branch);
-            AddGated(h, branch, g1, rows, d);
-
-            // MLP branch.
-            Normalization.LayerNormModulated(ctx, h, normed, rows, d, blk.Norm2, sc2, sh2, Config.LayerNormEps);
-            Gemm.MultiplyTransposed(ctx, normed, rows, blk.Mlp1, blk.Mlp1Bias, mlp);
-            Activations.GeluTanh(mlp, mlp);
-            Gemm.MultiplyTransposed(ctx, mlp, rows, blk.Mlp2, blk.Mlp2Bias, branch);
-            AddGated(h, branch, g2, rows, d);
-        }
 
         // Final layer, only for the rows whose logits are wanted: gather them compactly, modulate, project.
         int outRows = batch.OutputRowCount;
@@ -228,10 +284,124 @@ public sealed class DiffusionTransformer
 
         foreach (var e in batch.Entries)
         {
-            if (e.Cache.Layers != Config.Layers || e.Cache.Heads != Config.Heads || e.Cache.HeadDim != Config.HeadDim)
+            if (e.Cache is not KvCache c)
+            {
+                throw new ArgumentException("A KV cache in the batch was not created by a CPU network (INetwork.CreateCache).", nameof(batch));
+            }
+
+            if (c.Layers != Config.Layers || c.Heads != Config.Heads || c.HeadDim != Config.HeadDim)
             {
                 throw new ArgumentException("A KV cache was created for a different model shape.", nameof(batch));
             }
+        }
+    }
+
+    /// <summary>
+    /// THE layer loop of this backend, shared by inference (<see cref="ForwardLogits"/>) and training
+    /// (<see cref="TrainingGraph"/>): embedding, then per block LN1 → qkv → RoPE → attention → out-projection → gated
+    /// residual → LN2 → MLP → gated residual. <paramref name="buffers"/> says where each intermediate goes: inference aliases
+    /// them onto one workspace (in place), training gives every layer its own arrays and LayerNorm statistics (the activation
+    /// record its backward pass reads). <paramref name="attention"/> is the only mode-specific step: over the KV caches for
+    /// inference, within each sequence with the log-sum-exp kept for training.
+    /// </summary>
+    internal void RunBlocks<TBuffers, TAttention>(int rows, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, ref TBuffers buffers,
+        ref TAttention attention, float dropoutRate, ulong dropoutSeed)
+        where TBuffers : struct, ILayerBuffers
+        where TAttention : struct, IBlockAttention
+    {
+        var ctx = Compute;
+        int d = Config.HiddenSize, heads = Config.Heads, hidden4 = Config.MlpHidden;
+        float eps = Config.LayerNormEps;
+        var emb = Parameters["vocab_embed.embedding"].Data;
+        var x0 = buffers.Layer(0).X.AsSpan(0, rows * d);
+        for (int r = 0; r < rows; r++)
+        {
+            emb.AsSpan(tokens[r] * d, d).CopyTo(x0.Slice(r * d, d));
+        }
+
+        for (int layer = 0; layer < _blocks.Length; layer++)
+        {
+            var blk = _blocks[layer];
+            var b = buffers.Layer(layer);
+            var mod = blk.Modulation.AsSpan();
+            var x = b.X.AsSpan(0, rows * d);
+            var a1 = b.A1.AsSpan(0, rows * d);
+            var qkv = b.Qkv.AsSpan(0, rows * 3 * d);
+            var mid = b.Mid.AsSpan(0, rows * d);
+            var a2 = b.A2.AsSpan(0, rows * d);
+            var u = b.U.AsSpan(0, rows * hidden4);
+            var g = b.G.AsSpan(0, rows * hidden4);
+
+            // Attention branch.
+            Normalization.LayerNormModulated(ctx, x, a1, rows, d, blk.Norm1, mod.Slice(d, d), mod[..d], eps, Stats(b.Mean1, rows), Stats(b.Rstd1, rows));
+            Gemm.MultiplyTransposed(ctx, a1, rows, blk.Qkv, default, qkv);
+            _rotary.Apply(qkv, rows, 3 * d, 0, heads, positions);
+            _rotary.Apply(qkv, rows, 3 * d, d, heads, positions);
+            attention.Attend(layer, b.Qkv, b.Att);
+            Gemm.MultiplyTransposed(ctx, b.Att.AsSpan(0, rows * d), rows, blk.Out, default, b.O.AsSpan(0, rows * d));
+            Residual(x, b.O.AsSpan(0, rows * d), mod.Slice(2 * d, d), mid, rows, d, dropoutRate, dropoutSeed, layer, 0);
+
+            // MLP branch.
+            Normalization.LayerNormModulated(ctx, mid, a2, rows, d, blk.Norm2, mod.Slice(4 * d, d), mod.Slice(3 * d, d), eps, Stats(b.Mean2, rows),
+                Stats(b.Rstd2, rows));
+            Gemm.MultiplyTransposed(ctx, a2, rows, blk.Mlp1, blk.Mlp1Bias, u);
+            Activations.GeluTanh(u, g);
+            Gemm.MultiplyTransposed(ctx, g, rows, blk.Mlp2, blk.Mlp2Bias, b.M.AsSpan(0, rows * d));
+            Residual(mid, b.M.AsSpan(0, rows * d), mod.Slice(5 * d, d), b.Next.AsSpan(0, rows * d), rows, d, dropoutRate, dropoutSeed, layer, 1);
+        }
+    }
+
+    private static Span<float> Stats(float[]? stats, int rows) => stats is null ? default : stats.AsSpan(0, rows);
+
+    /// <summary>output = x + gate ⊙ dropout(branch) per row (in place when output is x).</summary>
+    private static void Residual(ReadOnlySpan<float> x, ReadOnlySpan<float> branch, ReadOnlySpan<float> gate, Span<float> output, int rows, int d,
+        float dropoutRate, ulong dropoutSeed, int layer, int which)
+    {
+        bool inPlace = x.Overlaps(output);
+        for (int r = 0; r < rows; r++)
+        {
+            var o = output.Slice(r * d, d);
+            if (!inPlace)
+            {
+                x.Slice(r * d, d).CopyTo(o);
+            }
+
+            if (dropoutRate > 0)
+            {
+                float keepScale = 1f / (1f - dropoutRate);
+                for (int i = 0; i < d; i++)
+                {
+                    o[i] += gate[i] * branch[(r * d) + i] * DropMask(dropoutRate, dropoutSeed, layer, which, r, i, keepScale);
+                }
+            }
+            else
+            {
+                TensorPrimitives.FusedMultiplyAdd(branch.Slice(r * d, d), gate, o, o);
+            }
+        }
+    }
+
+    /// <summary>The dropout mask value (0 or 1/(1−p)) of one element, keyed by (seed, layer, branch, row, column).</summary>
+    internal static float DropMask(float rate, ulong seed, int layer, int which, int row, int col, float keepScale)
+    {
+        double u = Randomness.CounterHash.Unit(Randomness.CounterHash.Key(seed, ((ulong)(uint)layer << 1) | (uint)which, (uint)row, (uint)col));
+        return u < rate ? 0f : keepScale;
+    }
+
+    /// <summary>Inference: every layer works in place on one workspace.</summary>
+    private readonly struct InferenceBuffers(ForwardWorkspace w) : ILayerBuffers
+    {
+        public LayerBuffers Layer(int layer) =>
+            new(w.Hidden, w.Normed, w.Qkv, w.AttentionOut, w.Branch, w.Hidden, w.Normed, w.Mlp, w.Mlp, w.Branch, w.Hidden, null, null, null, null);
+    }
+
+    /// <summary>Inference attention: write the windows' K/V into their caches, then attend over the cache slots.</summary>
+    private readonly struct CacheAttention(DiffusionTransformer model, ForwardBatch batch, ForwardWorkspace workspace) : IBlockAttention
+    {
+        public void Attend(int layer, float[] qkv, float[] output)
+        {
+            model.WriteCache(batch, layer, qkv);
+            model.Attend(batch, layer, workspace, 1f / MathF.Sqrt(model.Config.HeadDim));
         }
     }
 
@@ -242,8 +412,9 @@ public sealed class DiffusionTransformer
         {
             for (int head = 0; head < Config.Heads; head++)
             {
-                var keys = e.Cache.Keys(layer, head);
-                var values = e.Cache.Values(layer, head);
+                var cache = (KvCache)e.Cache;
+                var keys = cache.Keys(layer, head);
+                var values = cache.Values(layer, head);
                 for (int r = 0; r < e.RowCount; r++)
                 {
                     int src = ((e.RowStart + r) * 3 * d) + (head * hd);
@@ -268,21 +439,13 @@ public sealed class DiffusionTransformer
         {
             int heads = model.Config.Heads, d = model.Config.HiddenSize, hd = model.Config.HeadDim;
             var e = batch.Entries[task / heads];
+            var cache = (KvCache)e.Cache;
             int head = task % heads;
             Attention.AttendHead(model.Compute.Simd,
                 workspace.Qkv.AsSpan((e.RowStart * 3 * d) + (head * hd)), 3 * d, e.RowCount,
-                e.Cache.Keys(layer, head), e.Cache.Values(layer, head), hd,
+                cache.Keys(layer, head), cache.Values(layer, head), hd,
                 batch.Visible.Slice(e.RowStart, e.RowCount),
                 workspace.AttentionOut.AsSpan((e.RowStart * d) + (head * hd)), d, scale);
-        }
-    }
-
-    private static void AddGated(Span<float> h, ReadOnlySpan<float> branch, ReadOnlySpan<float> gate, int rows, int d)
-    {
-        for (int r = 0; r < rows; r++)
-        {
-            var hr = h.Slice(r * d, d);
-            TensorPrimitives.FusedMultiplyAdd(branch.Slice(r * d, d), gate, hr, hr);
         }
     }
 
@@ -318,4 +481,37 @@ public sealed class DiffusionTransformer
 
         public required ParameterTensor AdaBias { get; init; }
     }
+}
+
+/// <summary>Where the shared layer loop writes each intermediate of one block (arrays may alias for in-place inference).</summary>
+/// <param name="X">Block input (layer 0: the embeddings are written here).</param>
+/// <param name="A1">LN1 output.</param>
+/// <param name="Qkv">q, k, v after RoPE: [rows, 3·hidden].</param>
+/// <param name="Att">Attention output.</param>
+/// <param name="O">Out-projection.</param>
+/// <param name="Mid">x + g1 ⊙ O.</param>
+/// <param name="A2">LN2 output.</param>
+/// <param name="U">MLP pre-activation.</param>
+/// <param name="G">GELU(U).</param>
+/// <param name="M">MLP output.</param>
+/// <param name="Next">Block output (the next block's X).</param>
+/// <param name="Mean1">LN1 row means (null: not recorded).</param>
+/// <param name="Rstd1">LN1 row 1/std.</param>
+/// <param name="Mean2">LN2 row means.</param>
+/// <param name="Rstd2">LN2 row 1/std.</param>
+internal readonly record struct LayerBuffers(float[] X, float[] A1, float[] Qkv, float[] Att, float[] O, float[] Mid, float[] A2, float[] U, float[] G,
+    float[] M, float[] Next, float[]? Mean1, float[]? Rstd1, float[]? Mean2, float[]? Rstd2);
+
+/// <summary>Supplies the buffers of each block to <see cref="DiffusionTransformer.RunBlocks"/>.</summary>
+internal interface ILayerBuffers
+{
+    /// <summary>The buffers of block <paramref name="layer"/>.</summary>
+    LayerBuffers Layer(int layer);
+}
+
+/// <summary>The attention step of <see cref="DiffusionTransformer.RunBlocks"/>: reads q/k/v rows, writes the attention output rows.</summary>
+internal interface IBlockAttention
+{
+    /// <summary>Attends for block <paramref name="layer"/>.</summary>
+    void Attend(int layer, float[] qkv, float[] output);
 }

@@ -1,20 +1,21 @@
-using EsoLM.Caching;
+using EsoLM.Backends;
 using EsoLM.Tensors;
 
 namespace EsoLM.Modeling;
 
 /// <summary>
 /// The input of one forward call: for each sequence, a window of tokens with their ORIGINAL positions (for RoPE), the
-/// keys each query may see (<see cref="KeyRange"/> over the sequence's <see cref="KvCache"/> slots), the cache slot at
+/// keys each query may see (<see cref="KeyRange"/> over the slots of the sequence's <see cref="IKvCache"/>), the cache slot at
 /// which the window's K/V are written, and which window rows need logits. Reusable: <see cref="Clear"/> keeps the
-/// buffers, so a sampler step allocates nothing once the batch has grown to its working size.
+/// buffers, so a sampler step allocates nothing once the batch has grown to its working size. Backends read it through
+/// <see cref="Tokens"/>, <see cref="Positions"/>, <see cref="Visible"/> and <see cref="Windows"/>.
 /// </summary>
 public sealed class ForwardBatch
 {
     private int[] _tokens = new int[64];
     private int[] _positions = new int[64];
     private KeyRange[] _visible = new KeyRange[64];
-    private Entry[] _entries = new Entry[4];
+    private ForwardWindow[] _entries = new ForwardWindow[4];
 
     /// <summary>Number of sequences added.</summary>
     public int SequenceCount { get; private set; }
@@ -25,13 +26,19 @@ public sealed class ForwardBatch
     /// <summary>Total rows that produce logits; the logits buffer of a forward call holds OutputRowCount × vocab values.</summary>
     public int OutputRowCount { get; private set; }
 
-    internal ReadOnlySpan<int> Tokens => _tokens.AsSpan(0, RowCount);
+    /// <summary>Token ids of all window rows, sequences concatenated in the order added: [RowCount].</summary>
+    public ReadOnlySpan<int> Tokens => _tokens.AsSpan(0, RowCount);
 
-    internal ReadOnlySpan<int> Positions => _positions.AsSpan(0, RowCount);
+    /// <summary>Original position (for RoPE) of every window row: [RowCount].</summary>
+    public ReadOnlySpan<int> Positions => _positions.AsSpan(0, RowCount);
 
-    internal ReadOnlySpan<KeyRange> Visible => _visible.AsSpan(0, RowCount);
+    /// <summary>The cache slots each window row attends to: [RowCount].</summary>
+    public ReadOnlySpan<KeyRange> Visible => _visible.AsSpan(0, RowCount);
 
-    internal ReadOnlySpan<Entry> Entries => _entries.AsSpan(0, SequenceCount);
+    /// <summary>One entry per sequence, in the order added.</summary>
+    public ReadOnlySpan<ForwardWindow> Windows => _entries.AsSpan(0, SequenceCount);
+
+    internal ReadOnlySpan<ForwardWindow> Entries => Windows;
 
     /// <summary>Removes all sequences, keeping the buffers.</summary>
     public void Clear()
@@ -50,7 +57,7 @@ public sealed class ForwardBatch
     /// <param name="visible">For each window row, the cache slots it attends to (they must be written by now or by this call).</param>
     /// <param name="outputStart">First window row whose logits are returned.</param>
     /// <param name="outputCount">Number of consecutive rows whose logits are returned.</param>
-    public void Add(KvCache cache, int writeSlot, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions,
+    public void Add(IKvCache cache, int writeSlot, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions,
         ReadOnlySpan<KeyRange> visible, int outputStart, int outputCount)
     {
         ArgumentNullException.ThrowIfNull(cache);
@@ -101,7 +108,7 @@ public sealed class ForwardBatch
         tokens.CopyTo(_tokens.AsSpan(RowCount));
         positions.CopyTo(_positions.AsSpan(RowCount));
         visible.CopyTo(_visible.AsSpan(RowCount));
-        _entries[SequenceCount++] = new Entry(cache, writeSlot, RowCount, n, outputStart, outputCount, OutputRowCount);
+        _entries[SequenceCount++] = new ForwardWindow(cache, writeSlot, RowCount, n, outputStart, outputCount, OutputRowCount);
         RowCount += n;
         OutputRowCount += outputCount;
     }
@@ -118,6 +125,15 @@ public sealed class ForwardBatch
         Array.Resize(ref _positions, size);
         Array.Resize(ref _visible, size);
     }
-
-    internal readonly record struct Entry(KvCache Cache, int WriteSlot, int RowStart, int RowCount, int OutputStart, int OutputCount, int OutputRowStart);
 }
+
+/// <summary>One sequence's window in a <see cref="ForwardBatch"/>.</summary>
+/// <param name="Cache">The sequence's cache (allocated by the network the batch is run on).</param>
+/// <param name="WriteSlot">Cache slot of the window's first row; rows are written at consecutive slots.</param>
+/// <param name="RowStart">Index of the window's first row in the batch's row arrays.</param>
+/// <param name="RowCount">Rows in the window.</param>
+/// <param name="OutputStart">First window row whose output is returned.</param>
+/// <param name="OutputCount">Consecutive rows whose output is returned.</param>
+/// <param name="OutputRowStart">Row of the output buffer where this window's first output row goes.</param>
+public readonly record struct ForwardWindow(IKvCache Cache, int WriteSlot, int RowStart, int RowCount, int OutputStart, int OutputCount,
+    int OutputRowStart);

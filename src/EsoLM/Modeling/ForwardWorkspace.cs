@@ -1,10 +1,12 @@
+using EsoLM.Backends;
+
 namespace EsoLM.Modeling;
 
 /// <summary>
 /// Scratch buffers of the forward pass, owned by one session (not thread-safe). They grow to the largest batch seen and
 /// are then reused, so steady-state decoding allocates nothing.
 /// </summary>
-public sealed class ForwardWorkspace
+internal sealed class ForwardWorkspace : IForwardWorkspace
 {
     private readonly ModelConfig _config;
 
@@ -23,6 +25,9 @@ public sealed class ForwardWorkspace
     internal float[] Branch { get; private set; } = [];
 
     internal int Rows { get; private set; }
+
+    /// <inheritdoc />
+    public long SizeInBytes => ((long)Hidden.Length + Normed.Length + Qkv.Length + AttentionOut.Length + Mlp.Length + Branch.Length) * sizeof(float);
 
     internal void Ensure(int rows)
     {

@@ -1,31 +1,31 @@
-using EsoLM.Caching;
+using EsoLM.Backends;
 using EsoLM.Masks;
 using EsoLM.Tensors;
 
 namespace EsoLM.Modeling;
 
 /// <summary>
-/// A single-threaded session over a shared <see cref="DiffusionTransformer"/>: it owns a workspace, a reusable batch and
+/// A single-threaded session over a shared <see cref="INetwork"/> (any backend): it owns a workspace, a reusable batch and
 /// one KV cache per sequence, and offers the three forward modes of Eso-LMs on whole batches — diffusion mode over a
 /// permuted sequence, sequential mode over the 2L input [z0 ; x], and the incremental cached step of spec §4.3.
 /// </summary>
 public sealed class ModelSession
 {
     private readonly ForwardBatch _batch = new();
-    private readonly KvCache[] _caches;
+    private readonly IKvCache[] _caches;
     private KeyRange[] _ranges = [];
     private int[] _tokens = [];
     private int[] _positions = [];
 
     /// <summary>Creates a session for up to <paramref name="batchSize"/> sequences with caches of <paramref name="cacheCapacity"/> slots.</summary>
-    public ModelSession(DiffusionTransformer model, int batchSize, int cacheCapacity)
+    public ModelSession(INetwork model, int batchSize, int cacheCapacity)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(cacheCapacity, 1);
         Model = model;
         Workspace = model.CreateWorkspace();
-        _caches = new KvCache[batchSize];
+        _caches = new IKvCache[batchSize];
         for (int i = 0; i < batchSize; i++)
         {
             _caches[i] = model.CreateCache(cacheCapacity);
@@ -33,13 +33,13 @@ public sealed class ModelSession
     }
 
     /// <summary>The network.</summary>
-    public DiffusionTransformer Model { get; }
+    public INetwork Model { get; }
 
     /// <summary>The session's scratch buffers.</summary>
-    public ForwardWorkspace Workspace { get; }
+    public IForwardWorkspace Workspace { get; }
 
     /// <summary>The per-sequence caches.</summary>
-    public IReadOnlyList<KvCache> Caches => _caches;
+    public IReadOnlyList<IKvCache> Caches => _caches;
 
     /// <summary>Maximum number of sequences per call.</summary>
     public int BatchSize => _caches.Length;
@@ -62,7 +62,7 @@ public sealed class ModelSession
                 _ranges.AsSpan(0, length), 0, length);
         }
 
-        Model.Forward(_batch, Workspace, logits);
+        Model.Forward(_batch, Workspace, ForwardOutput.Logits, logits);
     }
 
     /// <summary>
@@ -91,7 +91,7 @@ public sealed class ModelSession
             _batch.Add(_caches[b], 0, _tokens.AsSpan(0, 2 * length), _positions.AsSpan(0, 2 * length), _ranges.AsSpan(0, 2 * length), 0, length);
         }
 
-        Model.Forward(_batch, Workspace, logits);
+        Model.Forward(_batch, Workspace, ForwardOutput.Logits, logits);
     }
 
     /// <summary>
@@ -120,7 +120,7 @@ public sealed class ModelSession
                 _ranges.AsSpan(0, window), outputStart, window - outputStart);
         }
 
-        Model.Forward(_batch, Workspace, logits);
+        Model.Forward(_batch, Workspace, ForwardOutput.Logits, logits);
     }
 
     private void CheckBatch(int batch, int length, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, ReadOnlySpan<int> numClean, int slots)

@@ -4,9 +4,9 @@ using EsoLM.Tensors;
 namespace EsoLM.Modeling;
 
 /// <summary>
-/// Attention forward and backward for training, one (sequence, head) per call, as small dense GEMMs on packed q/k/v:
-/// S = Q·Kᵀ·scale, P = masked softmax(S) (zero outside each row's key ranges), O = P·V. The forward keeps only each row's
-/// log-sum-exp; the backward recomputes P from it (as flash attention does) and forms dP = dO·Vᵀ,
+/// Attention for training, one (sequence, head) per call. The forward is the inference kernel over the sequence's own
+/// keys (no second forward kernel); the backward recomputes S = Q·Kᵀ·scale and P = masked softmax(S) (zero outside each
+/// row's key ranges) as small dense GEMMs on packed q/k/v (as flash attention does) and forms dP = dO·Vᵀ,
 /// dS = P ⊙ (dP − rowsum(dO ⊙ O))·scale, dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dO. Callers run tasks in parallel with a
 /// single-threaded <see cref="ComputeContext"/>; scratch is per thread.
 /// </summary>
@@ -15,30 +15,24 @@ internal static class TrainingAttention
     [ThreadStatic]
     private static float[]? _buffer;
 
-    public static void Forward(ComputeContext ctx1, float[] qkv, int rowStart, int n, int head, int hidden, int headDim,
-        ReadOnlySpan<KeyRange> visible, float scale, float[] output, float[] lse, int heads)
+    /// <summary>
+    /// Forward of one (sequence, head) with the network's inference attention kernel (<see cref="Attention.AttendHead"/>):
+    /// the sequence's keys and values are gathered into contiguous [n, headDim] buffers, as a KV cache holds them.
+    /// </summary>
+    public static void Forward(SimdLevel simd, float[] qkv, int rowStart, int n, int head, int hidden, int headDim,
+        ReadOnlySpan<KeyRange> visible, float scale, float[] output)
     {
-        var buf = Buffer((4 * n * headDim) + (n * n));
-        var q = buf.AsSpan(0, n * headDim);
-        var k = buf.AsSpan(n * headDim, n * headDim);
-        var v = buf.AsSpan(2 * n * headDim, n * headDim);
-        var o = buf.AsSpan(3 * n * headDim, n * headDim);
-        var s = buf.AsSpan(4 * n * headDim, n * n);
-        Gather(qkv, rowStart, n, 3 * hidden, head * headDim, headDim, q);
+        var buf = Buffer(2 * n * headDim);
+        var k = buf.AsSpan(0, n * headDim);
+        var v = buf.AsSpan(n * headDim, n * headDim);
         Gather(qkv, rowStart, n, 3 * hidden, hidden + (head * headDim), headDim, k);
         Gather(qkv, rowStart, n, 3 * hidden, (2 * hidden) + (head * headDim), headDim, v);
-        Gemm.Multiply(ctx1, q, k, s, n, n, headDim, transposeB: true);
-        for (int i = 0; i < n; i++)
-        {
-            lse[((rowStart + i) * heads) + head] = SoftmaxRow(s.Slice(i * n, n), visible[i], scale);
-        }
-
-        Gemm.Multiply(ctx1, s, v, o, n, headDim, n);
-        Scatter(o, rowStart, n, hidden, head * headDim, headDim, output, add: false);
+        Attention.AttendHead(simd, qkv.AsSpan((rowStart * 3 * hidden) + (head * headDim)), 3 * hidden, n, k, v, headDim, visible,
+            output.AsSpan((rowStart * hidden) + (head * headDim)), hidden, scale);
     }
 
-    public static void Backward(ComputeContext ctx1, float[] qkv, float[] output, float[] lse, float[] dOut, int rowStart, int n, int head,
-        int hidden, int headDim, ReadOnlySpan<KeyRange> visible, float scale, float[] dQkv, int heads)
+    public static void Backward(ComputeContext ctx1, float[] qkv, float[] output, float[] dOut, int rowStart, int n, int head,
+        int hidden, int headDim, ReadOnlySpan<KeyRange> visible, float scale, float[] dQkv)
     {
         int nh = n * headDim;
         var buf = Buffer((8 * nh) + (2 * n * n));
@@ -59,14 +53,11 @@ internal static class TrainingAttention
         Gather(output, rowStart, n, hidden, qOff, headDim, o);
         Gather(dOut, rowStart, n, hidden, qOff, headDim, dO);
 
-        // Recompute P from the stored log-sum-exp.
+        // Recompute P = masked softmax(Q·Kᵀ·scale) (the forward kernel keeps no statistics).
         Gemm.Multiply(ctx1, q, k, p, n, n, headDim, transposeB: true);
         for (int i = 0; i < n; i++)
         {
-            var row = p.Slice(i * n, n);
-            var vr = visible[i];
-            float l = lse[((rowStart + i) * heads) + head];
-            MaskedExp(row, vr, scale, l);
+            SoftmaxRow(p.Slice(i * n, n), visible[i], scale);
         }
 
         Gemm.Multiply(ctx1, dO, v, dp, n, n, headDim, transposeB: true);
@@ -114,14 +105,6 @@ internal static class TrainingAttention
         ZeroOutside(row, vr);
         TensorPrimitives.Multiply(row, inv, row);
         return lseScaled + (float)Math.Log(sum);
-    }
-
-    /// <summary>In place: p = exp(s·scale − lse) on the visible keys, 0 elsewhere.</summary>
-    private static void MaskedExp(Span<float> row, KeyRange vr, float scale, float lse)
-    {
-        ExpSegment(row, vr.Start0, vr.End0, scale, lse);
-        ExpSegment(row, vr.Start1, vr.End1, scale, lse);
-        ZeroOutside(row, vr);
     }
 
     /// <summary>row[s..e] ← exp(row·scale − shift); returns the segment's sum (0 when empty).</summary>

@@ -23,17 +23,23 @@ public sealed class TrainingBatch
     /// <summary>Total rows.</summary>
     public int RowCount { get; private set; }
 
-    internal ReadOnlySpan<int> Tokens => _tokens.AsSpan(0, RowCount);
+    /// <summary>Input ids of all rows, sequences concatenated: [RowCount].</summary>
+    public ReadOnlySpan<int> Tokens => _tokens.AsSpan(0, RowCount);
 
-    internal ReadOnlySpan<int> Positions => _positions.AsSpan(0, RowCount);
+    /// <summary>Original position (RoPE) of every row: [RowCount].</summary>
+    public ReadOnlySpan<int> Positions => _positions.AsSpan(0, RowCount);
 
-    internal ReadOnlySpan<KeyRange> Visible => _visible.AsSpan(0, RowCount);
+    /// <summary>Keys each row may attend to, as row indices within its own sequence: [RowCount].</summary>
+    public ReadOnlySpan<KeyRange> Visible => _visible.AsSpan(0, RowCount);
 
-    internal ReadOnlySpan<int> Targets => _targets.AsSpan(0, RowCount);
+    /// <summary>Target id of every row (meaningful where the weight is non-zero): [RowCount].</summary>
+    public ReadOnlySpan<int> Targets => _targets.AsSpan(0, RowCount);
 
-    internal ReadOnlySpan<float> Weights => _weights.AsSpan(0, RowCount);
+    /// <summary>Loss weight of every row: [RowCount].</summary>
+    public ReadOnlySpan<float> Weights => _weights.AsSpan(0, RowCount);
 
-    internal ReadOnlySpan<(int Start, int Count)> Sequences => _sequences.AsSpan(0, SequenceCount);
+    /// <summary>First row and row count of every sequence: [SequenceCount].</summary>
+    public ReadOnlySpan<(int Start, int Count)> Sequences => _sequences.AsSpan(0, SequenceCount);
 
     /// <summary>Removes all sequences.</summary>
     public void Clear()

@@ -1,13 +1,9 @@
+using EsoLM.Backends;
 using EsoLM.Randomness;
 using System.Numerics.Tensors;
 using EsoLM.Tensors;
 
 namespace EsoLM.Modeling;
-
-/// <summary>The outcome of <see cref="TrainingGraph.Run"/>.</summary>
-/// <param name="Loss">Σ over rows of weight·(−log p(target)) (the zero-masked model distribution).</param>
-/// <param name="LossRows">Number of rows with a non-zero weight.</param>
-public readonly record struct TrainingPassResult(double Loss, int LossRows);
 
 /// <summary>
 /// Forward pass that keeps its activations, the weighted cross-entropy on the rows that carry loss, and the exact
@@ -16,7 +12,7 @@ public readonly record struct TrainingPassResult(double Loss, int LossRows);
 /// per layer part, as in llm.c; the matrix products go through the compute seam. One graph per training thread; the
 /// buffers grow to the largest batch seen and are reused.
 /// </summary>
-public sealed class TrainingGraph
+internal sealed class TrainingGraph : ITrainingGraph
 {
     private readonly DiffusionTransformer _model;
     private readonly int _d;
@@ -34,7 +30,6 @@ public sealed class TrainingGraph
     private float[][] _rstd1 = [];
     private float[][] _a1 = [];
     private float[][] _qkv = [];
-    private float[][] _lse = [];
     private float[][] _att = [];
     private float[][] _o = [];
     private float[][] _mid = [];
@@ -122,6 +117,13 @@ public sealed class TrainingGraph
     /// <summary>The network (its packed weights must be current: call <see cref="DiffusionTransformer.RefreshFromParameters"/> after an update).</summary>
     public DiffusionTransformer Model => _model;
 
+    /// <inheritdoc />
+    public INetwork Network => _model;
+
+    /// <inheritdoc />
+    public TrainingPassResult Run(TrainingBatch batch, IGradients? gradients) =>
+        RunHost(batch, gradients is null ? null : Backends.Cpu.CpuGradients.Of(gradients, _model.Config, nameof(gradients)));
+
     /// <summary>Dropout probability on the attention and MLP branch outputs (training only; 0 disables).</summary>
     public float DropoutRate { get; set; }
 
@@ -135,7 +137,7 @@ public sealed class TrainingGraph
     /// Runs the forward pass and the loss; when <paramref name="gradients"/> is given, also the backward pass,
     /// ACCUMULATING into it (clear it between steps).
     /// </summary>
-    public TrainingPassResult Run(TrainingBatch batch, ModelParameters? gradients)
+    internal TrainingPassResult RunHost(TrainingBatch batch, ModelParameters? gradients)
     {
         ArgumentNullException.ThrowIfNull(batch);
         if (gradients is not null && gradients.Config != _model.Config)
@@ -197,7 +199,6 @@ public sealed class TrainingGraph
             _rstd1 = Make(1);
             _a1 = Make(d);
             _qkv = Make(3 * d);
-            _lse = Make(_heads);
             _att = Make(d);
             _o = Make(d);
             _mid = Make(d);
@@ -234,74 +235,29 @@ public sealed class TrainingGraph
         }
     }
 
+    /// <summary>The forward pass through the network's own layer loop, recording every block's activations.</summary>
     private void ForwardLayers(TrainingBatch batch)
     {
-        var ctx = _model.Compute;
-        int rows = batch.RowCount, d = _d;
-        var emb = _model.Parameters["vocab_embed.embedding"].Data;
-        var tokens = batch.Tokens;
-        for (int r = 0; r < rows; r++)
-        {
-            emb.AsSpan(tokens[r] * d, d).CopyTo(_x[0].AsSpan(r * d, d));
-        }
-
-        float scale = 1f / MathF.Sqrt(_hd);
-        for (int l = 0; l < _layers; l++)
-        {
-            var blk = _model.Blocks[l];
-            var mod = blk.Modulation;
-            var x = _x[l].AsSpan(0, rows * d);
-            LayerNormForward(x, _mean1[l], _rstd1[l], _a1[l], rows, blk.Norm1, mod.AsSpan(d, d), mod.AsSpan(0, d));
-            var qkv = _qkv[l].AsSpan(0, rows * 3 * d);
-            Gemm.MultiplyTransposed(ctx, _a1[l].AsSpan(0, rows * d), rows, blk.Qkv, default, qkv);
-            _model.Rotary.Apply(qkv, rows, 3 * d, 0, _heads, batch.Positions);
-            _model.Rotary.Apply(qkv, rows, 3 * d, d, _heads, batch.Positions);
-            AttentionForward(batch, l, scale);
-            var o = _o[l].AsSpan(0, rows * d);
-            Gemm.MultiplyTransposed(ctx, _att[l].AsSpan(0, rows * d), rows, blk.Out, default, o);
-            var mid = _mid[l].AsSpan(0, rows * d);
-            Residual(x, o, mod.AsSpan(2 * d, d), mid, rows, l, 0);
-
-            LayerNormForward(mid, _mean2[l], _rstd2[l], _a2[l], rows, blk.Norm2, mod.AsSpan(4 * d, d), mod.AsSpan(3 * d, d));
-            var u = _u[l].AsSpan(0, rows * _hidden4);
-            Gemm.MultiplyTransposed(ctx, _a2[l].AsSpan(0, rows * d), rows, blk.Mlp1, blk.Mlp1Bias, u);
-            var g = _g[l].AsSpan(0, rows * _hidden4);
-            Activations.GeluTanh(u, g);
-            var m = _m[l].AsSpan(0, rows * d);
-            Gemm.MultiplyTransposed(ctx, g, rows, blk.Mlp2, blk.Mlp2Bias, m);
-            var next = l + 1 < _layers ? _x[l + 1].AsSpan(0, rows * d) : _xf.AsSpan(0, rows * d);
-            Residual(mid, m, mod.AsSpan(5 * d, d), next, rows, l, 1);
-        }
+        var buffers = new RecordBuffers(this);
+        var attention = new RecordAttention(this, batch, 1f / MathF.Sqrt(_hd));
+        _model.RunBlocks(batch.RowCount, batch.Tokens, batch.Positions, ref buffers, ref attention, DropoutRate, DropoutSeed);
     }
 
-    /// <summary>out = x + gate ⊙ dropout(branch).</summary>
-    private void Residual(ReadOnlySpan<float> x, ReadOnlySpan<float> branch, ReadOnlySpan<float> gate, Span<float> output, int rows, int layer, int which)
+    /// <summary>Training: each block gets its own arrays and LayerNorm statistics (the activation record).</summary>
+    private readonly struct RecordBuffers(TrainingGraph g) : ILayerBuffers
     {
-        int d = _d;
-        for (int r = 0; r < rows; r++)
-        {
-            var o = output.Slice(r * d, d);
-            x.Slice(r * d, d).CopyTo(o);
-            if (DropoutRate > 0)
-            {
-                float keepScale = 1f / (1f - DropoutRate);
-                for (int i = 0; i < d; i++)
-                {
-                    o[i] += gate[i] * branch[(r * d) + i] * DropMask(layer, which, r, i, keepScale);
-                }
-            }
-            else
-            {
-                TensorPrimitives.FusedMultiplyAdd(branch.Slice(r * d, d), gate, o, o);
-            }
-        }
+        public LayerBuffers Layer(int l) => new(g._x[l], g._a1[l], g._qkv[l], g._att[l], g._o[l], g._mid[l], g._a2[l], g._u[l], g._g[l], g._m[l],
+            l + 1 < g._layers ? g._x[l + 1] : g._xf, g._mean1[l], g._rstd1[l], g._mean2[l], g._rstd2[l]);
     }
 
-    private float DropMask(int layer, int which, int row, int col, float keepScale)
+    /// <summary>Training attention: within each sequence, keeping the log-sum-exp for the backward pass.</summary>
+    private readonly struct RecordAttention(TrainingGraph g, TrainingBatch batch, float scale) : IBlockAttention
     {
-        double u = CounterHash.Unit(CounterHash.Key(DropoutSeed, ((ulong)(uint)layer << 1) | (uint)which, (uint)row, (uint)col));
-        return u < DropoutRate ? 0f : keepScale;
+        public void Attend(int layer, float[] qkv, float[] output) => g.AttentionForward(batch, layer, scale);
     }
+
+    private float DropMask(int layer, int which, int row, int col, float keepScale) =>
+        DiffusionTransformer.DropMask(DropoutRate, DropoutSeed, layer, which, row, col, keepScale);
 
     private void AttentionForward(TrainingBatch batch, int l, float scale)
     {
@@ -319,12 +275,12 @@ public sealed class TrainingGraph
             var visible = batch.Visible.Slice(start, count);
             if (backward)
             {
-                TrainingAttention.Backward(g._single, g._qkv[layer], g._att[layer], g._lse[layer], g._dAtt, start, count, head, g._d, g._hd, visible, scale,
-                    g._dQkv, g._heads);
+                TrainingAttention.Backward(g._single, g._qkv[layer], g._att[layer], g._dAtt, start, count, head, g._d, g._hd, visible, scale,
+                    g._dQkv);
             }
             else
             {
-                TrainingAttention.Forward(g._single, g._qkv[layer], start, count, head, g._d, g._hd, visible, scale, g._att[layer], g._lse[layer], g._heads);
+                TrainingAttention.Forward(g._single.Simd, g._qkv[layer], start, count, head, g._d, g._hd, visible, scale, g._att[layer]);
             }
         }
     }
@@ -364,8 +320,8 @@ public sealed class TrainingGraph
                 _xf.AsSpan(_lossRows[start + i] * d, d).CopyTo(_chunkIn.AsSpan(i * d, d));
             }
 
-            LayerNormForward(_chunkIn.AsSpan(0, n * d), _chunkStats.AsSpan(0, n), _chunkStats.AsSpan(LossChunk, n), _chunkA, n, normW,
-                _model.FinalModulation.AsSpan(d, d), _model.FinalModulation.AsSpan(0, d));
+            Normalization.LayerNormModulated(ctx, _chunkIn.AsSpan(0, n * d), _chunkA.AsSpan(0, n * d), n, d, normW, _model.FinalModulation.AsSpan(d, d),
+                _model.FinalModulation.AsSpan(0, d), _eps, _chunkStats.AsSpan(0, n), _chunkStats.AsSpan(LossChunk, n));
             var logits = _logits.AsSpan(0, n * v);
             Gemm.MultiplyTransposed(ctx, _chunkA.AsSpan(0, n * d), n, _model.Head, p["output_layer.linear.bias"].Data, logits);
             for (int i = 0; i < n; i++)
@@ -592,33 +548,6 @@ public sealed class TrainingGraph
             for (int j = 0; j < f; j++)
             {
                 dw0[(i * f) + j] += (float)(dz1 * freq[j]);
-            }
-        }
-    }
-
-    /// <summary>y = LN(x)·w·(1 + scale) + shift per row, keeping mean and 1/std.</summary>
-    private void LayerNormForward(ReadOnlySpan<float> x, Span<float> mean, Span<float> rstd, Span<float> y, int rows, ReadOnlySpan<float> w,
-        ReadOnlySpan<float> scale, ReadOnlySpan<float> shift)
-    {
-        int d = _d;
-        for (int r = 0; r < rows; r++)
-        {
-            var xr = x.Slice(r * d, d);
-            float mu = TensorPrimitives.Sum(xr) / d;
-            double var = 0;
-            for (int i = 0; i < d; i++)
-            {
-                double t = xr[i] - mu;
-                var += t * t;
-            }
-
-            float rs = (float)(1.0 / Math.Sqrt((var / d) + _eps));
-            mean[r] = mu;
-            rstd[r] = rs;
-            var yr = y.Slice(r * d, d);
-            for (int i = 0; i < d; i++)
-            {
-                yr[i] = ((xr[i] - mu) * rs * w[i] * (1f + scale[i])) + shift[i];
             }
         }
     }

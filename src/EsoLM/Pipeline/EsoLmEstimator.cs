@@ -1,3 +1,5 @@
+using EsoLM.Backends;
+using EsoLM.Backends.Cpu;
 using EsoLM.Hosting;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
@@ -42,6 +44,9 @@ public sealed record EsoLmEstimatorOptions
 
     /// <summary>Kernel threads; null = all cores.</summary>
     public int? Threads { get; init; }
+
+    /// <summary>The compute backend to train and generate on; null = the <c>cpu</c> backend with <see cref="Threads"/> threads.</summary>
+    public IComputeBackend? Backend { get; init; }
 
     /// <summary>Generation defaults of the trained transformer.</summary>
     public EsoLmOptions Generation { get; init; } = new();
@@ -101,12 +106,12 @@ public sealed class EsoLmEstimator
             FrequencyEmbeddingSize = Math.Max(16, Options.CondDim),
         };
         config.Validate();
-        var compute = Options.Threads is int t ? new ComputeContext(t) : ComputeContext.Default;
+        var backend = Options.Backend ?? (Options.Threads is int t ? new CpuBackend(new ComputeContext(t)) : CpuBackend.Default);
         var data = TokenDataset.FromDocuments(docs, tokenizer, Options.ContextLength, Options.ValidationFraction);
-        var trainer = new EsoLmTrainer(config, Options.Objective, Options.Trainer, data, compute, tokenizer.TryDescribe());
+        var trainer = new EsoLmTrainer(config, Options.Objective, Options.Trainer, data, backend, tokenizer.TryDescribe());
         trainer.Train(progress, null, cancellationToken);
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal) { [ObjectiveMetadataKey] = Checkpoint.Describe(Options.Objective) };
-        var model = new EsoLmModel(new DiffusionTransformer(trainer.EmaParameters.Clone(), compute), tokenizer, metadata);
+        var model = new EsoLmModel(backend.Load(trainer.EmaParameters), tokenizer, metadata);
         return new EsoLmTransformer(model, Options.Generation);
     }
 }

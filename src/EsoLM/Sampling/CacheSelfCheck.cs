@@ -1,3 +1,4 @@
+using EsoLM.Backends;
 using EsoLM.Modeling;
 
 namespace EsoLM.Sampling;
@@ -27,7 +28,7 @@ public static class CacheSelfCheck
     /// <param name="seed">Seed of the plan, orders and tokens.</param>
     /// <param name="tolerance">Passing threshold (&gt; 0).</param>
     /// <param name="cancellationToken">Cancels between steps.</param>
-    public static CacheCheckResult Run(DiffusionTransformer model, EsoLmSamplerOptions? options = null, int batch = 2, ulong seed = 0,
+    public static CacheCheckResult Run(INetwork model, EsoLmSamplerOptions? options = null, int batch = 2, ulong seed = 0,
         double tolerance = 1e-3, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);

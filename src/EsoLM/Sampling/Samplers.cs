@@ -1,3 +1,4 @@
+using EsoLM.Backends;
 using EsoLM.Masks;
 using EsoLM.Modeling;
 
@@ -14,7 +15,7 @@ public sealed class EsoLmSampler : ISampler
     private readonly SamplingEngine _engine;
 
     /// <summary>Creates the sampler (validates the options against the model).</summary>
-    public EsoLmSampler(DiffusionTransformer model, EsoLmSamplerOptions? options = null)
+    public EsoLmSampler(INetwork model, EsoLmSamplerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         options ??= new EsoLmSamplerOptions();
@@ -31,7 +32,7 @@ public sealed class EsoLmSampler : ISampler
     public string Name => Options.Variant == EsoLmVariant.A ? "esolm-a" : "esolm-b";
 
     /// <inheritdoc />
-    public DiffusionTransformer Model => _engine.Model;
+    public INetwork Model => _engine.Model;
 
     /// <inheritdoc />
     public SamplingResult Generate(IReadOnlyList<SamplingRequest> requests, CancellationToken cancellationToken = default) =>
@@ -51,7 +52,7 @@ public sealed class MdlmSampler : ISampler
     private readonly SamplingEngine _engine;
 
     /// <summary>Creates the sampler.</summary>
-    public MdlmSampler(DiffusionTransformer model, MdlmSamplerOptions? options = null)
+    public MdlmSampler(INetwork model, MdlmSamplerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         options ??= new MdlmSamplerOptions();
@@ -68,7 +69,7 @@ public sealed class MdlmSampler : ISampler
     public string Name => "mdlm";
 
     /// <inheritdoc />
-    public DiffusionTransformer Model => _engine.Model;
+    public INetwork Model => _engine.Model;
 
     /// <inheritdoc />
     public SamplingResult Generate(IReadOnlyList<SamplingRequest> requests, CancellationToken cancellationToken = default) =>
@@ -89,7 +90,7 @@ public sealed class BlockDiffusionSampler : ISampler
     private readonly SamplingEngine _engine;
 
     /// <summary>Creates the sampler.</summary>
-    public BlockDiffusionSampler(DiffusionTransformer model, BlockDiffusionSamplerOptions? options = null)
+    public BlockDiffusionSampler(INetwork model, BlockDiffusionSamplerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         options ??= new BlockDiffusionSamplerOptions();
@@ -108,7 +109,7 @@ public sealed class BlockDiffusionSampler : ISampler
     public string Name => "bd3lm";
 
     /// <inheritdoc />
-    public DiffusionTransformer Model => _engine.Model;
+    public INetwork Model => _engine.Model;
 
     /// <inheritdoc />
     public SamplingResult Generate(IReadOnlyList<SamplingRequest> requests, CancellationToken cancellationToken = default) =>
@@ -130,7 +131,7 @@ public sealed class AutoregressiveSampler : ISampler
     private readonly SamplingEngine _engine;
 
     /// <summary>Creates the sampler.</summary>
-    public AutoregressiveSampler(DiffusionTransformer model, AutoregressiveSamplerOptions? options = null)
+    public AutoregressiveSampler(INetwork model, AutoregressiveSamplerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         options ??= new AutoregressiveSamplerOptions();
@@ -149,7 +150,7 @@ public sealed class AutoregressiveSampler : ISampler
     public string Name => Options.Mode == AutoregressiveMode.Exact ? "ar" : "ar-timing";
 
     /// <inheritdoc />
-    public DiffusionTransformer Model => _engine.Model;
+    public INetwork Model => _engine.Model;
 
     /// <inheritdoc />
     public SamplingResult Generate(IReadOnlyList<SamplingRequest> requests, CancellationToken cancellationToken = default) =>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using EsoLM.Backends;
 using EsoLM.Caching;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
@@ -38,7 +39,7 @@ internal sealed class SequenceState
     public int OutCount;
     public int Forwards;
     public int DiffusionTokens;
-    public KvCache? Cache;
+    public IKvCache? Cache;
 
     public void Reset(int length)
     {
@@ -98,7 +99,7 @@ internal sealed class SamplingEngine
     private int _active;
     private bool _record;
 
-    public SamplingEngine(DiffusionTransformer model, SamplerOptions options, SamplingMethod method)
+    public SamplingEngine(INetwork model, SamplerOptions options, SamplingMethod method)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
@@ -111,13 +112,13 @@ internal sealed class SamplingEngine
         MaskId = model.Config.MaskTokenId;
     }
 
-    public DiffusionTransformer Model { get; }
+    public INetwork Model { get; }
 
     public SamplerOptions Options { get; }
 
     public SamplingMethod Method { get; }
 
-    public ForwardWorkspace Workspace { get; }
+    public IForwardWorkspace Workspace { get; }
 
     public TokenSelector Selector { get; }
 
@@ -196,7 +197,7 @@ internal sealed class SamplingEngine
             }
         }
 
-        int threads = Options.NoiseSource is null ? Math.Min(rows, Model.Compute.MaxDegreeOfParallelism) : 1;
+        int threads = Options.NoiseSource is null ? Math.Min(rows, Model.HostThreads) : 1;
         if (threads <= 1)
         {
             for (int i = 0; i < rows; i++)
@@ -282,8 +283,8 @@ internal sealed class SamplingEngine
             s.Seed = request.Seed;
             if (s.Cache is null || s.Cache.Capacity < length)
             {
-                s.Cache = Options.KvCacheFactory?.Create(config, config.ContextLength) ?? Model.CreateCache(config.ContextLength);
-                if (s.Cache.Capacity < length || s.Cache.Layers != config.Layers || s.Cache.Heads != config.Heads || s.Cache.HeadDim != config.HeadDim)
+                s.Cache = Options.KvCacheFactory?.Create(Model, config.ContextLength) ?? Model.CreateCache(config.ContextLength);
+                if (s.Cache.Capacity < length)
                 {
                     throw new InvalidOperationException(
                         $"The KV cache factory '{Options.KvCacheFactory?.Name}' returned a cache that does not fit the model (capacity {s.Cache.Capacity}, need {length}).");
@@ -471,7 +472,7 @@ internal sealed class SamplingEngine
             _logits = new float[Math.Max(need, _logits.Length * 3 / 2)];
         }
 
-        Model.Forward(_batch, Workspace, _logits);
+        Model.Forward(_batch, Workspace, ForwardOutput.Logits, _logits);
         ForwardPasses++;
         TokensProcessed += _batch.RowCount;
         SelectAll(v);

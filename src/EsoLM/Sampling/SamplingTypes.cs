@@ -1,3 +1,4 @@
+using EsoLM.Backends;
 using EsoLM.Modeling;
 
 namespace EsoLM.Sampling;
@@ -112,7 +113,7 @@ public interface ISampler
     string Name { get; }
 
     /// <summary>The network.</summary>
-    DiffusionTransformer Model { get; }
+    INetwork Model { get; }
 
     /// <summary>Generates every request in one batch.</summary>
     SamplingResult Generate(IReadOnlyList<SamplingRequest> requests, CancellationToken cancellationToken = default);

@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 namespace EsoLM.Tensors;
 
 /// <summary>Element-wise activations and row softmax (vectorised with <see cref="TensorPrimitives"/>).</summary>
-public static class Activations
+internal static class Activations
 {
     private const int Chunk = 512;
 

@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 namespace EsoLM.Tensors;
 
 /// <summary>Blocked attention: query blocks against packed key/value spans through the GEMM micro-kernels.</summary>
-public static unsafe partial class Attention
+internal static unsafe partial class Attention
 {
     /// <summary>Query counts from which the blocked path is used (below: one query at a time).</summary>
     internal const int BlockedMinQueries = 4;

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 namespace EsoLM.Tensors;
 
 /// <summary>Scaled dot-product attention of one head over a key/value buffer, with per-query visible key ranges.</summary>
-public static unsafe partial class Attention
+internal static unsafe partial class Attention
 {
     /// <summary>
     /// For each of <paramref name="queryCount"/> queries (row r at r·<paramref name="queryStride"/> in

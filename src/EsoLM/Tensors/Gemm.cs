@@ -5,7 +5,7 @@ namespace EsoLM.Tensors;
 /// Vector256 6×32, scalar fallback) and multithreaded on <see cref="ComputeContext.MaxDegreeOfParallelism"/> threads.
 /// Allocation-free after warm-up (per-thread scratch buffers).
 /// </summary>
-public static unsafe class Gemm
+internal static unsafe class Gemm
 {
     /// <summary>
     /// C[m, N] = A[m, K]·Wᵀ (+ bias[N]) (+ C when <paramref name="accumulate"/>), W packed [N, K].

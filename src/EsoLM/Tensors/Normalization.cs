@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 namespace EsoLM.Tensors;
 
 /// <summary>Layer normalisation without bias, as the DiT uses it, optionally fused with the adaLN modulation.</summary>
-public static class Normalization
+internal static class Normalization
 {
     /// <summary>
     /// For each of <paramref name="rows"/> rows of width <paramref name="dim"/>:
@@ -20,8 +20,11 @@ public static class Normalization
     /// <param name="scale">adaLN scale (length <paramref name="dim"/>) or empty.</param>
     /// <param name="shift">adaLN shift (length <paramref name="dim"/>) or empty.</param>
     /// <param name="eps">Variance epsilon.</param>
+    /// <param name="mean">When not empty, receives each row's mean (the activation record of training).</param>
+    /// <param name="rstd">When not empty, receives each row's 1/sqrt(var + eps).</param>
     public static void LayerNormModulated(ComputeContext context, ReadOnlySpan<float> x, Span<float> y, int rows, int dim,
-        ReadOnlySpan<float> weight, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, float eps)
+        ReadOnlySpan<float> weight, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, float eps, Span<float> mean = default,
+        Span<float> rstd = default)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
@@ -29,8 +32,38 @@ public static class Normalization
         ArgumentOutOfRangeException.ThrowIfLessThan(x.Length, rows * dim, nameof(x));
         ArgumentOutOfRangeException.ThrowIfLessThan(y.Length, rows * dim, nameof(y));
         ArgumentOutOfRangeException.ThrowIfLessThan(weight.Length, dim, nameof(weight));
+        bool record = !mean.IsEmpty;
+        if (record)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(mean.Length, rows, nameof(mean));
+            ArgumentOutOfRangeException.ThrowIfLessThan(rstd.Length, rows, nameof(rstd));
+        }
+
         if (context.Simd == SimdLevel.Scalar)
         {
+            if (record)
+            {
+                for (int r = 0; r < rows; r++)
+                {
+                    var xr = x.Slice(r * dim, dim);
+                    double sum = 0, sq = 0;
+                    for (int i = 0; i < dim; i++)
+                    {
+                        sum += xr[i];
+                    }
+
+                    float mu = (float)(sum / dim);
+                    for (int i = 0; i < dim; i++)
+                    {
+                        double t = xr[i] - mu;
+                        sq += t * t;
+                    }
+
+                    mean[r] = mu;
+                    rstd[r] = (float)(1.0 / Math.Sqrt((sq / dim) + eps));
+                }
+            }
+
             ReferenceKernels.LayerNormModulated(x, y, rows, dim, weight, scale, shift, eps);
             return;
         }
@@ -50,10 +83,16 @@ public static class Normalization
         {
             var xr = x.Slice(r * dim, dim);
             var yr = y.Slice(r * dim, dim);
-            float mean = TensorPrimitives.Sum(xr) / dim;
-            TensorPrimitives.Subtract(xr, mean, yr);
+            float mu = TensorPrimitives.Sum(xr) / dim;
+            TensorPrimitives.Subtract(xr, mu, yr);
             double var = TensorPrimitives.SumOfSquares<float>(yr) / (double)dim;
             float inv = (float)(1.0 / Math.Sqrt(var + eps));
+            if (record)
+            {
+                mean[r] = mu;
+                rstd[r] = inv;
+            }
+
             TensorPrimitives.Multiply(yr, inv, yr);
             TensorPrimitives.Multiply(yr, weight, yr);
             if (!scale.IsEmpty)

@@ -13,7 +13,7 @@ namespace EsoLM.Tensors;
 /// weights of outputs j·32 … j·32+31 contiguously, zero-padded past <see cref="Rows"/>. The buffer is 64-byte aligned
 /// and lives on the pinned object heap.
 /// </remarks>
-public sealed unsafe class PackedMatrix
+internal sealed unsafe class PackedMatrix
 {
     /// <summary>Width (outputs per panel) of the packed panels.</summary>
     public const int PanelWidth = GemmKernels.NR;

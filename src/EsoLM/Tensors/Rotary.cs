@@ -7,7 +7,7 @@ namespace EsoLM.Tensors;
 /// out_j = x_j cos θ_j − x_{j+D/2} sin θ_j, out_{j+D/2} = x_{j+D/2} cos θ_j + x_j sin θ_j, θ_j = pos·invFreq_j.
 /// Holds cos/sin tables for positions 0..<see cref="MaxPositions"/>−1, computed in float32 as the reference does.
 /// </summary>
-public sealed class RotaryTable
+internal sealed class RotaryTable
 {
     private readonly float[] _cos;
     private readonly float[] _sin;

@@ -47,7 +47,7 @@ public sealed record AdamWOptions
 /// AdamW (decoupled weight decay) with bias correction, as torch.optim.AdamW computes it. Its moments have the
 /// parameters' layout, so they are saved in checkpoints tensor by tensor and a resumed run continues exactly.
 /// </summary>
-public sealed class AdamW
+internal sealed class AdamW
 {
     /// <summary>Creates the optimizer with zero moments.</summary>
     public AdamW(ModelConfig config, AdamWOptions? options = null)

@@ -1,3 +1,4 @@
+using EsoLM.Backends;
 using EsoLM.Randomness;
 using EsoLM.Masks;
 using EsoLM.Modeling;
@@ -93,8 +94,8 @@ public sealed class EsoLmObjective
     /// Samples the corruption, runs the graph and (when <paramref name="gradients"/> is given) accumulates the gradient of
     /// <see cref="ObjectiveValue.Loss"/>. Steady state allocates nothing: the corruption buffers are reused.
     /// </summary>
-    public ObjectiveValue Evaluate(TrainingGraph graph, ReadOnlySpan<int> x, int batch, int length, ulong seed, long step,
-        ModelParameters? gradients, bool forEvaluation = false)
+    public ObjectiveValue Evaluate(ITrainingGraph graph, ReadOnlySpan<int> x, int batch, int length, ulong seed, long step,
+        IGradients? gradients, bool forEvaluation = false)
     {
         ArgumentNullException.ThrowIfNull(graph);
         CheckInput(x, batch, length);
@@ -108,15 +109,15 @@ public sealed class EsoLmObjective
     }
 
     /// <summary>Runs the graph on a given corruption (e.g. one recorded by the reference implementation).</summary>
-    public ObjectiveValue Evaluate(TrainingGraph graph, ReadOnlySpan<int> x, int batch, int length, IReadOnlyList<RowCorruption> corruption,
-        ModelParameters? gradients, bool forEvaluation = false)
+    public ObjectiveValue Evaluate(ITrainingGraph graph, ReadOnlySpan<int> x, int batch, int length, IReadOnlyList<RowCorruption> corruption,
+        IGradients? gradients, bool forEvaluation = false)
     {
         ArgumentNullException.ThrowIfNull(graph);
         CheckInput(x, batch, length);
         return Run(graph, x, batch, length, FromRows(corruption, batch, length), gradients, forEvaluation);
     }
 
-    private ObjectiveValue Run(TrainingGraph graph, ReadOnlySpan<int> x, int batch, int length, Plan plan, ModelParameters? gradients, bool forEvaluation)
+    private ObjectiveValue Run(ITrainingGraph graph, ReadOnlySpan<int> x, int batch, int length, Plan plan, IGradients? gradients, bool forEvaluation)
     {
         BuildFrom(x, batch, length, plan, _batch, forEvaluation);
         graph.Run(_batch, gradients);

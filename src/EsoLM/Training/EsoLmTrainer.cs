@@ -1,3 +1,5 @@
+using EsoLM.Backends;
+using EsoLM.Backends.Cpu;
 using System.Diagnostics;
 using EsoLM.Evaluation;
 using EsoLM.IO;
@@ -17,22 +19,27 @@ public sealed class EsoLmTrainer
 {
     private readonly TokenDataset _data;
     private readonly EsoLmObjective _objective;
-    private readonly TrainingGraph _graph;
-    private readonly ModelParameters _gradients;
-    private readonly AdamW _optimizer;
-    private readonly ExponentialMovingAverage _ema;
+    private readonly ITrainingGraph _graph;
+    private readonly IGradients _gradients;
+    private readonly ITrainingState _state;
     private readonly LearningRateSchedule _schedule;
     private readonly int[] _batchTokens;
 
     /// <summary>Starts a run from the reference initialisation (seeded by <see cref="TrainerOptions.Seed"/>).</summary>
+    /// <param name="config">The model shape.</param>
+    /// <param name="objective">Objective settings.</param>
+    /// <param name="options">Run settings.</param>
+    /// <param name="data">The training rows.</param>
+    /// <param name="backend">The compute backend the weights, gradients and optimizer state live on; null = <see cref="CpuBackend.Default"/>.</param>
+    /// <param name="tokenizer">The tokenizer stored with checkpoints and the model file.</param>
     public EsoLmTrainer(ModelConfig config, ObjectiveOptions objective, TrainerOptions options, TokenDataset data,
-        ComputeContext? compute = null, TokenizerDescription? tokenizer = null)
-        : this(ModelParameters.CreateInitialized(Checked(config, data), options?.Seed ?? 1), null, objective, options!, data, compute, tokenizer)
+        IComputeBackend? backend = null, TokenizerDescription? tokenizer = null)
+        : this(ModelParameters.CreateInitialized(Checked(config, data), options?.Seed ?? 1), null, objective, options!, data, backend, tokenizer)
     {
     }
 
     private EsoLmTrainer(ModelParameters parameters, CheckpointState? resume, ObjectiveOptions objective, TrainerOptions options, TokenDataset data,
-        ComputeContext? compute, TokenizerDescription? tokenizer)
+        IComputeBackend? backend, TokenizerDescription? tokenizer)
     {
         ArgumentNullException.ThrowIfNull(objective);
         ArgumentNullException.ThrowIfNull(options);
@@ -44,28 +51,25 @@ public sealed class EsoLmTrainer
         ObjectiveOptions = objective;
         Tokenizer = tokenizer;
         _data = data;
-        Model = new DiffusionTransformer(parameters, compute);
+        Model = (backend ?? CpuBackend.Default).Load(parameters);
         _objective = new EsoLmObjective(objective, parameters.Config.MaskTokenId);
-        _graph = new TrainingGraph(Model) { DropoutRate = options.Dropout };
-        _gradients = ModelParameters.CreateZero(parameters.Config);
-        _optimizer = new AdamW(parameters.Config, options.Optimizer);
-        _ema = new ExponentialMovingAverage(parameters, options.EmaDecay);
+        _graph = Model.CreateTrainingGraph();
+        _graph.DropoutRate = options.Dropout;
+        _gradients = Model.CreateGradients();
+        _state = Model.CreateTrainingState(options.Optimizer, options.EmaDecay);
         _schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, options.Steps, options.Decay);
         _batchTokens = new int[options.BatchSize * data.Length];
         if (resume is not null)
         {
-            _ema.Shadow.CopyFrom(resume.Ema);
-            _ema.UpdateCount = resume.EmaUpdates;
-            _optimizer.FirstMoment.CopyFrom(resume.FirstMoment);
-            _optimizer.SecondMoment.CopyFrom(resume.SecondMoment);
-            _optimizer.StepCount = resume.OptimizerSteps;
+            _state.Restore(new TrainingStateSnapshot(resume.Parameters, resume.Ema, resume.FirstMoment, resume.SecondMoment,
+                resume.OptimizerSteps, resume.EmaUpdates));
             Step = resume.Step;
         }
     }
 
     /// <summary>Continues a run from a checkpoint. The model config, objective, data and step-defining settings must match.</summary>
     public static EsoLmTrainer Resume(string checkpointPath, ObjectiveOptions objective, TrainerOptions options, TokenDataset data,
-        ComputeContext? compute = null)
+        IComputeBackend? backend = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(checkpointPath);
         ArgumentNullException.ThrowIfNull(objective);
@@ -93,7 +97,7 @@ public sealed class EsoLmTrainer
             throw new ArgumentOutOfRangeException(nameof(options), options.Steps, $"The checkpoint is already at step {state.Step}, past --steps {options.Steps}.");
         }
 
-        return new EsoLmTrainer(state.Parameters, state, objective, options, data, compute, state.Tokenizer);
+        return new EsoLmTrainer(state.Parameters, state, objective, options, data, backend, state.Tokenizer);
     }
 
     /// <summary>Checks that a model config and a checkpoint's agree, naming the difference (used before resuming with a given config).</summary>
@@ -108,11 +112,11 @@ public sealed class EsoLmTrainer
         }
     }
 
-    /// <summary>The network being trained (raw weights).</summary>
-    public DiffusionTransformer Model { get; }
+    /// <summary>The network being trained (raw weights), on its backend.</summary>
+    public INetwork Model { get; }
 
-    /// <summary>The EMA weights (what inference should use).</summary>
-    public ModelParameters EmaParameters => _ema.Shadow;
+    /// <summary>A host copy of the EMA weights (what inference should use).</summary>
+    public ModelParameters EmaParameters => _state.CopyEmaToHost();
 
     /// <summary>Run settings.</summary>
     public TrainerOptions Options { get; }
@@ -166,7 +170,7 @@ public sealed class EsoLmTrainer
         _gradients.Clear();
         _graph.DropoutSeed = Randomness.CounterHash.Key(Options.Seed, (ulong)Step, 0xD0);
         var value = _objective.Evaluate(_graph, _batchTokens, b, length, Options.Seed, Step, _gradients);
-        double norm = GradientNorm();
+        double norm = _gradients.Norm();
         if (!double.IsFinite(value.Loss) || !double.IsFinite(norm))
         {
             throw new TrainingDivergedException(
@@ -177,30 +181,28 @@ public sealed class EsoLmTrainer
 
         if (Options.GradientClip > 0 && norm > Options.GradientClip)
         {
-            float scale = (float)(Options.GradientClip / (norm + 1e-6));
-            foreach (var t in _gradients.Tensors)
-            {
-                System.Numerics.Tensors.TensorPrimitives.Multiply(t.Data, scale, t.Data);
-            }
+            _gradients.Scale((float)(Options.GradientClip / (norm + 1e-6)));
         }
 
-        _optimizer.Step(Model.Parameters, _gradients, _schedule.At(Step));
-        Model.RefreshFromParameters();
-        _ema.Update(Model.Parameters);
+        _state.Update(_gradients, _schedule.At(Step));
+        _state.UpdateEma();
         Step++;
         return value.Loss;
     }
 
     /// <summary>Writes the training state (atomically).</summary>
-    public void SaveCheckpoint(string path) => Checkpoint.Save(path, new CheckpointState(Model.Config, Model.Parameters, _ema.Shadow,
-        _optimizer.FirstMoment, _optimizer.SecondMoment, Step, _optimizer.StepCount, _ema.UpdateCount, Checkpoint.Describe(ObjectiveOptions),
-        Checkpoint.Describe(Options), _data.Fingerprint, Tokenizer));
+    public void SaveCheckpoint(string path)
+    {
+        var s = _state.CopyToHost();
+        Checkpoint.Save(path, new CheckpointState(Model.Config, s.Parameters, s.Ema, s.FirstMoment, s.SecondMoment, Step, s.OptimizerSteps,
+            s.EmaUpdates, Checkpoint.Describe(ObjectiveOptions), Checkpoint.Describe(Options), _data.Fingerprint, Tokenizer));
+    }
 
     /// <summary>Writes the EMA weights as a model file (atomically), with the objective settings in the metadata.</summary>
     public void SaveModel(string path, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()) { ["esolm.objective"] = Checkpoint.Describe(ObjectiveOptions) };
-        ModelFile.Save(path, _ema.Shadow, Tokenizer, meta);
+        ModelFile.Save(path, _state.CopyEmaToHost(), Tokenizer, meta);
     }
 
     /// <summary>NELBO perplexity of the held-out rows under the EMA weights (fixed seed, ELBO weights, training α0 and split).</summary>
@@ -211,20 +213,9 @@ public sealed class EsoLmTrainer
             throw new InvalidOperationException("The dataset has no validation rows.");
         }
 
-        var ema = new DiffusionTransformer(_ema.Shadow, Model.Compute);
+        var ema = Model.Backend.Load(_state.CopyEmaToHost());
         var rows = Enumerable.Range(0, _data.ValidationRows).Select(i => (ReadOnlyMemory<int>)_data.ValidationRow(i).ToArray()).ToArray();
         return NelboEvaluator.Evaluate(ema, ObjectiveOptions, rows.Length, _data.Length, i => rows[i], batchSize, seed: 12345, cancellationToken);
-    }
-
-    private double GradientNorm()
-    {
-        double s = 0;
-        foreach (var t in _gradients.Tensors)
-        {
-            s += System.Numerics.Tensors.TensorPrimitives.SumOfSquares(t.Data);
-        }
-
-        return Math.Sqrt(s);
     }
 
     private static ModelConfig Checked(ModelConfig config, TokenDataset data)

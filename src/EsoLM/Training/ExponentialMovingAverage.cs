@@ -6,7 +6,7 @@ namespace EsoLM.Training;
 /// EMA of the parameters with the reference warm-up: at update n (counted from 1), decay_n = min(decay, (1 + n)/(10 + n))
 /// and shadow −= (1 − decay_n)·(shadow − param). Inference and evaluation use the shadow weights.
 /// </summary>
-public sealed class ExponentialMovingAverage
+internal sealed class ExponentialMovingAverage
 {
     /// <summary>Starts the average at the current parameters.</summary>
     public ExponentialMovingAverage(ModelParameters parameters, double decay = 0.9999)

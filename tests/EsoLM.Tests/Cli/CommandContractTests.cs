@@ -15,7 +15,7 @@ public sealed class CommandContractTests : IDisposable
     [Fact]
     public void Check_parity_prints_cases_max_abs_diff_and_passed()
     {
-        var (code, stdout, stderr) = CliRunner.Run("check-parity", "--golden", SharedData.Reference, "--json");
+        var (code, stdout, stderr) = CliRunner.Run("check-parity", "--golden", SharedData.Reference, "--backend", "cpu", "--json");
         Assert.True(code == 0, stderr);
         using var doc = JsonDocument.Parse(stdout);
         Assert.True(doc.RootElement.GetProperty("cases").GetInt32() >= 19);
@@ -84,6 +84,7 @@ public sealed class CommandContractTests : IDisposable
     [InlineData("check-parity", "--golden", "/no/such/golden")]
     [InlineData("train", "--corpus", "/no/such/corpus.txt", "--steps", "1")]
     [InlineData("train", "--variant", "C", "--steps", "1")]
+    [InlineData("bench", "train", "--backend", "tpu")]
     public void Bad_input_is_one_clear_error_line_without_a_stack_trace(params string[] args)
     {
         var (code, stdout, stderr) = CliRunner.Run(args);

@@ -164,10 +164,10 @@ public sealed class AddEsoLmTests
 
         public string Name => "counting";
 
-        public EsoLM.Caching.KvCache Create(ModelConfig config, int capacity)
+        public EsoLM.Backends.IKvCache Create(EsoLM.Backends.INetwork network, int capacity)
         {
             Created++;
-            return new EsoLM.Caching.KvCache(config, capacity);
+            return network.CreateCache(capacity);
         }
     }
 
@@ -196,7 +196,7 @@ public sealed class AddEsoLmTests
             using var provider = services.BuildServiceProvider(Strict);
             provider.GetRequiredService<IStartupValidator>().Validate();
             var generator = provider.GetRequiredService<EsoLmGenerator>();
-            Assert.Equal(1, generator.Model.Transformer.Compute.MaxDegreeOfParallelism);
+            Assert.Equal(1, generator.Model.Transformer.HostThreads);
             var a = generator.Generate(new GenerationRequest("a") { Seed = 9 });
             var b = new EsoLmGenerator(TinyModels.Model(), new EsoLmOptions { MaxNewTokens = 4 }).Generate(new GenerationRequest("a") { Seed = 9 });
             Assert.Equal(b.TokenIds, a.TokenIds);
@@ -239,7 +239,7 @@ public sealed class RecordingSamplerFactory : ISamplerFactory
 
     public GenerationSettings? LastSettings { get; private set; }
 
-    public ISampler Create(DiffusionTransformer model, GenerationSettings settings)
+    public ISampler Create(EsoLM.Backends.INetwork model, GenerationSettings settings)
     {
         Interlocked.Increment(ref _created);
         LastSettings = settings;
@@ -250,7 +250,7 @@ public sealed class RecordingSamplerFactory : ISamplerFactory
     {
         public string Name => "recording";
 
-        public DiffusionTransformer Model => inner.Model;
+        public EsoLM.Backends.INetwork Model => inner.Model;
 
         public SamplingResult Generate(IReadOnlyList<SamplingRequest> requests, CancellationToken cancellationToken = default)
         {

@@ -1,3 +1,5 @@
+using EsoLM.Backends;
+using EsoLM.Backends.Cpu;
 using System.Text;
 using EsoLM.Caching;
 using EsoLM.Hosting;
@@ -127,10 +129,10 @@ public sealed class GuideSnippetTests
 
         public string Name => "pooled";
 
-        public KvCache Create(ModelConfig config, int capacity)
+        public IKvCache Create(INetwork network, int capacity)
         {
             Interlocked.Increment(ref _created);
-            return new KvCache(config, capacity);
+            return network.CreateCache(capacity);   // the storage belongs to the network's backend
         }
     }
     #endregion
@@ -183,11 +185,12 @@ public sealed class GuideSnippetTests
 
         #region compute-context
         var compute = new ComputeContext(maxDegreeOfParallelism: 2, simd: SimdLevel.Auto);   // Auto = widest accelerated
-        var model = new EsoLmModel(new DiffusionTransformer(parameters, compute), TinyModels.Tokenizer);
-        // A saved model: EsoLmModel.Load("model.safetensors", compute); with DI: options.Threads.
+        var backend = new CpuBackend(compute);                                                 // the managed engine
+        var model = new EsoLmModel(backend.Load(parameters), TinyModels.Tokenizer);
+        // A saved model: EsoLmModel.Load("model.safetensors", backend); with DI: options.Backend and options.Threads.
         #endregion
 
-        var scalar = new EsoLmModel(new DiffusionTransformer(parameters, new ComputeContext(1, SimdLevel.Scalar)), TinyModels.Tokenizer);
+        var scalar = new EsoLmModel(new CpuBackend(new ComputeContext(1, SimdLevel.Scalar)).Load(parameters), TinyModels.Tokenizer);
         Assert.Equal(ComputeContext.BestAvailable, compute.Simd);
         Assert.Equal(2, compute.MaxDegreeOfParallelism);
 

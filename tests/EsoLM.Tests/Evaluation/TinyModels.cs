@@ -40,7 +40,7 @@ internal static class TinyModels
         var data = Data();
         var trainer = new EsoLmTrainer(Config(), new ObjectiveOptions { Alpha0 = alpha0, Variant = variant },
             new TrainerOptions { Steps = steps, BatchSize = 16, LearningRate = 3e-3, WarmupSteps = 10, Seed = 5, EmaDecay = 0.9 },
-            data, new ComputeContext(2), Tokenizer.Describe());
+            data, new EsoLM.Backends.Cpu.CpuBackend(new ComputeContext(2)), Tokenizer.Describe());
         trainer.Train();
         return (trainer, data);
     }

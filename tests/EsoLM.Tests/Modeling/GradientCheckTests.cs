@@ -40,7 +40,7 @@ public sealed class GradientCheckTests(ITestOutputHelper output)
         var graph = new TrainingGraph(model) { DropoutRate = dropout, DropoutSeed = 99 };
         var batch = BuildBatch(mode, variant, new Random(7));
         var grads = ModelParameters.CreateZero(config);
-        graph.Run(batch, grads);
+        graph.RunHost(batch, grads);
 
         var rng = new Random(3);
         int checkedCount = 0;
@@ -57,10 +57,10 @@ public sealed class GradientCheckTests(ITestOutputHelper output)
                 const float h = 1e-2f;
                 t.Data[i] = saved + h;
                 model.RefreshFromParameters();
-                double up = graph.Run(batch, null).Loss;
+                double up = graph.RunHost(batch, null).Loss;
                 t.Data[i] = saved - h;
                 model.RefreshFromParameters();
-                double down = graph.Run(batch, null).Loss;
+                double down = graph.RunHost(batch, null).Loss;
                 t.Data[i] = saved;
                 model.RefreshFromParameters();
                 double fd = (up - down) / (2 * h);
@@ -85,17 +85,17 @@ public sealed class GradientCheckTests(ITestOutputHelper output)
         var graph = new TrainingGraph(model);
         var batch = BuildBatch("diffusion", EsoLmVariant.B, new Random(7));
         var grads = ModelParameters.CreateZero(config);
-        graph.Run(batch, grads);
+        graph.RunHost(batch, grads);
         var t = parameters["blocks.1.attn_qkv.weight"];
         var g = grads[t.Name].Data;
         int i = Enumerable.Range(0, g.Length).MaxBy(j => Math.Abs(g[j]));
         float saved = t.Data[i];
         t.Data[i] = saved + 1e-2f;
         model.RefreshFromParameters();
-        double up = graph.Run(batch, null).Loss;
+        double up = graph.RunHost(batch, null).Loss;
         t.Data[i] = saved - 1e-2f;
         model.RefreshFromParameters();
-        double down = graph.Run(batch, null).Loss;
+        double down = graph.RunHost(batch, null).Loss;
         double fd = (up - down) / 2e-2;
         Assert.True(Math.Abs(fd) > 1e-2, "the chosen entry must matter");
         Assert.False(Math.Abs(fd + g[i]) <= 2e-3 + (2e-2 * Math.Abs(fd)), "a sign-flipped gradient passed the tolerance");

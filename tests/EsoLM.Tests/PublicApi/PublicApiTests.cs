@@ -12,7 +12,7 @@ namespace EsoLM.Tests.PublicApi;
 /// </summary>
 public sealed class PublicApiTests
 {
-    public static TheoryData<string> Assemblies => new() { "EsoLM", "EsoLM.Extensions.AI", "EsoLM.ML" };
+    public static TheoryData<string> Assemblies => new() { "EsoLM", "EsoLM.Extensions.AI", "EsoLM.ML", "EsoLM.TorchSharp" };
 
     [Theory]
     [MemberData(nameof(Assemblies))]
@@ -22,6 +22,7 @@ public sealed class PublicApiTests
         {
             "EsoLM" => typeof(EsoLmGenerator).Assembly,
             "EsoLM.ML" => typeof(EsoLM.ML.EsoLmCatalog).Assembly,
+            "EsoLM.TorchSharp" => typeof(EsoLM.TorchSharp.TorchBackend).Assembly,
             _ => typeof(EsoLmChatClient).Assembly,
         };
         var actual = Dump(assembly);

@@ -62,6 +62,7 @@ public sealed partial class DocsSnippetTests
         var root = PublicApiTests.RepositoryRoot();
         var sources = Directory.EnumerateFiles(Path.Combine(root, "samples"), "*.cs", SearchOption.AllDirectories)
             .Concat(Directory.EnumerateFiles(Path.Combine(root, "tests", "EsoLM.Tests"), "*.cs", SearchOption.AllDirectories))
+            .Concat(Directory.EnumerateFiles(Path.Combine(root, "tests", "EsoLM.TorchSharp.Tests"), "*.cs", SearchOption.AllDirectories))
             .Where(p => !p.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
             .Select(p => Normalize(File.ReadAllText(p)))
             .ToList();
