@@ -1,6 +1,7 @@
 #pragma warning disable CA2208 // Errors name the offending command-line option, not a method parameter.
 using EsoLM.Text;
 using EsoLM.Text.Grammar;
+using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Cli;
 
@@ -52,7 +53,7 @@ internal static class CorpusSource
     /// <c>char:FILE</c>, <c>word:FILE</c>), or <c>char</c> / <c>word</c> = characters / word pieces of the corpus (for the
     /// built-in language: its alphabet / its words). Default: <c>word</c> for the built-in language, <c>byte</c> otherwise.
     /// </summary>
-    public static ITokenizer Tokenizer(string? spec, IReadOnlyList<string> corpus, IReadOnlyList<string> documents)
+    public static Tokenizer Tokenizer(string? spec, IReadOnlyList<string> corpus, IReadOnlyList<string> documents)
     {
         bool builtinOnly = corpus.All(c => c == BuiltIn);
         spec ??= builtinOnly ? "word" : "byte";

@@ -160,7 +160,7 @@ public sealed class EsoLmTrainingOptions
     public EsoLmGenerationOptions Generation { get; set; } = new();
 
     /// <summary>The tokenizer; null builds a character tokenizer (with an unknown-character token) from the column.</summary>
-    public ITokenizer? Tokenizer { get; set; }
+    public Microsoft.ML.Tokenizers.Tokenizer? Tokenizer { get; set; }
 
     /// <summary>Architecture: context length L (training rows and generation length).</summary>
     public int ContextLength { get; set; } = 64;

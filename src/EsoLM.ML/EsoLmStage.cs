@@ -6,6 +6,7 @@ using EsoLM.Masks;
 using EsoLM.IO;
 using EsoLM.Modeling;
 using EsoLM.Training;
+using EsoLM.Text;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -279,7 +280,7 @@ internal sealed class ScoringStage : EsoLmStage
     internal double Score(string text)
     {
         var ids = Model.Tokenizer.Encode(text);
-        if (Model.Tokenizer.EndOfTextId is int eos)
+        if (TokenizerVocabulary.Of(Model.Tokenizer).EndOfTextId is int eos)
         {
             ids = [.. ids, eos];
         }

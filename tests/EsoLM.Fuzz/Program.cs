@@ -92,12 +92,12 @@ public static class Program
     {
         var rng = new Random(seed);
         var seeds = new List<byte[]>();
-        foreach (var (tokenizer, vocab) in new (ITokenizer, int)[]
+        foreach (var (tokenizer, vocab) in new (Microsoft.ML.Tokenizers.Tokenizer, int)[]
                  {
                      (new ByteTokenizer(), 258), (CharTokenizer.FromCorpus("abcdefgh ."), 0), (WordTokenizer.FromCorpus("the cat sat on the mat", withUnknownToken: true), 0),
                  })
         {
-            int v = vocab > 0 ? vocab : tokenizer.VocabularySize + 1;
+            int v = vocab > 0 ? vocab : TokenizerVocabulary.Of(tokenizer).Size + 1;
             var config = new ModelConfig
             {
                 VocabSize = v, MaskTokenId = v - 1, HiddenSize = 16, Heads = 2, Layers = 2, CondDim = 8, MlpRatio = 2, ContextLength = 16,
@@ -356,6 +356,8 @@ public static class Program
             WordTokenizer.FromCorpus("the cat sat on the mat; the dog", withUnknownToken: true).Describe(),
             WordTokenizer.FromCorpus("a b c").Describe(),
             TokenizerFactory.FromSpec("gpt2:" + gpt2).Describe(),
+            TokenizerFactory.FromSpec("gpt2:" + gpt2, allowSpecial: true).Describe(),
+            TokenizerFactory.FromSpec("tiktoken:gpt2").Describe(),
         };
         string[] kinds = [.. seeds.Select(s => s.Kind).Distinct(), "nope", ""];
         for (int i = 0; i < cases; i++)
@@ -373,17 +375,18 @@ public static class Program
             RunCase(summary, $"tokenizer #{i} ({kind})", () =>
             {
                 var tokenizer = TokenizerFactory.FromDescription(description);
-                var ids = tokenizer.Encode("hello the cat <|endoftext|> é 😀", allowSpecial: true);
+                var ids = tokenizer.Encode("hello the cat <|endoftext|> é 😀");
+                var size = TokenizerVocabulary.Of(tokenizer).Size;
                 foreach (var id in ids)
                 {
-                    if ((uint)id >= (uint)tokenizer.VocabularySize)
+                    if ((uint)id >= (uint)size)
                     {
-                        throw new InvalidOperationException($"Encode produced id {id} outside the vocabulary {tokenizer.VocabularySize}.");
+                        throw new InvalidOperationException($"Encode produced id {id} outside the vocabulary {size}.");
                     }
                 }
 
                 _ = tokenizer.Decode(ids);
-                _ = tokenizer.Decode([tokenizer.VocabularySize - 1, 0]);
+                _ = tokenizer.Decode([size - 1, 0]);
             });
         }
     }

@@ -7,6 +7,8 @@ using EsoLM.Sampling;
 using EsoLM.Tensors;
 using EsoLM.Text.Grammar;
 using Spectre.Console;
+using EsoLM.Text;
+using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Cli.Commands;
 
@@ -45,7 +47,7 @@ internal static class DemoCommand
 
             var backend = BackendOption.Resolve(null, pr.GetValue(threads));
             var tok = eso.Tokenizer;
-            int eos = tok.EndOfTextId!.Value, len = pr.GetValue(length), count = pr.GetValue(samples);
+            int eos = TokenizerVocabulary.Of(tok).EndOfTextId!.Value, len = pr.GetValue(length), count = pr.GetValue(samples);
             var selection = TokenSelectionOptions.Default with { TopP = 0.9 };
             var requests = Enumerable.Range(0, count)
                 .Select(i => new SamplingRequest { SequenceId = i, Seed = pr.GetValue(seed) + 100, Prompt = [eos] }).ToArray();
@@ -90,7 +92,7 @@ internal static class DemoCommand
         return cmd;
     }
 
-    private static SampleRun Measure(ISampler sampler, SamplingRequest[] requests, Text.ITokenizer tokenizer)
+    private static SampleRun Measure(ISampler sampler, SamplingRequest[] requests, Tokenizer tokenizer)
     {
         var result = sampler.Generate(requests);
         // Drop the prompt (the end-of-text token) and decode.

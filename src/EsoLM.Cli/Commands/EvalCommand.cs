@@ -12,6 +12,7 @@ using EsoLM.Sampling;
 using EsoLM.Tensors;
 using EsoLM.Text;
 using EsoLM.Training;
+using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Cli.Commands;
 
@@ -103,7 +104,7 @@ internal static class EvalCommand
         foreach (var d in docs)
         {
             evalTokens.AddRange(tok.Encode(d));
-            if (tok.EndOfTextId is int eos)
+            if (TokenizerVocabulary.Of(tok).EndOfTextId is int eos)
             {
                 evalTokens.Add(eos);
             }
@@ -216,7 +217,7 @@ internal static class EvalCommand
         }
     }
 
-    private static void Sample(EvalSettings s, ModelFileContents file, ITokenizer tok, INetwork net, ObjectiveOptions objective, EvalReport report,
+    private static void Sample(EvalSettings s, ModelFileContents file, Tokenizer tok, INetwork net, ObjectiveOptions objective, EvalReport report,
         TextWriter log)
     {
         int length = file.Config.ContextLength;

@@ -12,6 +12,7 @@ using EsoLM.Sampling;
 using EsoLM.Tensors;
 using EsoLM.Text;
 using EsoLM.Training;
+using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Cli.Commands;
 
@@ -305,7 +306,7 @@ internal static class SampleCommand
 
     private static string OneLine(string text) => text.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
 
-    private static string ToJson(SamplingResult result, ITokenizer tokenizer, string name, double seconds, double tokensPerSecond)
+    private static string ToJson(SamplingResult result, Tokenizer tokenizer, string name, double seconds, double tokensPerSecond)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream))

@@ -13,7 +13,7 @@ internal static class TokenizeCommand
     {
         var tokenizerOption = new Option<string>("--tokenizer")
         {
-            Description = "Tokenizer spec: " + TokenizerFactory.AcceptedSpecs + ".",
+            Description = "Tokenizer spec: " + TokenizerFactory.AcceptedSpecs + "; or 'char' / 'word' (built from the text file itself).",
             Required = true,
         };
         var textFileOption = new Option<string>("--text-file")
@@ -40,8 +40,14 @@ internal static class TokenizeCommand
     private static int Run(string spec, string textFile, bool allowSpecial)
     {
         CliFiles.RequireFile(textFile, "--text-file", "Text file");
-        var tokenizer = TokenizerFactory.FromSpec(spec);
-        var ids = tokenizer.Encode(File.ReadAllText(textFile, Encoding.UTF8), allowSpecial);
+        var text = File.ReadAllText(textFile, Encoding.UTF8);
+        var tokenizer = spec switch
+        {
+            CharTokenizer.Kind => CharTokenizer.FromCorpus(text, allowSpecialTokens: allowSpecial),
+            WordTokenizer.Kind => WordTokenizer.FromCorpus(text, allowSpecialTokens: allowSpecial),
+            _ => TokenizerFactory.FromSpec(spec, allowSpecial),
+        };
+        var ids = tokenizer.Encode(text);
         var json = new StringBuilder((ids.Length * 6) + 2).Append('[');
         for (var i = 0; i < ids.Length; i++)
         {

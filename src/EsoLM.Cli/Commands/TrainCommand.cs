@@ -10,6 +10,8 @@ using EsoLM.Modeling;
 using EsoLM.Tensors;
 using EsoLM.Training;
 using Spectre.Console;
+using EsoLM.Text;
+using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Cli.Commands;
 
@@ -23,7 +25,7 @@ internal static class TrainCommand
     public static Command Create()
     {
         var corpus = new Option<string[]>("--corpus") { Description = "builtin:grammar or text files (one document each).", DefaultValueFactory = _ => [CorpusSource.BuiltIn], AllowMultipleArgumentsPerToken = true };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "char (from the corpus), byte, gpt2:DIR or char:FILE. Default: char for builtin:grammar, byte otherwise." };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "char or word (from the corpus), byte, gpt2:DIR, tiktoken:NAME, bert:VOCAB.txt, sentencepiece:MODEL, char:FILE or word:FILE. Default: word for builtin:grammar, byte otherwise." };
         var variant = new Option<string>("--variant") { Description = "Attention variant: B (causal, KV cache in both phases), A (clean tokens bidirectional), or MDLM (the bidirectional baseline; needs --alpha0 1).", DefaultValueFactory = _ => "B" };
         var alpha0 = new Option<double>("--alpha0") { Description = "α0 in [0,1]: 0 = autoregressive, 1 = masked diffusion.", DefaultValueFactory = _ => 0.25 };
         var layers = new Option<int>("--layers") { Description = "Transformer blocks.", DefaultValueFactory = _ => 4 };
@@ -136,12 +138,12 @@ internal static class TrainCommand
 
         var docs = CorpusSource.Documents(s.Corpus, s.Seed, s.Documents);
         var tok = CorpusSource.Tokenizer(s.Tokenizer, s.Corpus, docs);
-        Option(tok.VocabularySize < ModelConfig.MaxVocabSize, "--tokenizer", s.Tokenizer ?? "(default)",
-            $"gives {tok.VocabularySize} ids, more than a model can hold ({ModelConfig.MaxVocabSize - 1} + the mask)");
+        Option(TokenizerVocabulary.Of(tok).ModelVocabularySize <= ModelConfig.MaxVocabSize, "--tokenizer", s.Tokenizer ?? "(default)",
+            $"gives {TokenizerVocabulary.Of(tok).Size} ids, more than a model can hold ({ModelConfig.MaxVocabSize - 1} + the mask)");
         var config = new ModelConfig
         {
-            VocabSize = tok.VocabularySize + 1,
-            MaskTokenId = tok.VocabularySize,
+            VocabSize = TokenizerVocabulary.Of(tok).ModelVocabularySize,
+            MaskTokenId = TokenizerVocabulary.Of(tok).ModelMaskTokenId,
             HiddenSize = s.Hidden,
             Heads = s.Heads,
             Layers = s.Layers,
@@ -328,7 +330,7 @@ internal static class TrainCommand
         int CheckpointEvery, string Output, string? Resume, string Backend = "cpu");
 
     internal sealed record TrainReport(int Steps, double TrainLoss, double ValidationPerplexity, double TokensPerSecond, double Seconds, string ModelPath,
-        string CheckpointPath, EsoLmTrainer Trainer, Text.ITokenizer Tokenizer)
+        string CheckpointPath, EsoLmTrainer Trainer, Tokenizer Tokenizer)
     {
         public string ToJson()
         {

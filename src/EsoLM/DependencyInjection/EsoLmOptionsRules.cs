@@ -7,6 +7,7 @@ using EsoLM.Masks;
 using EsoLM.Schedules;
 using EsoLM.Text;
 using Microsoft.Extensions.Options;
+using Microsoft.ML.Tokenizers;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -26,7 +27,7 @@ internal sealed class EsoLmOptionsRules(IServiceProvider services, IEnumerable<E
         CheckKey<IComputeBackend>(nameof(options.Backend), options.Backend, errors);
         if (options.Tokenizer is not null)
         {
-            CheckKey<ITokenizer>(nameof(options.Tokenizer), options.Tokenizer, errors);
+            CheckKey<Tokenizer>(nameof(options.Tokenizer), options.Tokenizer, errors);
         }
 
         bool inCode = services.GetService<EsoLmInCodeModel>() is not null;
@@ -95,8 +96,8 @@ internal sealed class EsoLmOptionsRules(IServiceProvider services, IEnumerable<E
 
         try
         {
-            ITokenizer? tokenizer = options.Tokenizer is { } key
-                ? services.GetKeyedService<ITokenizer>(key)
+            Tokenizer? tokenizer = options.Tokenizer is { } key
+                ? services.GetKeyedService<Tokenizer>(key)
                 : description is null ? null : TokenizerFactory.FromDescription(description);
             if (tokenizer is null && options.Tokenizer is null)
             {
@@ -104,7 +105,7 @@ internal sealed class EsoLmOptionsRules(IServiceProvider services, IEnumerable<E
             }
             else if (tokenizer is not null)
             {
-                ModelFile.CheckTokenizerCoversModel(tokenizer.VocabularySize, config);
+                ModelFile.CheckTokenizerCoversModel(TokenizerVocabulary.Of(tokenizer).Size, config);
             }
         }
         catch (Exception e) when (e is ArgumentException or InvalidDataException or System.Text.Json.JsonException)

@@ -8,6 +8,7 @@ using EsoLM.Tensors;
 using EsoLM.Text;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Microsoft.ML.Tokenizers;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -68,7 +69,7 @@ public static class EsoLmServiceCollectionExtensions
 
             var loaded = EsoLmModel.Load(path, backend, strategies);
             return options.Tokenizer is { } key
-                ? new EsoLmModel(loaded.Transformer, strategies.GetStrategy<ITokenizer>(key), loaded.Metadata, loaded.Training)
+                ? new EsoLmModel(loaded.Transformer, strategies.GetStrategy<Tokenizer>(key), loaded.Metadata, loaded.Training)
                 : loaded;
         });
         services.TryAddSingleton(sp => new EsoLmGenerator(
@@ -173,7 +174,7 @@ public static class EsoLmBuilderExtensions
     /// <param name="key">The key.</param>
     /// <param name="tokenizer">The tokenizer.</param>
     /// <returns>The builder.</returns>
-    public static IEsoLmBuilder AddTokenizer(this IEsoLmBuilder builder, string key, ITokenizer tokenizer) => AddInstance(builder, key, tokenizer);
+    public static IEsoLmBuilder AddTokenizer(this IEsoLmBuilder builder, string key, Tokenizer tokenizer) => AddInstance(builder, key, tokenizer);
 
     /// <summary>Registers (or replaces) a tokenizer type under <paramref name="key"/>.</summary>
     /// <typeparam name="T">The tokenizer type (constructed by DI, singleton).</typeparam>
@@ -181,7 +182,7 @@ public static class EsoLmBuilderExtensions
     /// <param name="key">The key.</param>
     /// <returns>The builder.</returns>
     public static IEsoLmBuilder AddTokenizer<T>(this IEsoLmBuilder builder, string key)
-        where T : class, ITokenizer => Add<ITokenizer, T>(builder, key);
+        where T : Tokenizer => Add<Tokenizer, T>(builder, key);
 
     /// <summary>Uses a model built in code instead of loading <c>EsoLmOptions.ModelPath</c>.</summary>
     /// <param name="builder">The builder.</param>

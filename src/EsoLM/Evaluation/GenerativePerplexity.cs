@@ -3,6 +3,7 @@ using EsoLM.Masks;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
 using EsoLM.Text;
+using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Evaluation;
 
@@ -31,14 +32,14 @@ public sealed class GenerativePerplexityScorer
     /// <summary>Creates a scorer.</summary>
     /// <param name="scorer">The AR model (trained with α0 = 0), with its EMA weights.</param>
     /// <param name="tokenizer">The scorer's tokenizer.</param>
-    public GenerativePerplexityScorer(INetwork scorer, ITokenizer tokenizer)
+    public GenerativePerplexityScorer(INetwork scorer, Tokenizer tokenizer)
     {
         ArgumentNullException.ThrowIfNull(scorer);
         ArgumentNullException.ThrowIfNull(tokenizer);
-        if (tokenizer.VocabularySize > scorer.Config.VocabSize)
+        if (TokenizerVocabulary.Of(tokenizer).Size > scorer.Config.VocabSize)
         {
             throw new ArgumentException(
-                $"The scorer's tokenizer has {tokenizer.VocabularySize} ids but the scorer model's vocabulary is {scorer.Config.VocabSize}: they do not belong together.",
+                $"The scorer's tokenizer has {TokenizerVocabulary.Of(tokenizer).Size} ids but the scorer model's vocabulary is {scorer.Config.VocabSize}: they do not belong together.",
                 nameof(tokenizer));
         }
 
@@ -51,7 +52,7 @@ public sealed class GenerativePerplexityScorer
     public INetwork Model { get; }
 
     /// <summary>The scorer's tokenizer.</summary>
-    public ITokenizer Tokenizer { get; }
+    public Tokenizer Tokenizer { get; }
 
     /// <summary>Rows scored per forward pass.</summary>
     public int BatchSize { get; init; } = 16;
@@ -60,7 +61,7 @@ public sealed class GenerativePerplexityScorer
     /// Converts one sample of <paramref name="generatorTokenizer"/> ids to scorer ids: unchanged when both tokenizers have
     /// the same description, else re-tokenized through text (see the class remarks).
     /// </summary>
-    public int[] ToScorerIds(IReadOnlyList<int> sample, ITokenizer generatorTokenizer)
+    public int[] ToScorerIds(IReadOnlyList<int> sample, Tokenizer generatorTokenizer)
     {
         ArgumentNullException.ThrowIfNull(sample);
         ArgumentNullException.ThrowIfNull(generatorTokenizer);
@@ -70,7 +71,7 @@ public sealed class GenerativePerplexityScorer
         }
 
         var ids = sample.ToArray();
-        int? genEos = generatorTokenizer.EndOfTextId;
+        int? genEos = TokenizerVocabulary.Of(generatorTokenizer).EndOfTextId;
         var result = new List<int>();
         int start = 0;
         for (int i = 0; i <= ids.Length; i++)
@@ -81,7 +82,7 @@ public sealed class GenerativePerplexityScorer
                 result.AddRange(Tokenizer.Encode(generatorTokenizer.Decode(ids.AsSpan(start, i - start))));
                 if (isEos)
                 {
-                    result.Add(Tokenizer.EndOfTextId ?? throw new ArgumentException(
+                    result.Add(TokenizerVocabulary.Of(Tokenizer).EndOfTextId ?? throw new ArgumentException(
                         "The sample contains end-of-text tokens but the scorer's tokenizer has no end-of-text id to re-tokenize them to.", nameof(sample)));
                 }
 
@@ -93,7 +94,7 @@ public sealed class GenerativePerplexityScorer
     }
 
     /// <summary>Scores samples given in the generator's ids (re-tokenized when the tokenizers differ).</summary>
-    public GenerativePerplexityResult Score(IReadOnlyList<IReadOnlyList<int>> samples, ITokenizer generatorTokenizer, CancellationToken cancellationToken = default)
+    public GenerativePerplexityResult Score(IReadOnlyList<IReadOnlyList<int>> samples, Tokenizer generatorTokenizer, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(samples);
         ArgumentNullException.ThrowIfNull(generatorTokenizer);
@@ -111,7 +112,7 @@ public sealed class GenerativePerplexityScorer
         ArgumentOutOfRangeException.ThrowIfLessThan(BatchSize, 1, nameof(BatchSize));
         var cfg = Model.Config;
         int length = cfg.ContextLength;
-        int? eos = Tokenizer.EndOfTextId;
+        int? eos = TokenizerVocabulary.Of(Tokenizer).EndOfTextId;
         int pad = eos ?? 0;
         int n2 = 2 * length;
         var tokens = new int[n2];
@@ -190,11 +191,11 @@ public sealed class GenerativePerplexityScorer
         return new GenerativePerplexityResult(Math.Exp(perToken), perToken, counted, false);
     }
 
-    /// <summary>Whether two tokenizers map text to the same ids (equal self-descriptions).</summary>
-    public static bool SameTokenizer(ITokenizer a, ITokenizer b)
+    /// <summary>Whether two tokenizers map text to the same ids (the same instance, or equal self-descriptions).</summary>
+    public static bool SameTokenizer(Tokenizer a, Tokenizer b)
     {
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
-        return ReferenceEquals(a, b) || a.Describe() == b.Describe();
+        return ReferenceEquals(a, b) || (a.TryDescribe() is { } described && described == b.TryDescribe());
     }
 }

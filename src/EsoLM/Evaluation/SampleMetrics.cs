@@ -1,5 +1,6 @@
 using EsoLM.Text;
 using EsoLM.Text.Grammar;
+using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Evaluation;
 
@@ -54,11 +55,11 @@ public static class SampleMetrics
     /// it usually starts mid-sentence: unless the piece starts (after whitespace) with an upper-case letter, the text up
     /// to and including its first "." is dropped. The recognizer itself ignores each piece's trailing fragment.
     /// </summary>
-    public static IReadOnlyList<string> ValidityTexts(ReadOnlySpan<int> tokens, ITokenizer tokenizer)
+    public static IReadOnlyList<string> ValidityTexts(ReadOnlySpan<int> tokens, Tokenizer tokenizer)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         var texts = new List<string>();
-        int? eos = tokenizer.EndOfTextId;
+        int? eos = TokenizerVocabulary.Of(tokenizer).EndOfTextId;
         int start = 0;
         for (int i = 0; i <= tokens.Length; i++)
         {
@@ -82,7 +83,7 @@ public static class SampleMetrics
     /// The validity rate on the built-in language: valid sentences / counted sentences over every sample's
     /// <see cref="ValidityTexts"/> (sentences pooled across samples), 0 when no sentence is counted.
     /// </summary>
-    public static RecognitionResult Validity(IReadOnlyList<IReadOnlyList<int>> samples, ITokenizer tokenizer, GrammarRecognizer? recognizer = null)
+    public static RecognitionResult Validity(IReadOnlyList<IReadOnlyList<int>> samples, Tokenizer tokenizer, GrammarRecognizer? recognizer = null)
     {
         ArgumentNullException.ThrowIfNull(samples);
         ArgumentNullException.ThrowIfNull(tokenizer);

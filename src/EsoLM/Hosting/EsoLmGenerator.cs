@@ -5,6 +5,7 @@ using EsoLM.Masks;
 using EsoLM.Sampling;
 using EsoLM.Schedules;
 using EsoLM.Training;
+using EsoLM.Text;
 
 namespace EsoLM.Hosting;
 

@@ -5,6 +5,7 @@ using EsoLM.Modeling;
 using EsoLM.Tensors;
 using EsoLM.Text;
 using EsoLM.Training;
+using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Hosting;
 
@@ -22,12 +23,12 @@ public sealed class EsoLmModel
     /// <see cref="Training"/> when <paramref name="training"/> is null, and removed from <see cref="Metadata"/>.
     /// </param>
     /// <param name="training">How the network was trained (variant, α0, objective, tokenizer), when known.</param>
-    public EsoLmModel(INetwork transformer, ITokenizer tokenizer, IReadOnlyDictionary<string, string>? metadata = null,
+    public EsoLmModel(INetwork transformer, Tokenizer tokenizer, IReadOnlyDictionary<string, string>? metadata = null,
         TrainingDescription? training = null)
     {
         ArgumentNullException.ThrowIfNull(transformer);
         ArgumentNullException.ThrowIfNull(tokenizer);
-        ModelFile.CheckTokenizerCoversModel(tokenizer.VocabularySize, transformer.Config);
+        ModelFile.CheckTokenizerCoversModel(TokenizerVocabulary.Of(tokenizer).Size, transformer.Config);
 
         Transformer = transformer;
         Tokenizer = tokenizer;
@@ -42,7 +43,7 @@ public sealed class EsoLmModel
     public INetwork Transformer { get; }
 
     /// <summary>The tokenizer.</summary>
-    public ITokenizer Tokenizer { get; }
+    public Tokenizer Tokenizer { get; }
 
     /// <summary>The model shape.</summary>
     public ModelConfig Config => Transformer.Config;
@@ -57,7 +58,7 @@ public sealed class EsoLmModel
     public TrainingDescription? Training { get; }
 
     /// <summary>The end-of-sequence id generation stops at (the tokenizer's end-of-text), or null.</summary>
-    public int? EosTokenId => Tokenizer.EndOfTextId is int id && id < Config.VocabSize && id != Config.MaskTokenId ? id : null;
+    public int? EosTokenId => TokenizerVocabulary.Of(Tokenizer).EndOfTextId is int id && id < Config.VocabSize && id != Config.MaskTokenId ? id : null;
 
     /// <summary>Loads a model file (<see cref="ModelFile"/>) that has a tokenizer description.</summary>
     /// <param name="path">The file.</param>

@@ -5,6 +5,7 @@ using EsoLM.Masks;
 using EsoLM.Schedules;
 using EsoLM.Text;
 using EsoLM.Text.Grammar;
+using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Hosting;
 
@@ -17,7 +18,7 @@ public interface IEsoLmStrategyProvider
     /// <summary>The strategy of type <typeparamref name="T"/> registered under <paramref name="key"/>.</summary>
     /// <typeparam name="T">
     /// <see cref="ISamplerFactory"/>, <see cref="INoiseSchedule"/>, <see cref="IAttentionMaskPolicy"/>, <see cref="IKvCacheFactory"/>,
-    /// <see cref="ITokenizer"/> or <see cref="IComputeBackend"/>.
+    /// <see cref="Tokenizer"/> or <see cref="IComputeBackend"/>.
     /// </typeparam>
     /// <param name="key">The key.</param>
     /// <returns>The strategy.</returns>
@@ -35,7 +36,7 @@ public interface IEsoLmStrategyProvider
 /// <summary>The built-in strategies, for use without dependency injection.</summary>
 public sealed class BuiltInStrategies : IEsoLmStrategyProvider
 {
-    private static readonly Lazy<ITokenizer> BuiltInTokenizer =
+    private static readonly Lazy<Tokenizer> BuiltInTokenizer =
         new(() => CharTokenizer.FromCorpus(new string([.. BuiltInLanguage.Alphabet])));
 
     private readonly Dictionary<(Type, string), Func<object>> _entries = new()
@@ -51,15 +52,15 @@ public sealed class BuiltInStrategies : IEsoLmStrategyProvider
         [(typeof(IAttentionMaskPolicy), "mdlm")] = () => EsoLmMaskPolicy.Mdlm,
         [(typeof(IKvCacheFactory), "dense")] = () => DenseKvCacheFactory.Instance,
         [(typeof(IComputeBackend), CpuBackend.BackendName)] = () => CpuBackend.Default,
-        [(typeof(ITokenizer), "byte")] = () => new ByteTokenizer(),
-        [(typeof(ITokenizer), "builtin")] = () => BuiltInTokenizer.Value,
+        [(typeof(Tokenizer), "byte")] = () => new ByteTokenizer(),
+        [(typeof(Tokenizer), "builtin")] = () => BuiltInTokenizer.Value,
     };
 
     /// <summary>The shared instance.</summary>
     public static BuiltInStrategies Instance { get; } = new();
 
     /// <summary>The tokenizer of the built-in synthetic language: characters of its alphabet (key <c>builtin</c>).</summary>
-    public static ITokenizer BuiltInLanguageTokenizer => BuiltInTokenizer.Value;
+    public static Tokenizer BuiltInLanguageTokenizer => BuiltInTokenizer.Value;
 
     /// <summary>The built-in keys and factories (used by <c>AddEsoLm()</c> to register them).</summary>
     internal IEnumerable<(Type ServiceType, string Key, Func<object> Create)> Entries =>
@@ -87,7 +88,7 @@ public sealed class BuiltInStrategies : IEsoLmStrategyProvider
         : type == typeof(INoiseSchedule) ? "noise schedule"
         : type == typeof(IAttentionMaskPolicy) ? "mask policy"
         : type == typeof(IKvCacheFactory) ? "KV cache"
-        : type == typeof(ITokenizer) ? "tokenizer"
+        : type == typeof(Tokenizer) ? "tokenizer"
         : type == typeof(IComputeBackend) ? "compute backend"
         : type.Name;
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using EsoLM.Modeling;
 using EsoLM.Text;
+using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.IO;
 
@@ -25,7 +26,7 @@ public sealed record ModelFileContents(
     public Training.TrainingDescription? ReadTraining() => Training.TrainingDescription.FromMetadata(Metadata, Tokenizer);
 
     /// <summary>Rebuilds the tokenizer, or throws when the file has none.</summary>
-    public ITokenizer CreateTokenizer() => Tokenizer is null
+    public Tokenizer CreateTokenizer() => Tokenizer is null
         ? throw new InvalidOperationException("This model file has no tokenizer description.")
         : TokenizerFactory.FromDescription(Tokenizer);
 }

@@ -5,6 +5,7 @@ using EsoLM.Modeling;
 using EsoLM.Tensors;
 using EsoLM.Text;
 using EsoLM.Training;
+using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Pipeline;
 
@@ -12,7 +13,7 @@ namespace EsoLM.Pipeline;
 public sealed record EsoLmEstimatorOptions
 {
     /// <summary>The tokenizer; null builds a character tokenizer from the training documents.</summary>
-    public ITokenizer? Tokenizer { get; init; }
+    public Tokenizer? Tokenizer { get; init; }
 
     /// <summary>Context length L (training rows and generation length).</summary>
     public int ContextLength { get; init; } = 64;
@@ -94,10 +95,11 @@ public sealed class EsoLmEstimator
         }
 
         var tokenizer = Options.Tokenizer ?? CharTokenizer.FromCorpus(string.Concat(docs));
+        var vocabulary = TokenizerVocabulary.Of(tokenizer);
         var config = new ModelConfig
         {
-            VocabSize = tokenizer.VocabularySize + 1,
-            MaskTokenId = tokenizer.VocabularySize,
+            VocabSize = vocabulary.ModelVocabularySize,
+            MaskTokenId = vocabulary.ModelMaskTokenId,
             HiddenSize = Options.HiddenSize,
             Heads = Options.Heads,
             Layers = Options.Layers,
@@ -109,7 +111,7 @@ public sealed class EsoLmEstimator
         config.Validate();
         var backend = Options.Backend ?? (Options.Threads is int t ? new CpuBackend(new ComputeContext(t)) : CpuBackend.Default);
         var data = TokenDataset.FromDocuments(docs, tokenizer, Options.ContextLength, Options.ValidationFraction);
-        var trainer = new EsoLmTrainer(config, Options.Objective, Options.Trainer, data, backend, tokenizer.Describe());
+        var trainer = new EsoLmTrainer(config, Options.Objective, Options.Trainer, data, backend, tokenizer.TryDescribe());
         trainer.Train(progress, null, cancellationToken);
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal) { [ObjectiveMetadataKey] = Checkpoint.Describe(Options.Objective) };
         var model = new EsoLmModel(backend.Load(trainer.EmaParameters), tokenizer, metadata, TrainingDescription.FromObjective(Options.Objective, tokenizer.Describe()));

@@ -21,7 +21,7 @@ public enum SamplingPhase
     Sequential = 2,
 }
 
-/// <summary>Decodes token ids to text (for streaming); hook for an <c>ITokenizer</c>.</summary>
+/// <summary>Decodes token ids to text (for streaming); hook for a <c>Tokenizer</c>.</summary>
 /// <param name="tokens">The ids.</param>
 /// <returns>The text.</returns>
 public delegate string TokenDecoder(ReadOnlySpan<int> tokens);

@@ -1,6 +1,6 @@
 using System.Buffers;
-using System.Collections.ObjectModel;
 using System.Text;
+using System.Text.Json;
 
 namespace EsoLM.Text;
 
@@ -8,7 +8,7 @@ namespace EsoLM.Text;
 /// Ids 0..255 are the bytes of the text's UTF-8 encoding; id 256 is <c>&lt;|endoftext|&gt;</c>. Decoding replaces invalid
 /// UTF-8 with U+FFFD; a lone surrogate in the input is encoded as U+FFFD.
 /// </summary>
-public sealed class ByteTokenizer : ITokenizer
+public sealed class ByteTokenizer : EsoLmTokenizer
 {
     /// <summary>The <see cref="TokenizerDescription.Kind"/> of this tokenizer.</summary>
     public const string Kind = "byte";
@@ -21,48 +21,60 @@ public sealed class ByteTokenizer : ITokenizer
 
     private static readonly byte[] EndOfTextBytes = Encoding.UTF8.GetBytes(EndOfText);
 
-    private readonly SpecialTokenScanner _scanner;
-
     /// <summary>Creates the byte tokenizer.</summary>
-    public ByteTokenizer()
+    /// <param name="allowSpecialTokens">Whether <c>&lt;|endoftext|&gt;</c> in the input becomes id 256 (otherwise it is 13 bytes).</param>
+    public ByteTokenizer(bool allowSpecialTokens = false)
+        : base(new Dictionary<string, int>(StringComparer.Ordinal) { [EndOfText] = EndOfTextTokenId }, allowSpecialTokens)
     {
-        var specials = new Dictionary<string, int>(StringComparer.Ordinal) { [EndOfText] = EndOfTextTokenId };
-        SpecialTokens = new ReadOnlyDictionary<string, int>(specials);
-        _scanner = new SpecialTokenScanner(specials);
     }
 
     /// <inheritdoc/>
-    public int VocabularySize => 257;
+    public override int VocabularySize => 257;
 
     /// <inheritdoc/>
-    public IReadOnlyDictionary<string, int> SpecialTokens { get; }
+    public override int? EndOfTextId => EndOfTextTokenId;
+
+    /// <summary>Rebuilds a tokenizer from the payload of a <c>byte</c> <see cref="TokenizerDescription"/>.</summary>
+    /// <param name="description">A description produced by <see cref="Describe"/>.</param>
+    /// <returns>The tokenizer.</returns>
+    /// <exception cref="InvalidDataException">The payload is malformed.</exception>
+    public static ByteTokenizer FromDescription(TokenizerDescription description)
+    {
+        ArgumentNullException.ThrowIfNull(description);
+        if (!string.Equals(description.Kind, Kind, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"Expected a '{Kind}' description, got kind '{description.Kind}'.", nameof(description));
+        }
+
+        if (description.Payload.Length == 0)
+        {
+            return new ByteTokenizer();
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(description.Payload);
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                ? new ByteTokenizer(TokenizerJson.Flag(document.RootElement, TokenizerJson.AllowSpecial))
+                : throw new InvalidDataException("A byte tokenizer payload must be empty or a JSON object.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"A byte tokenizer payload is not valid JSON: {e.Message}", e);
+        }
+    }
 
     /// <inheritdoc/>
-    public int? EndOfTextId => EndOfTextTokenId;
+    /// <remarks>The payload is empty, or <c>{"allow_special": true}</c>.</remarks>
+    public override TokenizerDescription Describe() =>
+        new(Kind, AllowSpecialTokens ? $"{{\"{TokenizerJson.AllowSpecial}\":true}}" : string.Empty);
 
     /// <inheritdoc/>
-    public int? MaskTokenId => null;
-
-    /// <inheritdoc/>
-    public int[] Encode(string text, bool allowSpecial = false) =>
-        SpecialAwareEncoding.Encode(_scanner, default(Ordinary), text, allowSpecial, (text ?? throw new ArgumentNullException(nameof(text))).Length + 16);
-
-    /// <inheritdoc/>
-    public bool TryEncode(ReadOnlySpan<char> text, Span<int> destination, out int written, bool allowSpecial = false) =>
-        SpecialAwareEncoding.TryEncode(_scanner, default(Ordinary), text, destination, out written, allowSpecial);
-
-    /// <inheritdoc/>
-    public string Decode(ReadOnlySpan<int> ids)
+    protected override string DecodeValid(IReadOnlyList<int> ids)
     {
         var total = 0;
-        for (var i = 0; i < ids.Length; i++)
+        foreach (var id in ids)
         {
-            var id = ids[i];
-            if ((uint)id >= (uint)VocabularySize)
-            {
-                throw TokenizerErrors.IdOutOfRange(nameof(ids), id, i, VocabularySize);
-            }
-
             total += id == EndOfTextTokenId ? EndOfTextBytes.Length : 1;
         }
 
@@ -92,42 +104,19 @@ public sealed class ByteTokenizer : ITokenizer
     }
 
     /// <inheritdoc/>
-    /// <remarks>The payload is empty: the byte tokenizer has no parameters.</remarks>
-    public TokenizerDescription Describe() => new(Kind, string.Empty);
-
-        private static bool EncodeOrdinary(ReadOnlySpan<char> text, ref IdWriter writer)
+    protected override void EncodeOrdinary(ReadOnlySpan<char> text, int offset, List<TokenSpan> output)
     {
-        Span<byte> chunk = stackalloc byte[1024];
-        Span<int> ids = stackalloc int[1024];
-        while (!text.IsEmpty)
+        Span<byte> bytes = stackalloc byte[4];
+        for (var position = 0; position < text.Length;)
         {
-            // Split on a whole code point so that a surrogate pair is never cut in two.
-            var take = Math.Min(text.Length, chunk.Length / 3);
-            if (take < text.Length && char.IsHighSurrogate(text[take - 1]))
-            {
-                take--;
-            }
-
-            var count = Encoding.UTF8.GetBytes(text[..take], chunk);
+            Rune.DecodeFromUtf16(text[position..], out var rune, out var consumed);
+            var count = rune.EncodeToUtf8(bytes);
             for (var i = 0; i < count; i++)
             {
-                ids[i] = chunk[i];
+                output.Add(new TokenSpan(bytes[i], offset + position, consumed));
             }
 
-            if (!writer.AddRange(ids[..count]))
-            {
-                return false;
-            }
-
-            text = text[take..];
+            position += consumed;
         }
-
-        return true;
-    }
-
-    /// <summary>The ordinary (special-free) encode path, for <see cref="SpecialAwareEncoding"/>.</summary>
-    private readonly struct Ordinary : IOrdinaryEncoder
-    {
-        public bool Encode(ReadOnlySpan<char> text, int start, int end, ref IdWriter writer) => EncodeOrdinary(text[start..end], ref writer);
     }
 }

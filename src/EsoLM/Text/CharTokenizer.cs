@@ -1,4 +1,3 @@
-using System.Collections.ObjectModel;
 using System.Text;
 using System.Text.Json;
 
@@ -8,7 +7,7 @@ namespace EsoLM.Text;
 /// One token per code point (so an astral character is one token) over an alphabet taken from a corpus, sorted by code
 /// point; then <c>&lt;|endoftext|&gt;</c> and, optionally, <c>&lt;unk&gt;</c>. A lone surrogate is read as U+FFFD.
 /// </summary>
-public sealed class CharTokenizer : ITokenizer
+public sealed class CharTokenizer : EsoLmTokenizer
 {
     /// <summary>The <see cref="TokenizerDescription.Kind"/> of this tokenizer.</summary>
     public const string Kind = "char";
@@ -23,9 +22,9 @@ public sealed class CharTokenizer : ITokenizer
     private readonly Dictionary<int, int> _ids;
     private readonly int[] _asciiIds = new int[128];
     private readonly string[] _specialTexts;
-    private readonly SpecialTokenScanner _scanner;
 
-    private CharTokenizer(Rune[] alphabet, bool withUnknownToken)
+    private CharTokenizer(Rune[] alphabet, bool withUnknownToken, bool allowSpecialTokens)
+        : base(Specials(alphabet.Length, withUnknownToken), allowSpecialTokens)
     {
         _alphabet = alphabet;
         _ids = new Dictionary<int, int>(alphabet.Length);
@@ -43,29 +42,15 @@ public sealed class CharTokenizer : ITokenizer
             }
         }
 
-        var specials = new Dictionary<string, int>(StringComparer.Ordinal) { [EndOfText] = alphabet.Length };
-        if (withUnknownToken)
-        {
-            specials[Unknown] = alphabet.Length + 1;
-            UnknownTokenId = alphabet.Length + 1;
-        }
-
-        _specialTexts = [.. specials.OrderBy(s => s.Value).Select(s => s.Key)];
-        SpecialTokens = new ReadOnlyDictionary<string, int>(specials);
-        _scanner = new SpecialTokenScanner(specials);
+        UnknownTokenId = withUnknownToken ? alphabet.Length + 1 : null;
+        _specialTexts = [.. SpecialTokens.OrderBy(s => s.Value).Select(s => s.Key)];
     }
 
     /// <inheritdoc/>
-    public int VocabularySize => _alphabet.Length + _specialTexts.Length;
+    public override int VocabularySize => _alphabet.Length + _specialTexts.Length;
 
     /// <inheritdoc/>
-    public IReadOnlyDictionary<string, int> SpecialTokens { get; }
-
-    /// <inheritdoc/>
-    public int? EndOfTextId => _alphabet.Length;
-
-    /// <inheritdoc/>
-    public int? MaskTokenId => null;
+    public override int? EndOfTextId => _alphabet.Length;
 
     /// <summary>The id characters outside the alphabet encode to, or <see langword="null"/> when they are an error.</summary>
     public int? UnknownTokenId { get; }
@@ -78,8 +63,9 @@ public sealed class CharTokenizer : ITokenizer
     /// <param name="withUnknownToken">
     /// Adds an <c>&lt;unk&gt;</c> token that unknown characters encode to (otherwise encoding one throws).
     /// </param>
+    /// <param name="allowSpecialTokens">Whether special-token text in the input becomes the special id.</param>
     /// <returns>The tokenizer.</returns>
-    public static CharTokenizer FromCorpus(string corpus, bool withUnknownToken = false)
+    public static CharTokenizer FromCorpus(string corpus, bool withUnknownToken = false, bool allowSpecialTokens = false)
     {
         ArgumentNullException.ThrowIfNull(corpus);
         var distinct = new HashSet<Rune>();
@@ -88,7 +74,7 @@ public sealed class CharTokenizer : ITokenizer
             distinct.Add(rune);
         }
 
-        return new CharTokenizer([.. distinct.OrderBy(r => r.Value)], withUnknownToken);
+        return new CharTokenizer([.. distinct.OrderBy(r => r.Value)], withUnknownToken, allowSpecialTokens);
     }
 
     /// <summary>Rebuilds a tokenizer from the payload of a <c>char</c> <see cref="TokenizerDescription"/>.</summary>
@@ -118,32 +104,16 @@ public sealed class CharTokenizer : ITokenizer
             runes.Add(rune);
         }
 
-        return new CharTokenizer([.. runes], withUnknown);
+        return new CharTokenizer([.. runes], withUnknown, TokenizerJson.Flag(root, TokenizerJson.AllowSpecial));
     }
 
     /// <inheritdoc/>
-    /// <exception cref="ArgumentException">A character is not in the alphabet and there is no <c>&lt;unk&gt;</c> token.</exception>
-    public int[] Encode(string text, bool allowSpecial = false) =>
-        SpecialAwareEncoding.Encode(_scanner, new Ordinary(this), text, allowSpecial, (text ?? throw new ArgumentNullException(nameof(text))).Length + 16);
-
-    /// <inheritdoc/>
-    /// <exception cref="ArgumentException">A character is not in the alphabet and there is no <c>&lt;unk&gt;</c> token.</exception>
-    public bool TryEncode(ReadOnlySpan<char> text, Span<int> destination, out int written, bool allowSpecial = false) =>
-        SpecialAwareEncoding.TryEncode(_scanner, new Ordinary(this), text, destination, out written, allowSpecial);
-
-    /// <inheritdoc/>
-    public string Decode(ReadOnlySpan<int> ids)
+    protected override string DecodeValid(IReadOnlyList<int> ids)
     {
-        var builder = new StringBuilder(ids.Length);
+        var builder = new StringBuilder(ids.Count);
         Span<char> pair = stackalloc char[2];
-        for (var i = 0; i < ids.Length; i++)
+        foreach (var id in ids)
         {
-            var id = ids[i];
-            if ((uint)id >= (uint)VocabularySize)
-            {
-                throw TokenizerErrors.IdOutOfRange(nameof(ids), id, i, VocabularySize);
-            }
-
             if (id < _alphabet.Length)
             {
                 builder.Append(pair[.._alphabet[id].EncodeToUtf16(pair)]);
@@ -158,8 +128,8 @@ public sealed class CharTokenizer : ITokenizer
     }
 
     /// <inheritdoc/>
-    /// <remarks>The payload is JSON <c>{"alphabet": "...", "unknown": false}</c>.</remarks>
-    public TokenizerDescription Describe()
+    /// <remarks>The payload is JSON <c>{"alphabet": "...", "unknown": false, "allow_special": false}</c>.</remarks>
+    public override TokenizerDescription Describe()
     {
         var alphabet = new StringBuilder(_alphabet.Length);
         foreach (var rune in _alphabet)
@@ -173,54 +143,56 @@ public sealed class CharTokenizer : ITokenizer
             json.WriteStartObject();
             json.WriteString("alphabet", alphabet.ToString());
             json.WriteBoolean("unknown", UnknownTokenId.HasValue);
+            json.WriteBoolean(TokenizerJson.AllowSpecial, AllowSpecialTokens);
             json.WriteEndObject();
         }
 
         return new TokenizerDescription(Kind, Encoding.UTF8.GetString(stream.ToArray()));
     }
 
-        private bool EncodeOrdinary(ReadOnlySpan<char> text, int start, int end, ref IdWriter writer)
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentException">A character is not in the alphabet and there is no <c>&lt;unk&gt;</c> token.</exception>
+    protected override void EncodeOrdinary(ReadOnlySpan<char> text, int offset, List<TokenSpan> output)
     {
-        var position = start;
-        while (position < end)
+        var position = 0;
+        while (position < text.Length)
         {
             int id;
             var c = text[position];
+            var consumed = 1;
             if (c < 128 && _asciiIds[c] >= 0)
             {
                 id = _asciiIds[c];
-                position++;
             }
             else
             {
-                Rune.DecodeFromUtf16(text[position..end], out var rune, out var consumed);
+                Rune.DecodeFromUtf16(text[position..], out var rune, out consumed);
                 if (!_ids.TryGetValue(rune.Value, out id))
                 {
                     id = UnknownTokenId ?? throw new ArgumentException(
-                        $"Character {Show(rune)} at index {position} is not in the tokenizer's alphabet of {_alphabet.Length} characters.",
+                        $"Character {Show(rune)} at index {offset + position} is not in the tokenizer's alphabet of {_alphabet.Length} characters.",
                         nameof(text));
                 }
-
-                position += consumed;
             }
 
-            if (!writer.Add(id))
-            {
-                return false;
-            }
+            output.Add(new TokenSpan(id, offset + position, consumed));
+            position += consumed;
+        }
+    }
+
+    private static Dictionary<string, int> Specials(int alphabetSize, bool withUnknownToken)
+    {
+        var specials = new Dictionary<string, int>(StringComparer.Ordinal) { [EndOfText] = alphabetSize };
+        if (withUnknownToken)
+        {
+            specials[Unknown] = alphabetSize + 1;
         }
 
-        return true;
+        return specials;
     }
 
     private static string Show(Rune rune) =>
         Rune.IsControl(rune) || Rune.IsWhiteSpace(rune)
             ? $"U+{rune.Value:X4}"
             : $"'{rune}' (U+{rune.Value:X4})";
-
-    /// <summary>The ordinary (special-free) encode path, for <see cref="SpecialAwareEncoding"/>.</summary>
-    private readonly struct Ordinary(CharTokenizer tokenizer) : IOrdinaryEncoder
-    {
-        public bool Encode(ReadOnlySpan<char> text, int start, int end, ref IdWriter writer) => tokenizer.EncodeOrdinary(text, start, end, ref writer);
-    }
 }

@@ -1,4 +1,3 @@
-using System.Collections.ObjectModel;
 using System.Text;
 using System.Text.Json;
 
@@ -10,9 +9,10 @@ namespace EsoLM.Text;
 /// Small vocabularies of whole words make small models learn fast — it is the natural tokenizer for the built-in language
 /// (a few hundred word forms) and for narrow-domain corpora. Decoding concatenates the pieces, so decode(encode(s)) == s
 /// for any text made of known pieces. Specials: <c>&lt;|endoftext|&gt;</c> and, optionally, <c>&lt;unk&gt;</c>.
-/// Immutable and thread-safe.
+/// Special-token text in the input becomes the special id only when built with <c>allowSpecialTokens</c>. Immutable and
+/// thread-safe.
 /// </summary>
-public sealed class WordTokenizer : ITokenizer
+public sealed class WordTokenizer : EsoLmTokenizer
 {
     /// <summary>The description kind.</summary>
     public const string Kind = "word";
@@ -23,13 +23,15 @@ public sealed class WordTokenizer : ITokenizer
     /// <summary>The unknown-piece special token (present only when enabled).</summary>
     public const string Unknown = "<unk>";
 
+    private static readonly Microsoft.ML.Tokenizers.RegexPreTokenizer PieceSplitter = Gpt2Pattern.PreTokenizer(null);
+
     private readonly string[] _pieces;
     private readonly Dictionary<string, int> _ids;
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly string[] _specialTexts;
-    private readonly SpecialTokenScanner _scanner;
 
-    private WordTokenizer(string[] pieces, bool withUnknownToken)
+    private WordTokenizer(string[] pieces, bool withUnknownToken, bool allowSpecialTokens)
+        : base(Specials(pieces.Length, withUnknownToken), allowSpecialTokens)
     {
         _pieces = pieces;
         _ids = new Dictionary<string, int>(pieces.Length, StringComparer.Ordinal);
@@ -42,29 +44,15 @@ public sealed class WordTokenizer : ITokenizer
         }
 
         _lookup = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
-        var specials = new Dictionary<string, int>(StringComparer.Ordinal) { [EndOfText] = pieces.Length };
-        if (withUnknownToken)
-        {
-            specials[Unknown] = pieces.Length + 1;
-            UnknownTokenId = pieces.Length + 1;
-        }
-
-        _specialTexts = [.. specials.OrderBy(s => s.Value).Select(s => s.Key)];
-        SpecialTokens = new ReadOnlyDictionary<string, int>(specials);
-        _scanner = new SpecialTokenScanner(specials);
+        UnknownTokenId = withUnknownToken ? pieces.Length + 1 : null;
+        _specialTexts = [.. SpecialTokens.OrderBy(s => s.Value).Select(s => s.Key)];
     }
 
     /// <inheritdoc/>
-    public int VocabularySize => _pieces.Length + _specialTexts.Length;
+    public override int VocabularySize => _pieces.Length + _specialTexts.Length;
 
     /// <inheritdoc/>
-    public IReadOnlyDictionary<string, int> SpecialTokens { get; }
-
-    /// <inheritdoc/>
-    public int? EndOfTextId => _pieces.Length;
-
-    /// <inheritdoc/>
-    public int? MaskTokenId => null;
+    public override int? EndOfTextId => _pieces.Length;
 
     /// <summary>The id of <c>&lt;unk&gt;</c>, or null when unknown pieces are an error.</summary>
     public int? UnknownTokenId { get; }
@@ -75,22 +63,30 @@ public sealed class WordTokenizer : ITokenizer
     /// <summary>Builds the vocabulary from the distinct pieces of <paramref name="corpus"/> (sorted ordinally, so it is deterministic).</summary>
     /// <param name="corpus">The text to learn pieces from.</param>
     /// <param name="withUnknownToken">Map unseen pieces to <c>&lt;unk&gt;</c> instead of throwing.</param>
-    public static WordTokenizer FromCorpus(string corpus, bool withUnknownToken = false)
+    /// <param name="allowSpecialTokens">Whether special-token text in the input becomes the special id.</param>
+    /// <returns>The tokenizer.</returns>
+    public static WordTokenizer FromCorpus(string corpus, bool withUnknownToken = false, bool allowSpecialTokens = false)
     {
         ArgumentNullException.ThrowIfNull(corpus);
         var distinct = new HashSet<string>(StringComparer.Ordinal);
-        for (int position = 0; position < corpus.Length;)
+
+        // With special tokens allowed, the text between them is split on its own (as Encode will split it).
+        string[] separators = withUnknownToken ? [EndOfText, Unknown] : [EndOfText];
+        foreach (var part in allowSpecialTokens ? corpus.Split(separators, StringSplitOptions.None) : [corpus])
         {
-            int length = Gpt2PreTokenizer.NextPieceLength(corpus, position);
-            distinct.Add(corpus.Substring(position, length));
-            position += length;
+            foreach (var (offset, length) in PieceSplitter.PreTokenize(part))
+            {
+                distinct.Add(part.Substring(offset, length));
+            }
         }
 
         distinct.Remove(EndOfText);
-        return new WordTokenizer([.. distinct.Order(StringComparer.Ordinal)], withUnknownToken);
+        return new WordTokenizer([.. distinct.Order(StringComparer.Ordinal)], withUnknownToken, allowSpecialTokens);
     }
 
     /// <summary>Rebuilds a tokenizer from <see cref="Describe"/>'s output.</summary>
+    /// <param name="description">A description produced by <see cref="Describe"/>.</param>
+    /// <returns>The tokenizer.</returns>
     public static WordTokenizer FromDescription(TokenizerDescription description)
     {
         ArgumentNullException.ThrowIfNull(description);
@@ -108,30 +104,15 @@ public sealed class WordTokenizer : ITokenizer
 
         var list = pieces.EnumerateArray().Select(p => p.GetString() ?? throw new InvalidDataException("A piece is not a string.")).ToArray();
         bool withUnknown = root.TryGetProperty("unknown", out var unknown) && unknown.ValueKind == JsonValueKind.True;
-        return new WordTokenizer(list, withUnknown);
+        return new WordTokenizer(list, withUnknown, TokenizerJson.Flag(root, TokenizerJson.AllowSpecial));
     }
 
     /// <inheritdoc/>
-    /// <exception cref="ArgumentException">A piece is not in the vocabulary and there is no <c>&lt;unk&gt;</c> token.</exception>
-    public int[] Encode(string text, bool allowSpecial = false) =>
-        SpecialAwareEncoding.Encode(_scanner, new Ordinary(this), text, allowSpecial, ((text ?? throw new ArgumentNullException(nameof(text))).Length / 3) + 16);
-
-    /// <inheritdoc/>
-    public bool TryEncode(ReadOnlySpan<char> text, Span<int> destination, out int written, bool allowSpecial = false) =>
-        SpecialAwareEncoding.TryEncode(_scanner, new Ordinary(this), text, destination, out written, allowSpecial);
-
-    /// <inheritdoc/>
-    public string Decode(ReadOnlySpan<int> ids)
+    protected override string DecodeValid(IReadOnlyList<int> ids)
     {
-        var builder = new StringBuilder(ids.Length * 5);
-        for (int i = 0; i < ids.Length; i++)
+        var builder = new StringBuilder(ids.Count * 5);
+        foreach (var id in ids)
         {
-            int id = ids[i];
-            if ((uint)id >= (uint)VocabularySize)
-            {
-                throw TokenizerErrors.IdOutOfRange(nameof(ids), id, i, VocabularySize);
-            }
-
             builder.Append(id < _pieces.Length ? _pieces[id] : _specialTexts[id - _pieces.Length]);
         }
 
@@ -139,8 +120,8 @@ public sealed class WordTokenizer : ITokenizer
     }
 
     /// <inheritdoc/>
-    /// <remarks>The payload is JSON <c>{"pieces": [...], "unknown": false}</c>.</remarks>
-    public TokenizerDescription Describe()
+    /// <remarks>The payload is JSON <c>{"pieces": [...], "unknown": false, "allow_special": false}</c>.</remarks>
+    public override TokenizerDescription Describe()
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream))
@@ -154,39 +135,38 @@ public sealed class WordTokenizer : ITokenizer
 
             json.WriteEndArray();
             json.WriteBoolean("unknown", UnknownTokenId.HasValue);
+            json.WriteBoolean(TokenizerJson.AllowSpecial, AllowSpecialTokens);
             json.WriteEndObject();
         }
 
         return new TokenizerDescription(Kind, Encoding.UTF8.GetString(stream.ToArray()));
     }
 
-        private bool EncodeOrdinary(ReadOnlySpan<char> text, int start, int end, ref IdWriter writer)
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentException">A piece is not in the vocabulary and there is no <c>&lt;unk&gt;</c> token.</exception>
+    protected override void EncodeOrdinary(ReadOnlySpan<char> text, int offset, List<TokenSpan> output)
     {
-        var segment = text[..end];
-        for (int position = start; position < end;)
+        foreach (var (position, length) in PieceSplitter.PreTokenize(text))
         {
-            int length = Gpt2PreTokenizer.NextPieceLength(segment, position);
-            var piece = segment.Slice(position, length);
+            var piece = text.Slice(position, length);
             if (!_lookup.TryGetValue(piece, out int id))
             {
                 id = UnknownTokenId ?? throw new ArgumentException(
-                    $"The piece \"{piece}\" at index {position} is not in the tokenizer's vocabulary of {_pieces.Length} pieces.", nameof(text));
+                    $"The piece \"{piece}\" at index {offset + position} is not in the tokenizer's vocabulary of {_pieces.Length} pieces.", nameof(text));
             }
 
-            if (!writer.Add(id))
-            {
-                return false;
-            }
-
-            position += length;
+            output.Add(new TokenSpan(id, offset + position, length));
         }
-
-        return true;
     }
 
-    /// <summary>The ordinary (special-free) encode path, for <see cref="SpecialAwareEncoding"/>.</summary>
-    private readonly struct Ordinary(WordTokenizer tokenizer) : IOrdinaryEncoder
+    private static Dictionary<string, int> Specials(int pieceCount, bool withUnknownToken)
     {
-        public bool Encode(ReadOnlySpan<char> text, int start, int end, ref IdWriter writer) => tokenizer.EncodeOrdinary(text, start, end, ref writer);
+        var specials = new Dictionary<string, int>(StringComparer.Ordinal) { [EndOfText] = pieceCount };
+        if (withUnknownToken)
+        {
+            specials[Unknown] = pieceCount + 1;
+        }
+
+        return specials;
     }
 }

@@ -1,4 +1,5 @@
 using EsoLM.Text;
+using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Training;
 
@@ -51,10 +52,10 @@ public sealed class TokenDataset
 
     /// <summary>Tokenizes documents and cuts them into rows.</summary>
     /// <param name="documents">The texts.</param>
-    /// <param name="tokenizer">The tokenizer (its <see cref="ITokenizer.EndOfTextId"/> separates documents when present).</param>
+    /// <param name="tokenizer">The tokenizer (its <see cref="TokenizerVocabulary.EndOfTextId"/> separates documents when present).</param>
     /// <param name="length">Row length L.</param>
     /// <param name="validationFraction">Fraction of rows held out (at least one row when there are two or more rows).</param>
-    public static TokenDataset FromDocuments(IEnumerable<string> documents, ITokenizer tokenizer, int length, double validationFraction = 0.05)
+    public static TokenDataset FromDocuments(IEnumerable<string> documents, Tokenizer tokenizer, int length, double validationFraction = 0.05)
     {
         ArgumentNullException.ThrowIfNull(documents);
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -63,7 +64,7 @@ public sealed class TokenDataset
         {
             ArgumentNullException.ThrowIfNull(doc, nameof(documents));
             all.AddRange(tokenizer.Encode(doc));
-            if (tokenizer.EndOfTextId is { } eos)
+            if (TokenizerVocabulary.Of(tokenizer).EndOfTextId is { } eos)
             {
                 all.Add(eos);
             }

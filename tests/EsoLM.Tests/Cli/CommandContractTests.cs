@@ -86,6 +86,31 @@ public sealed class CommandContractTests : IDisposable
     }
 
     [Fact]
+    public void Train_with_a_wordpiece_vocabulary_uses_its_mask_token_and_sample_reads_the_tokenizer_from_the_file()
+    {
+        var words = System.Text.RegularExpressions.Regex.Matches(EsoLM.Text.Grammar.BuiltInLanguage.Corpus(0, 2000, 4).ToLowerInvariant(), @"\w+|[^\w\s]")
+            .Select(m => m.Value).Distinct().Order(StringComparer.Ordinal).ToList();
+        string[] lines = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", .. words[..(words.Count / 2)], "[MASK]", .. words[(words.Count / 2)..]];
+        var vocab = Path.Combine(_dir, "vocab.txt");
+        File.WriteAllLines(vocab, lines);
+        var model = Path.Combine(_dir, "bert.safetensors");
+        var (code, _, stderr) = CliRunner.Run("train", "--corpus", "builtin:grammar", "--tokenizer", "bert:" + vocab, "--documents", "40", "--layers", "1",
+            "--hidden", "16", "--heads", "2", "--length", "16", "--batch", "2", "--steps", "2", "--warmup", "1", "--out", model, "--json");
+        Assert.True(code == 0, stderr);
+
+        var loaded = EsoLM.Hosting.EsoLmModel.Load(model);
+        Assert.Equal(lines.Length, loaded.Config.VocabSize);
+        Assert.Equal(Array.IndexOf(lines, "[MASK]"), loaded.Config.MaskTokenId);
+        Assert.Equal(Array.IndexOf(lines, "[SEP]"), loaded.EosTokenId);
+        Assert.IsType<Microsoft.ML.Tokenizers.BertTokenizer>(loaded.Tokenizer);
+
+        File.Delete(vocab);
+        var (sampleCode, sampleOut, sampleErr) = CliRunner.Run("sample", "--model", model, "--count", "1", "--steps", "2", "--prompt", "the", "--json");
+        Assert.True(sampleCode == 0, sampleErr);
+        Assert.NotEmpty(sampleOut.Trim());
+    }
+
+    [Fact]
     public void Train_refuses_alpha0_outside_0_1()
     {
         var (code, _, stderr) = CliRunner.Run("train", "--alpha0", "1.5", "--steps", "1", "--out", Path.Combine(_dir, "x.safetensors"));

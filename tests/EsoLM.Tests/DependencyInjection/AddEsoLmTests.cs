@@ -47,7 +47,7 @@ public sealed class AddEsoLmTests
         Assert.Equal("cosine", provider.GetRequiredKeyedService<INoiseSchedule>("cosine").Name);
         Assert.Equal(EsoLmVariant.A, provider.GetRequiredKeyedService<IAttentionMaskPolicy>("esolm-a").Variant);
         Assert.NotNull(provider.GetRequiredKeyedService<EsoLM.Caching.IKvCacheFactory>("dense"));
-        Assert.Equal(257, provider.GetRequiredKeyedService<EsoLM.Text.ITokenizer>("byte").VocabularySize);
+        Assert.Equal(257, EsoLM.Text.TokenizerVocabulary.Of(provider.GetRequiredKeyedService<Microsoft.ML.Tokenizers.Tokenizer>("byte")).Size);
         Assert.Equal(["ar", "bd3", "esolm", "mdlm"], provider.GetRequiredService<IEsoLmStrategyProvider>().GetKeys<ISamplerFactory>());
     }
 

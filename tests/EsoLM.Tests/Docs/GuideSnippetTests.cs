@@ -10,6 +10,7 @@ using EsoLM.Tensors;
 using EsoLM.Tests.DependencyInjection;
 using EsoLM.Text;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.ML.Tokenizers;
 using Microsoft.Extensions.Options;
 
 namespace EsoLM.Tests.Docs;
@@ -171,21 +172,24 @@ public sealed class GuideSnippetTests
     public void Tokenizers_round_trip_and_count_as_the_guide_says()
     {
         #region tokenizers
-        var bytes = new ByteTokenizer();                              // UTF-8 bytes: 256 ids (+ specials)
+        var bytes = new ByteTokenizer();                              // UTF-8 bytes: 256 ids + <|endoftext|>
         int[] ids = bytes.Encode("héllo, world");
         string text = bytes.Decode(ids);
 
         var chars = CharTokenizer.FromCorpus("the cat sat on a mat.");   // one id per distinct character
         int[] charIds = chars.Encode("a cat");
 
-        ITokenizer fromSpec = TokenizerFactory.FromSpec("byte");      // the CLI's --tokenizer specs: byte, char:FILE, gpt2:DIR
+        // Any Microsoft.ML.Tokenizers Tokenizer; the factory builds the CLI's --tokenizer specs (and makes them savable)
+        Tokenizer fromSpec = TokenizerFactory.FromSpec("tiktoken:gpt2", allowSpecial: true);
+        TokenizerVocabulary vocabulary = TokenizerVocabulary.Of(fromSpec);   // size, end-of-text id, mask token (if any)
         #endregion
 
         Assert.Equal("héllo, world", text);
         Assert.Equal(Encoding.UTF8.GetByteCount("héllo, world"), ids.Length);
         Assert.Equal(5, charIds.Length);
         Assert.Equal("a cat", chars.Decode(charIds));
-        Assert.Equal(bytes.Encode("héllo"), fromSpec.Encode("héllo"));
+        Assert.Equal([vocabulary.EndOfTextId!.Value], fromSpec.Encode("<|endoftext|>"));
+        Assert.Equal("héllo", fromSpec.Decode(fromSpec.Encode("héllo")));
     }
 
     [Fact]

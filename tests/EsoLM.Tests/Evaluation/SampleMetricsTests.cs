@@ -113,7 +113,7 @@ public sealed class GenerativePerplexityTests
     {
         var bytes = TokenizerFactory.FromSpec("byte");
         var scorer = Scorer();
-        var sample = bytes.Encode("The cat sleeps.").Append(bytes.EndOfTextId!.Value).Concat(bytes.Encode("A dog")).ToArray();
+        var sample = bytes.Encode("The cat sleeps.").Append(TokenizerVocabulary.Of(bytes).EndOfTextId!.Value).Concat(bytes.Encode("A dog")).ToArray();
         var expected = Tok.Encode("The cat sleeps.").Append(Tok.EndOfTextId!.Value).Concat(Tok.Encode("A dog")).ToArray();
         Assert.Equal(expected, scorer.ToScorerIds(sample, bytes));
         var r = scorer.Score([sample], bytes);

@@ -4,6 +4,7 @@ using EsoLM.Hosting;
 using EsoLM.ML;
 using EsoLM.Pipeline;
 using EsoLM.Training;
+using EsoLM.Text;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -45,7 +46,7 @@ public sealed class EsoLmMlTests
         for (int i = 0; i < rows.Length; i++)
         {
             // Independent: the evaluator over the text's ids + end-of-text as one row of 4 copies (all texts fit the context).
-            int[] ids = [.. model.Tokenizer.Encode(rows[i].Text), model.Tokenizer.EndOfTextId!.Value];
+            int[] ids = [.. model.Tokenizer.Encode(rows[i].Text), TokenizerVocabulary.Of(model.Tokenizer).EndOfTextId!.Value];
             Assert.True(ids.Length <= model.Config.ContextLength);
             var reference = NelboEvaluator.Evaluate(model.Transformer, objective, 4, ids.Length, _ => ids, 4, 1);
             Assert.Equal((float)reference.NllPerToken, scored[i].Nelbo);
@@ -67,7 +68,7 @@ public sealed class EsoLmMlTests
             .Fit(ml.Data.LoadFromEnumerable(new[] { new TextRow { Text = text } })).Transform(ml.Data.LoadFromEnumerable(new[] { new TextRow { Text = text } })),
             reuseRowObject: false, ignoreMissingColumns: true).Single();
         var objective = Checkpoint.ParseObjective(model.Metadata[EsoLmEstimator.ObjectiveMetadataKey]);
-        int[] ids = [.. model.Tokenizer.Encode(text), model.Tokenizer.EndOfTextId!.Value];
+        int[] ids = [.. model.Tokenizer.Encode(text), TokenizerVocabulary.Of(model.Tokenizer).EndOfTextId!.Value];
         var first = NelboEvaluator.Evaluate(model.Transformer, objective, 2, 32, _ => ids.AsMemory(0, 32), 2, 1);
         var second = NelboEvaluator.Evaluate(model.Transformer, objective, 2, ids.Length - 32, _ => ids.AsMemory(32), 2, 1);
         double expected = (first.NllPerToken * first.Tokens + second.NllPerToken * second.Tokens) / (first.Tokens + second.Tokens);

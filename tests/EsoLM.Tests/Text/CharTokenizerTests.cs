@@ -11,7 +11,7 @@ public sealed class CharTokenizerTests
         Assert.Equal(4, tokenizer.AlphabetSize);
         Assert.Equal(5, tokenizer.VocabularySize);
         Assert.Equal(4, tokenizer.EndOfTextId);
-        Assert.Null(tokenizer.MaskTokenId);
+        Assert.Null(TokenizerVocabulary.Of(tokenizer).MaskTokenId);
         Assert.Null(tokenizer.UnknownTokenId);
         Assert.Equal([0, 1, 2, 3], tokenizer.Encode("ab\uFFFF😀"));
         Assert.Equal("ab\uFFFF😀", tokenizer.Decode([0, 1, 2, 3]));
@@ -22,7 +22,7 @@ public sealed class CharTokenizerTests
     {
         var tokenizer = CharTokenizer.FromCorpus("abc<|endoftext|>");
         var eot = tokenizer.EndOfTextId!.Value;
-        Assert.Equal([tokenizer.Encode("a")[0], eot], tokenizer.Encode("a<|endoftext|>", allowSpecial: true));
+        Assert.Equal([tokenizer.Encode("a")[0], eot], CharTokenizer.FromCorpus("abc<|endoftext|>", allowSpecialTokens: true).Encode("a<|endoftext|>"));
         Assert.Equal(14, tokenizer.Encode("a<|endoftext|>").Length);
         Assert.Equal("a<|endoftext|>", tokenizer.Decode([0 + tokenizer.Encode("a")[0], eot]));
     }
@@ -35,7 +35,7 @@ public sealed class CharTokenizerTests
         Assert.Contains("'x'", error.Message, StringComparison.Ordinal);
         Assert.Contains("U+0078", error.Message, StringComparison.Ordinal);
         Assert.Contains("index 2", error.Message, StringComparison.Ordinal);
-        Assert.Throws<ArgumentException>(() => tokenizer.TryEncode("a😀", new int[4], out _));
+        Assert.Throws<ArgumentException>(() => tokenizer.EncodeToIds("a😀"));
     }
 
     [Fact]
@@ -67,7 +67,7 @@ public sealed class CharTokenizerTests
         Assert.Equal("char", description.Kind);
         var rebuilt = TokenizerFactory.FromDescription(description);
         Assert.Equal(description, rebuilt.Describe());
-        Assert.Equal(tokenizer.VocabularySize, rebuilt.VocabularySize);
+        Assert.Equal(tokenizer.VocabularySize, TokenizerVocabulary.Of(rebuilt).Size);
         Assert.Equal(tokenizer.Encode(corpus), rebuilt.Encode(corpus));
     }
 }

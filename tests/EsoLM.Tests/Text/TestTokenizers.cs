@@ -1,19 +1,31 @@
 using System.Text.Json;
 using EsoLM.Tests.Support;
 using EsoLM.Text;
+using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Tests.Text;
 
 /// <summary>Tokenizers and golden data shared by the text tests (loaded once; tokenizers are thread-safe).</summary>
 internal static class TestTokenizers
 {
-    private static readonly Lazy<Gpt2BpeTokenizer> Gpt2Lazy = new(() => Gpt2BpeTokenizer.Load(
-        Path.Combine(SharedData.Gpt2Vocabulary, "encoder.json"),
-        Path.Combine(SharedData.Gpt2Vocabulary, "vocab.bpe")));
+    private static readonly Lazy<Tokenizer> Gpt2Lazy = new(() => TokenizerFactory.FromSpec("gpt2:" + SharedData.Gpt2Vocabulary));
+    private static readonly Lazy<Tokenizer> Gpt2SpecialLazy = new(() => TokenizerFactory.FromSpec("gpt2:" + SharedData.Gpt2Vocabulary, allowSpecial: true));
+    private static readonly Lazy<Tokenizer> TiktokenGpt2Lazy = new(() => TokenizerFactory.FromSpec("tiktoken:gpt2", allowSpecial: true));
+    private static readonly Lazy<Tokenizer> TiktokenGpt2AsTextLazy = new(() => TokenizerFactory.FromSpec("tiktoken:gpt2"));
 
     private static readonly Lazy<IReadOnlyList<GoldenEntry>> GoldenLazy = new(LoadGolden);
 
-    public static Gpt2BpeTokenizer Gpt2 => Gpt2Lazy.Value;
+    /// <summary>GPT-2 (ML.Tokenizers BPE from encoder.json + vocab.bpe), special-token text encoded as text.</summary>
+    public static Tokenizer Gpt2 => Gpt2Lazy.Value;
+
+    /// <summary>GPT-2 (ML.Tokenizers BPE), <c>&lt;|endoftext|&gt;</c> encoded as 50256.</summary>
+    public static Tokenizer Gpt2Special => Gpt2SpecialLazy.Value;
+
+    /// <summary>GPT-2 from the Tiktoken data package, special tokens allowed (ML.Tokenizers' own mode).</summary>
+    public static Tokenizer TiktokenGpt2 => TiktokenGpt2Lazy.Value;
+
+    /// <summary>GPT-2 from the Tiktoken data, special-token text encoded as text.</summary>
+    public static Tokenizer TiktokenGpt2AsText => TiktokenGpt2AsTextLazy.Value;
 
     public static IReadOnlyList<GoldenEntry> Golden => GoldenLazy.Value;
 

@@ -1,69 +1,69 @@
 using EsoLM.Text;
 using FsCheck.Xunit;
+using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Tests.Text;
 
 public sealed class TokenizerPropertyTests
 {
     private static readonly ByteTokenizer Bytes = new();
+    private static readonly ByteTokenizer BytesSpecial = new(allowSpecialTokens: true);
 
     [Property(Arbitrary = [typeof(TextArbitraries)], MaxTest = 300)]
-    public void Gpt2_round_trips(TestText text) => AssertRoundTrip(TestTokenizers.Gpt2, text.Value);
-
-    [Property(Arbitrary = [typeof(TextArbitraries)], MaxTest = 300)]
-    public void Byte_round_trips(TestText text) => AssertRoundTrip(Bytes, text.Value);
-
-    [Property(Arbitrary = [typeof(TextArbitraries)], MaxTest = 300)]
-    public void Char_round_trips(TestText text) => AssertRoundTrip(CharTokenizer.FromCorpus(text.Value + "<|endoftext|>"), text.Value);
-
-    [Property(Arbitrary = [typeof(TextArbitraries)], MaxTest = 200)]
-    public void Gpt2_try_encode_agrees_with_encode(TestText text) => AssertTryEncodeAgrees(TestTokenizers.Gpt2, text.Value);
-
-    [Property(Arbitrary = [typeof(TextArbitraries)], MaxTest = 200)]
-    public void Byte_try_encode_agrees_with_encode(TestText text) => AssertTryEncodeAgrees(Bytes, text.Value);
-
-    [Property(Arbitrary = [typeof(TextArbitraries)], MaxTest = 200)]
-    public void Char_try_encode_agrees_with_encode(TestText text) =>
-        AssertTryEncodeAgrees(CharTokenizer.FromCorpus(text.Value + "<|endoftext|>"), text.Value);
-
-    [Property(Arbitrary = [typeof(TextArbitraries)], MaxTest = 300)]
-    public void Gpt2_pieces_encode_independently(TestText text)
+    public void Gpt2_round_trips(TestText text)
     {
-        // Encoding is the concatenation of the pieces' encodings (the cache and the splitter agree).
-        var expected = new List<int>();
-        foreach (var piece in PreTokenizerTests.Split(text.Value))
-        {
-            expected.AddRange(TestTokenizers.Gpt2.Encode(piece));
-        }
-
-        Assert.Equal(expected, TestTokenizers.Gpt2.Encode(text.Value));
+        AssertRoundTrip(TestTokenizers.Gpt2, text.Value);
+        AssertRoundTrip(TestTokenizers.Gpt2Special, text.Value);
     }
 
-    private static void AssertRoundTrip(ITokenizer tokenizer, string text)
+    [Property(Arbitrary = [typeof(TextArbitraries)], MaxTest = 300)]
+    public void Byte_round_trips(TestText text)
     {
-        Assert.Equal(text, tokenizer.Decode(tokenizer.Encode(text)));
-        Assert.Equal(text, tokenizer.Decode(tokenizer.Encode(text, allowSpecial: true)));
+        AssertRoundTrip(Bytes, text.Value);
+        AssertRoundTrip(BytesSpecial, text.Value);
     }
 
-    private static void AssertTryEncodeAgrees(ITokenizer tokenizer, string text)
+    [Property(Arbitrary = [typeof(TextArbitraries)], MaxTest = 300)]
+    public void Char_round_trips(TestText text)
     {
-        foreach (var allowSpecial in new[] { false, true })
+        AssertRoundTrip(CharTokenizer.FromCorpus(text.Value + "<|endoftext|>"), text.Value);
+        AssertRoundTrip(CharTokenizer.FromCorpus(text.Value + "<|endoftext|>", allowSpecialTokens: true), text.Value);
+    }
+
+    [Property(Arbitrary = [typeof(TextArbitraries)], MaxTest = 300)]
+    public void Word_round_trips(TestText text)
+    {
+        AssertRoundTrip(WordTokenizer.FromCorpus(text.Value), text.Value);
+        AssertRoundTrip(WordTokenizer.FromCorpus(text.Value, allowSpecialTokens: true), text.Value);
+    }
+
+    [Property(Arbitrary = [typeof(TextArbitraries)], MaxTest = 200)]
+    public void Own_tokenizers_agree_with_the_tokenizer_base_api(TestText text)
+    {
+        foreach (EsoLmTokenizer tokenizer in new EsoLmTokenizer[] { Bytes, BytesSpecial, CharTokenizer.FromCorpus(text.Value + "<|endoftext|>", allowSpecialTokens: true) })
         {
-            var ids = tokenizer.Encode(text, allowSpecial);
-            var exact = new int[ids.Length];
-            Assert.True(tokenizer.TryEncode(text, exact, out var written, allowSpecial));
-            Assert.Equal(ids.Length, written);
-            Assert.Equal(ids, exact);
+            var ids = tokenizer.Encode(text.Value);
+            Tokenizer general = tokenizer;
+            Assert.Equal(ids, general.EncodeToIds(text.Value));
+            Assert.Equal(ids, general.EncodeToTokens(text.Value, out _).Select(t => t.Id));
+            Assert.Equal(ids.Length, general.CountTokens(text.Value));
 
-            var roomy = new int[ids.Length + 5];
-            Assert.True(tokenizer.TryEncode(text, roomy, out written, allowSpecial));
-            Assert.Equal(ids, roomy[..written]);
-
-            if (ids.Length > 0)
+            // A token budget keeps a prefix of the ids, cut at a character boundary, and reports the characters consumed.
+            for (var budget = 0; budget <= ids.Length; budget += Math.Max(1, ids.Length / 4))
             {
-                Assert.False(tokenizer.TryEncode(text, new int[ids.Length - 1], out written, allowSpecial));
-                Assert.Equal(0, written);
+                var prefix = general.EncodeToIds(text.Value, budget, out _, out var consumed);
+                Assert.True(prefix.Count <= budget);
+                Assert.Equal(ids.Take(prefix.Count), prefix);
+                Assert.Equal(prefix, tokenizer.Encode(text.Value[..consumed]));
             }
+
+            var destination = new char[text.Value.Length / 2];
+            var status = general.Decode(ids, destination, out var idsConsumed, out var written);
+            Assert.Equal(tokenizer.Decode(ids.Take(idsConsumed)), new string(destination, 0, written));
+            Assert.Equal(idsConsumed == ids.Length ? System.Buffers.OperationStatus.Done : System.Buffers.OperationStatus.DestinationTooSmall, status);
         }
     }
+
+    private static void AssertRoundTrip(Tokenizer tokenizer, string text) =>
+        Assert.Equal(text, tokenizer.Decode(tokenizer.Encode(text)));
 }

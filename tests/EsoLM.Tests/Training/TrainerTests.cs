@@ -20,10 +20,10 @@ public sealed class TrainerTests : IDisposable
         return (TokenDataset.FromDocuments(docs, tokenizer, length, 0.1), tokenizer);
     }
 
-    internal static ModelConfig Config(ITokenizer tokenizer, int length = 24) => new()
+    internal static ModelConfig Config(Microsoft.ML.Tokenizers.Tokenizer tokenizer, int length = 24) => new()
     {
-        VocabSize = tokenizer.VocabularySize + 1,
-        MaskTokenId = tokenizer.VocabularySize,
+        VocabSize = TokenizerVocabulary.Of(tokenizer).ModelVocabularySize,
+        MaskTokenId = TokenizerVocabulary.Of(tokenizer).ModelMaskTokenId,
         HiddenSize = 32,
         Heads = 4,
         Layers = 2,
