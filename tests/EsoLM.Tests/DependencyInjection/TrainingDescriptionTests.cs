@@ -1,5 +1,6 @@
 using EsoLM.Hosting;
 using EsoLM.IO;
+using EsoLM.Text;
 using EsoLM.Masks;
 using EsoLM.Pipeline;
 using EsoLM.Sampling;
