@@ -51,14 +51,14 @@ internal sealed class EsoLmOptionsRules(IServiceProvider services, IEnumerable<E
             errors.Add($"Weights: {options.Weights} is not a weight format (Float32, BFloat16 or Int8).");
         }
 
-        if (options.Sampler is "mdlm" or "bd3" or "ar" && options.AlphaEval is double alphaEval && alphaEval != 1.0)
+        if (options.Sampler is { Length: > 0 } samplerKey && _strategies.GetKeys<ISamplerFactory>().Contains(samplerKey, StringComparer.Ordinal))
         {
-            errors.Add($"AlphaEval: {options.AlphaEval} is only used by the 'esolm' sampler; sampler '{options.Sampler}' ignores it (leave it at 1).");
-        }
-
-        if (options.Sampler == "ar" && options.Steps is not null)
-        {
-            errors.Add($"Steps: {options.Steps} has no meaning for the 'ar' sampler (one token per step); leave it unset.");
+            // Ask the registered sampler what it uses and needs (not its name): a user's sampler under "esolm" gets its own rules.
+            var policyKey = options.MaskPolicy;
+            var policy = policyKey is not null && _strategies.GetKeys<IAttentionMaskPolicy>().Contains(policyKey, StringComparer.Ordinal)
+                ? _strategies.GetStrategy<IAttentionMaskPolicy>(policyKey)
+                : null;
+            SettingsRules.Check(samplerKey, _strategies.GetStrategy<ISamplerFactory>(samplerKey), options.Steps, options.AlphaEval, policyKey, policy, errors);
         }
 
         if (options.Greedy && (options.TopK != 0 || options.TopP != 1.0 || options.Temperature != 1.0))

@@ -109,6 +109,22 @@ public static class EsoLmBuilderExtensions
     /// <returns>The builder.</returns>
     public static IEsoLmBuilder AddSampler(this IEsoLmBuilder builder, string key, ISamplerFactory factory) => AddInstance(builder, key, factory);
 
+    /// <summary>
+    /// Registers (or replaces) a decoding strategy as the sampler <paramref name="key"/>: a <see cref="StrategySamplerFactory"/>
+    /// whose samplers run <paramref name="createStrategy"/>'s strategy on the shared engine. Select it with <c>EsoLmOptions.Sampler</c>.
+    /// </summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="key">The key (also the samplers' name).</param>
+    /// <param name="createStrategy">Creates one strategy per sampler from the resolved settings (thread-safe).</param>
+    /// <param name="capabilities">What the strategy uses and needs (validation asks it); null = <see cref="SamplerCapabilities.Default"/>.</param>
+    /// <returns>The builder.</returns>
+    public static IEsoLmBuilder AddStrategy(this IEsoLmBuilder builder, string key, Func<GenerationSettings, EsoLM.Sampling.DecodingStrategy> createStrategy,
+        SamplerCapabilities? capabilities = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        return AddInstance<ISamplerFactory>(builder, key, new StrategySamplerFactory(key, createStrategy, capabilities));
+    }
+
     /// <summary>Registers (or replaces) the noise schedule under <paramref name="key"/>; select it with <c>EsoLmOptions.Schedule</c>.</summary>
     /// <typeparam name="T">The schedule type (constructed by DI, singleton).</typeparam>
     /// <param name="builder">The builder.</param>

@@ -221,7 +221,7 @@ public sealed class EsoLmGenerator
         var policy = _strategies.GetStrategy<IAttentionMaskPolicy>(policyKey);
         if (trained is not null && !o.AllowMaskPolicyMismatch)
         {
-            var masks = MasksOf(factory, policy);
+            var masks = SettingsRules.MasksOf(factory, policy);
             if (!trained.IsTrainedWith(masks))
             {
                 throw new ArgumentException(
@@ -229,6 +229,18 @@ public sealed class EsoLmGenerator
                     $"would sample it with the '{masks}' masks, a distribution it was not trained for. Leave Sampler and MaskPolicy unset to use the " +
                     "training masks, or set EsoLmOptions.AllowMaskPolicyMismatch = true to run it anyway.", "MaskPolicy");
             }
+        }
+
+        var errors = new List<string>();
+        // Explicit values only: the request's own, and the options' when the options' sampler runs (an options-level Steps is a
+        // default for every sampler, not a request to a sampler the request switched to).
+        bool ownSampler = request.Sampler is null;
+        SettingsRules.Check(samplerKey, factory, request.Steps ?? (ownSampler ? o.Steps : null), request.AlphaEval ?? (ownSampler ? o.AlphaEval : null),
+            policyKey, policy, errors);
+        if (errors.Count > 0)
+        {
+            var setting = errors[0][..errors[0].IndexOf(':', StringComparison.Ordinal)];
+            throw new ArgumentException(string.Join(" ", errors), setting);
         }
 
         var cache = _strategies.GetStrategy<IKvCacheFactory>(o.KvCache);
@@ -283,14 +295,6 @@ public sealed class EsoLmGenerator
         var stops = request.StopSequences?.Where(x => !string.IsNullOrEmpty(x)).ToArray() ?? [];
         return new Plan(request, samplerKey, factory, settings, promptIds, seed, sampling, stops);
     }
-
-    /// <summary>The attention masks a sampler runs: the mask policy's for Eso-LM-style samplers, bidirectional for MDLM, block masks for BD3.</summary>
-    private static string MasksOf(ISamplerFactory factory, IAttentionMaskPolicy policy) => factory switch
-    {
-        MdlmSamplerFactory => TrainingDescription.MaskPolicyOf(EsoLmVariant.Mdlm),
-        BlockDiffusionSamplerFactory => "bd3 (bidirectional blocks)",
-        _ => policy.Name,
-    };
 
     private ISampler Rent(Plan plan)
     {

@@ -13,7 +13,7 @@ namespace EsoLM.Sampling;
 /// clean tokens, then the positions unmasked now, then the other masks (slot order is irrelevant under bidirectional
 /// attention: every token keeps its original rotary position).
 /// </summary>
-internal sealed class MdlmMethod : SamplingMethod
+internal sealed class MdlmMethod : DecodingStrategy
 {
     private readonly double[] _p;
     private readonly bool _oneToken;
@@ -48,10 +48,11 @@ internal sealed class MdlmMethod : SamplingMethod
         return pick;
     }
 
-    public override void Initialize(SamplingEngine engine, SequenceState s, SamplingRequest request) => s.DiffusionTokens = s.Length - s.Known;
+    public override void Initialize(DecodingSequence sequence, SamplingRequest request) => sequence.DiffusionTokens = sequence.Length - sequence.KnownCount;
 
-    public override bool AddWindow(SamplingEngine engine, SequenceState s)
+    public override bool AddWindow(DecodingSequence sequence)
     {
+        var (engine, s) = (sequence.Engine, sequence.State);
         int length = s.Length, mask = engine.MaskId;
         var rng = new CounterRandom(s.Seed, s.SequenceId);
         for (; _oneToken || s.StepIndex < _p.Length; s.StepIndex++)
@@ -113,10 +114,15 @@ internal sealed class MdlmMethod : SamplingMethod
         return false;
     }
 
-    public override (int Step, int Position) RowKey(SequenceState s, int row) => (s.StepIndex, s.Work[s.Length - s.Remaining + row]);
-
-    public override void Commit(SamplingEngine engine, SequenceState s, ReadOnlySpan<float> logits)
+    public override (int Step, int Position) DrawKey(DecodingSequence sequence, int row)
     {
+        var s = sequence.State;
+        return (s.StepIndex, s.Work[s.Length - s.Remaining + row]);
+    }
+
+    public override void Commit(DecodingSequence sequence, ReadOnlySpan<float> logits)
+    {
+        var (engine, s) = (sequence.Engine, sequence.State);
         int clean = s.Length - s.Remaining;
         for (int r = 0; r < s.OutCount; r++)
         {
@@ -132,28 +138,34 @@ internal sealed class MdlmMethod : SamplingMethod
 
 /// <summary>
 /// BD3-LM-style block diffusion: blocks of L′ positions left to right; inside the current block, MDLM ancestral steps
-/// (bidirectional within the block, every earlier block visible through the KV cache). Cache slots are original
+/// (bidirectional within the block, every earlier block visible through the KV cache). The key ranges come from a mask
+/// policy (by default <see cref="BlockCausalMaskPolicy"/>, evaluated over the slots [0, block end)). Cache slots are original
 /// positions. A finished block's clean K/V are written by folding it into the next block's first pass (the window is
 /// [finished block ; current block], block-causal), so no extra pass is spent; the last block needs none. Known
 /// tokens are clean from the start; blocks that are fully known are encoded by the first pass the same way.
 /// </summary>
-internal sealed class BlockDiffusionMethod : SamplingMethod
+internal sealed class BlockDiffusionMethod : DecodingStrategy
 {
     private readonly int _blockSize;
     private readonly double[] _p;
     private readonly bool _oneToken;
+    private readonly IAttentionMaskPolicy _policy;
+    private KeyRange[] _prefix = [];
 
-    public BlockDiffusionMethod(int blockSize, int stepsPerBlock, Schedules.INoiseSchedule schedule, bool oneTokenPerStep = false)
+    public BlockDiffusionMethod(int blockSize, int stepsPerBlock, Schedules.INoiseSchedule schedule, bool oneTokenPerStep = false,
+        IAttentionMaskPolicy? policy = null)
     {
         _blockSize = blockSize;
+        _policy = policy ?? new BlockCausalMaskPolicy(blockSize);
         _p = StepPlanner.UnmaskProbabilities(stepsPerBlock, 1.0, schedule);
         _oneToken = oneTokenPerStep;
     }
 
-    public override void Initialize(SamplingEngine engine, SequenceState s, SamplingRequest request) => s.DiffusionTokens = s.Length - s.Known;
+    public override void Initialize(DecodingSequence sequence, SamplingRequest request) => sequence.DiffusionTokens = sequence.Length - sequence.KnownCount;
 
-    public override bool AddWindow(SamplingEngine engine, SequenceState s)
+    public override bool AddWindow(DecodingSequence sequence)
     {
+        var (engine, s) = (sequence.Engine, sequence.State);
         int length = s.Length, mask = engine.MaskId, bs = _blockSize;
         var rng = new CounterRandom(s.Seed, s.SequenceId);
         while (s.Block * bs < length)
@@ -203,6 +215,13 @@ internal sealed class BlockDiffusionMethod : SamplingMethod
 
                 // Window: finished blocks not yet cached [frontier, blockStart) in natural order, then this block arranged.
                 int start = s.Frontier, rows = blockEnd - start;
+                // Key ranges: the policy's (block-causal by default) over the slots that exist now, [0, blockEnd).
+                if (_prefix.Length < blockEnd)
+                {
+                    _prefix = new KeyRange[Math.Max(blockEnd, 2 * _prefix.Length)];
+                }
+
+                _policy.Diffusion(blockEnd, blockStart + clean, _prefix.AsSpan(0, blockEnd));
                 var (t, ps, r) = engine.Scratch(rows);
                 for (int i = 0; i < rows; i++)
                 {
@@ -210,7 +229,7 @@ internal sealed class BlockDiffusionMethod : SamplingMethod
                     int pos = slot < blockStart ? slot : work[slot - blockStart];
                     t[i] = s.ByPosition[pos];
                     ps[i] = pos;
-                    r[i] = KeyRange.Of(0, slot < blockStart ? Math.Min(length, ((slot / bs) + 1) * bs) : blockEnd);
+                    r[i] = _prefix[slot];
                 }
 
                 s.StepIndex = step;
@@ -227,10 +246,15 @@ internal sealed class BlockDiffusionMethod : SamplingMethod
         return false;
     }
 
-    public override (int Step, int Position) RowKey(SequenceState s, int row) => (s.StepIndex, s.Work[s.Prev + row]);
-
-    public override void Commit(SamplingEngine engine, SequenceState s, ReadOnlySpan<float> logits)
+    public override (int Step, int Position) DrawKey(DecodingSequence sequence, int row)
     {
+        var s = sequence.State;
+        return (s.StepIndex, s.Work[s.Prev + row]);
+    }
+
+    public override void Commit(DecodingSequence sequence, ReadOnlySpan<float> logits)
+    {
+        var (engine, s) = (sequence.Engine, sequence.State);
         for (int r = 0; r < s.OutCount; r++)
         {
             int position = s.Work[s.Prev + r];
@@ -246,16 +270,18 @@ internal sealed class BlockDiffusionMethod : SamplingMethod
 /// The AR timing proxy: one token per pass, slot i fed the token chosen at slot i−1 (the mask id at slot 0), causal over
 /// the cache. The known tokens are fed in the first pass. Cost of a shift-by-one AR decoder; not a sample of the model.
 /// </summary>
-internal sealed class OneTokenPerStepMethod : SamplingMethod
+internal sealed class OneTokenPerStepMethod : DecodingStrategy
 {
-    public override void Initialize(SamplingEngine engine, SequenceState s, SamplingRequest request)
+    public override void Initialize(DecodingSequence sequence, SamplingRequest request)
     {
+        var (engine, s) = (sequence.Engine, sequence.State);
         s.Done = s.Known;
         s.DiffusionTokens = 0;
     }
 
-    public override bool AddWindow(SamplingEngine engine, SequenceState s)
+    public override bool AddWindow(DecodingSequence sequence)
     {
+        var (engine, s) = (sequence.Engine, sequence.State);
         if (s.Done >= s.Length)
         {
             return false;
@@ -275,10 +301,15 @@ internal sealed class OneTokenPerStepMethod : SamplingMethod
         return true;
     }
 
-    public override (int Step, int Position) RowKey(SequenceState s, int row) => (s.StepIndex, s.Order[s.Done]);
-
-    public override void Commit(SamplingEngine engine, SequenceState s, ReadOnlySpan<float> logits)
+    public override (int Step, int Position) DrawKey(DecodingSequence sequence, int row)
     {
+        var s = sequence.State;
+        return (s.StepIndex, s.Order[s.Done]);
+    }
+
+    public override void Commit(DecodingSequence sequence, ReadOnlySpan<float> logits)
+    {
+        var (engine, s) = (sequence.Engine, sequence.State);
         int slot = s.Done, position = s.Order[slot];
         int token = engine.Choose(s, 0, position);
         s.SlotTokens[slot] = token;

@@ -18,7 +18,7 @@ namespace EsoLM.Sampling;
 /// can be reused is derived from those ranges, so a user's policy (e.g. sliding-window causal) is cached exactly where
 /// it allows and recomputed where it does not (variant A's bidirectional clean set).
 /// </summary>
-internal sealed class EsoLmMethod : SamplingMethod
+internal sealed class EsoLmMethod : DecodingStrategy
 {
     private readonly IAttentionMaskPolicy _policy;
     private readonly bool _cached;
@@ -38,8 +38,9 @@ internal sealed class EsoLmMethod : SamplingMethod
         _fixed = fixedPlan;
     }
 
-    public override void Initialize(SamplingEngine engine, SequenceState s, SamplingRequest request)
+    public override void Initialize(DecodingSequence sequence, SamplingRequest request)
     {
+        var (engine, s) = (sequence.Engine, sequence.State);
         int n = s.Length - s.Known;
         StepPlan plan;
         if (_fixed is not null)
@@ -64,8 +65,9 @@ internal sealed class EsoLmMethod : SamplingMethod
         s.Prev = s.Known;
     }
 
-    public override bool AddWindow(SamplingEngine engine, SequenceState s)
+    public override bool AddWindow(DecodingSequence sequence)
     {
+        var (engine, s) = (sequence.Engine, sequence.State);
         var plan = s.Plan!;
         if (s.StepIndex >= plan.StepCount)
         {
@@ -125,10 +127,15 @@ internal sealed class EsoLmMethod : SamplingMethod
         return true;
     }
 
-    public override (int Step, int Position) RowKey(SequenceState s, int row) => (s.StepIndex, s.Order[s.Done + row]);
-
-    public override void Commit(SamplingEngine engine, SequenceState s, ReadOnlySpan<float> logits)
+    public override (int Step, int Position) DrawKey(DecodingSequence sequence, int row)
     {
+        var s = sequence.State;
+        return (s.StepIndex, s.Order[s.Done + row]);
+    }
+
+    public override void Commit(DecodingSequence sequence, ReadOnlySpan<float> logits)
+    {
+        var (engine, s) = (sequence.Engine, sequence.State);
         var plan = s.Plan!;
         int k = s.OutCount, step = s.StepIndex;
         var phase = step < plan.DiffusionSteps ? SamplingPhase.Diffusion : SamplingPhase.Sequential;

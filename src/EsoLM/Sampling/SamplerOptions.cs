@@ -5,8 +5,11 @@ using EsoLM.Schedules;
 
 namespace EsoLM.Sampling;
 
-/// <summary>Settings every sampler shares. Records: copy with <c>with { … }</c>.</summary>
-public abstract record SamplerOptions
+/// <summary>
+/// Settings every sampler shares; the options of a <see cref="StrategySampler"/> (derive to add a strategy's own
+/// settings). Records: copy with <c>with { … }</c>.
+/// </summary>
+public record SamplerOptions
 {
     /// <summary>Largest step budget a sampler accepts (2^20, the largest context): the planner and the schedules walk every step.</summary>
     public const int MaxSteps = 1 << 20;
@@ -34,8 +37,8 @@ public abstract record SamplerOptions
 
     /// <summary>
     /// The attention-mask policy the sampler takes its key ranges from; null = the sampler's built-in masks (Eso-LM:
-    /// <c>Variant</c>'s, MDLM: bidirectional, AR: <c>TrainedVariant</c>'s). The block-diffusion sampler has its own block
-    /// masks and ignores it.
+    /// <c>Variant</c>'s, MDLM: bidirectional, AR: <c>TrainedVariant</c>'s, block diffusion: block-causal with its
+    /// <c>BlockSize</c>).
     /// </summary>
     public IAttentionMaskPolicy? MaskPolicy { get; init; }
 

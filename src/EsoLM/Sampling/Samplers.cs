@@ -99,7 +99,7 @@ public sealed class BlockDiffusionSampler : ISampler
         _engine = new SamplingEngine(model, options,
             new BlockDiffusionMethod(Math.Min(options.BlockSize, options.ResolveLength(model.Config)), // a block longer than the sequence is the sequence
                 options.OneTokenPerStep ? Math.Min(options.BlockSize, options.ResolveLength(model.Config)) : options.StepsPerBlock ?? Math.Min(options.BlockSize, SamplerOptions.MaxSteps), options.Schedule,
-                options.OneTokenPerStep));
+                options.OneTokenPerStep, options.MaskPolicy));
     }
 
     /// <summary>The options.</summary>
@@ -137,7 +137,7 @@ public sealed class AutoregressiveSampler : ISampler
         options ??= new AutoregressiveSamplerOptions();
         options.Validate(model.Config);
         Options = options;
-        SamplingMethod method = options.Mode == AutoregressiveMode.Exact
+        DecodingStrategy method = options.Mode == AutoregressiveMode.Exact
             ? new EsoLmMethod(options.MaskPolicy ?? EsoLmMaskPolicy.Of(options.TrainedVariant ?? EsoLmVariant.B), true, 1, 0.0, Schedules.LogLinearSchedule.Default, null)
             : new OneTokenPerStepMethod();
         _engine = new SamplingEngine(model, options, method);

@@ -42,6 +42,7 @@ internal sealed class SequenceState
     public IKvCache? Cache;
     public KeyRange[] CachedRanges = [];
     public int[] CachedAt = [];
+    public DecodingSequence View = null!;
 
     public void Reset(int length)
     {
@@ -72,22 +73,6 @@ internal sealed class SequenceState
     }
 }
 
-/// <summary>A sampling strategy plugged into <see cref="SamplingEngine"/>.</summary>
-internal abstract class SamplingMethod
-{
-    /// <summary>Builds the sequence's order/plan after the known tokens are placed (slots 0..Known−1 hold them).</summary>
-    public abstract void Initialize(SamplingEngine engine, SequenceState s, SamplingRequest request);
-
-    /// <summary>Adds the sequence's next window to the batch (setting OutCount); false when it needs no more passes.</summary>
-    public abstract bool AddWindow(SamplingEngine engine, SequenceState s);
-
-    /// <summary>The draw key (step, original position) of output row <paramref name="row"/> of the pass just run.</summary>
-    public abstract (int Step, int Position) RowKey(SequenceState s, int row);
-
-    /// <summary>Commits tokens for the sequence's output rows (chosen through <see cref="SamplingEngine.Choose"/>).</summary>
-    public abstract void Commit(SamplingEngine engine, SequenceState s, ReadOnlySpan<float> logits);
-}
-
 /// <summary>
 /// The shared step loop of every sampler: per-sequence windows into one <see cref="ForwardBatch"/>, one forward per
 /// step for all sequences that need one, token choice per row, prefix/EOS bookkeeping, streaming. Owns every buffer;
@@ -109,14 +94,15 @@ internal sealed class SamplingEngine
     private int _active;
     private bool _record;
 
-    public SamplingEngine(INetwork model, SamplerOptions options, SamplingMethod method)
+    public SamplingEngine(INetwork model, SamplerOptions options, DecodingStrategy strategy)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(strategy);
         options.Validate(model.Config);
         Model = model;
         Options = options;
-        Method = method;
+        Strategy = strategy;
         Workspace = model.CreateWorkspace();
         Selector = new TokenSelector(model.Config.VocabSize, model.Config.MaskTokenId, options.Selection, options.NoiseSource);
         MaskId = model.Config.MaskTokenId;
@@ -126,7 +112,7 @@ internal sealed class SamplingEngine
 
     public SamplerOptions Options { get; }
 
-    public SamplingMethod Method { get; }
+    public DecodingStrategy Strategy { get; }
 
     public IForwardWorkspace Workspace { get; }
 
@@ -202,7 +188,7 @@ internal sealed class SamplingEngine
 
             for (int r = 0; r < s.OutCount; r++)
             {
-                var (step, position) = Method.RowKey(s, r);
+                var (step, position) = Strategy.DrawKey(s.View, r);
                 _keys[s.OutStart + r] = new DrawKey(s.Seed, s.SequenceId, step, position);
             }
         }
@@ -280,7 +266,9 @@ internal sealed class SamplingEngine
         SequenceCount = requests.Count;
         while (_pool.Count < requests.Count)
         {
-            _pool.Add(new SequenceState());
+            var state = new SequenceState();
+            state.View = new DecodingSequence(this, state);
+            _pool.Add(state);
         }
 
         for (int i = 0; i < requests.Count; i++)
@@ -303,7 +291,7 @@ internal sealed class SamplingEngine
 
             s.Cache.Reset();
             PlaceKnown(s, request, i, length, config);
-            Method.Initialize(this, s, request);
+            Strategy.Initialize(s.View, request);
             s.Remaining = length - s.Known;
             if (_record)
             {
@@ -458,7 +446,7 @@ internal sealed class SamplingEngine
                 continue;
             }
 
-            if (Method.AddWindow(this, s))
+            if (Strategy.AddWindow(s.View))
             {
                 s.Added = true;
                 _active++;
@@ -495,7 +483,7 @@ internal sealed class SamplingEngine
             }
 
             s.Forwards++;
-            Method.Commit(this, s, _logits.AsSpan(s.OutStart * v, s.OutCount * v));
+            Strategy.Commit(s.View, _logits.AsSpan(s.OutStart * v, s.OutCount * v));
             AdvancePrefix(s);
         }
 

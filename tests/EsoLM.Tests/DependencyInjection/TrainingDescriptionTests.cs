@@ -127,8 +127,8 @@ public sealed class TrainingDescriptionTests : IDisposable
         var model = EsoLmModel.Load(Saved(new ObjectiveOptions { Variant = EsoLmVariant.Mdlm, Alpha0 = 1 }));
         var result = new EsoLmGenerator(model, new EsoLmOptions { Steps = 4 }).Generate(new GenerationRequest("") { Seed = 1, MaxNewTokens = 4 });
         Assert.Equal("mdlm", result.Sampler);
-        var esolm = new EsoLmGenerator(model, new EsoLmOptions { Sampler = "esolm", Steps = 4 });
-        var refused = Assert.ThrowsAny<ArgumentException>(() => esolm.Generate(new GenerationRequest("") { Seed = 1, MaxNewTokens = 4 }));
+        var refused = Assert.ThrowsAny<ArgumentException>(() =>
+            new EsoLmGenerator(model, new EsoLmOptions { Sampler = "esolm", Steps = 4 }).Generate(new GenerationRequest("") { Seed = 1, MaxNewTokens = 4 }));
         Assert.Contains("MDLM", refused.Message, StringComparison.Ordinal);
     }
 
