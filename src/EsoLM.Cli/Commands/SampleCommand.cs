@@ -4,11 +4,13 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using EsoLM.Caching;
 using EsoLM.Diagnostics;
 using EsoLM.Hosting;
 using EsoLM.Masks;
 using EsoLM.Modeling;
 using EsoLM.Sampling;
+using EsoLM.Schedules;
 using EsoLM.Tensors;
 using EsoLM.Text;
 using EsoLM.Training;
@@ -31,8 +33,10 @@ internal static class SampleCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Model file (esolm train --out).", Required = true };
-        var sampler = new Option<string?>("--sampler") { Description = "esolm, mdlm, bd3 or ar (default: mdlm for an MDLM baseline model, else esolm)." };
-        var variant = new Option<string?>("--variant") { Description = "Eso-LM variant A or B (default: the model's training variant, else B)." };
+        var sampler = new Option<string?>("--sampler") { Description = "A registered sampler: esolm, mdlm, bd3 or ar (default: mdlm for an MDLM baseline model, else esolm)." };
+        var variant = new Option<string?>("--variant") { Description = "Eso-LM variant A or B (default: the model's training variant, else B); shorthand for --mask-policy esolm-a|esolm-b." };
+        var maskPolicy = new Option<string?>("--mask-policy") { Description = "A registered attention-mask policy: esolm-a, esolm-b or mdlm (default: the model's training policy, else esolm-b)." };
+        var schedule = new Option<string>("--schedule") { Description = "A registered noise schedule: log-linear or cosine.", DefaultValueFactory = _ => "log-linear" };
         var allowMismatch = new Option<bool>("--allow-variant-mismatch") { Description = "Sample with masks other than the model's training masks: another variant, or mdlm/bd3 on an Eso-LM (warns)." };
         var alpha = new Option<double?>("--alpha0") { Description = "α_eval in [0,1]: expected fraction decoded by diffusion (default: the training α0, else 1)." };
         var steps = new Option<int?>("--steps") { Description = "Diffusion steps T (Eso-LM planner budget, MDLM steps, BD3 steps per block); default: tokens to generate / block size." };
@@ -51,14 +55,14 @@ internal static class SampleCommand
         var weights = WeightsOption.Create();
         var cmd = new Command("sample", "Generate text from a model (streams the committed prefix).")
         {
-            model, sampler, variant, allowMismatch, alpha, steps, block, topP, topK, temperature, greedy, seed, count, length, prompt, threads, json, backend, weights,
+            model, sampler, variant, maskPolicy, schedule, allowMismatch, alpha, steps, block, topP, topK, temperature, greedy, seed, count, length, prompt, threads, json, backend, weights,
         };
         cmd.SetAction(pr =>
         {
             var settings = new Settings(pr.GetValue(model)!, pr.GetValue(sampler), pr.GetValue(variant), pr.GetValue(allowMismatch), pr.GetValue(alpha),
                 pr.GetValue(steps), pr.GetValue(block), pr.GetValue(topP), pr.GetValue(topK), pr.GetValue(temperature), pr.GetValue(greedy),
                 pr.GetValue(seed), pr.GetValue(count), pr.GetValue(length), pr.GetValue(prompt), pr.GetValue(threads), pr.GetValue(json),
-                pr.GetValue(backend)!) { Weights = pr.GetValue(weights)! };
+                pr.GetValue(backend)!) { Weights = pr.GetValue(weights)!, MaskPolicy = pr.GetValue(maskPolicy), Schedule = pr.GetValue(schedule)! };
             return Run(settings);
         });
         return cmd;
@@ -69,6 +73,12 @@ internal static class SampleCommand
     {
         /// <summary>Weight storage: fp32, bf16 or int8 (<c>--weights</c>).</summary>
         public string Weights { get; init; } = "fp32";
+
+        /// <summary>Key of a registered mask policy (<c>--mask-policy</c>); null = from <c>--variant</c> or the model.</summary>
+        public string? MaskPolicy { get; init; }
+
+        /// <summary>Key of a registered noise schedule (<c>--schedule</c>).</summary>
+        public string Schedule { get; init; } = "log-linear";
     }
 
     private static int Run(Settings s)
@@ -95,19 +105,23 @@ internal static class SampleCommand
         }
 
         var requested = s.Sampler?.ToLowerInvariant();
-        if (requested is not (null or "esolm" or "mdlm" or "bd3" or "ar"))
+        var requestedFactory = requested is null ? null : CliRegistry.Resolve<ISamplerFactory>("--sampler", requested);
+        if (s.Variant is not null && s.MaskPolicy is not null)
         {
-            throw new ArgumentOutOfRangeException("--sampler", s.Sampler, $"--sampler must be esolm, mdlm, bd3 or ar (got '{s.Sampler}').");
+            throw new ArgumentException("--variant and --mask-policy both choose the masks; give one of them.", "--mask-policy");
         }
+
+        var schedule = CliRegistry.Resolve<INoiseSchedule>("--schedule", s.Schedule);
+        var chosenPolicy = s.MaskPolicy is null ? null : CliRegistry.Resolve<IAttentionMaskPolicy>("--mask-policy", s.MaskPolicy);
 
         if (s.Greedy && (s.Temperature != 1.0 || s.TopK != 0 || s.TopP != 1.0))
         {
             throw new ArgumentException("--greedy ignores --temperature, --top-k and --top-p; leave them at their defaults (1, 0, 1) or drop --greedy.", "--greedy");
         }
 
-        if (requested is not (null or "esolm") && s.Alpha is double alphaOther && alphaOther != 1)
+        if (requestedFactory is { Capabilities.UsesAlphaEval: false } && s.Alpha is double alphaOther && alphaOther != 1)
         {
-            throw new ArgumentException($"--alpha0 is only used by the esolm sampler; --sampler {requested} ignores it (drop it).", "--alpha0");
+            throw new ArgumentException($"--alpha0 is not used by the sampler '{requested}' (its capabilities say it ignores α_eval); drop it.", "--alpha0");
         }
 
 
@@ -138,13 +152,18 @@ internal static class SampleCommand
         var tokenizer = loaded.Tokenizer;
         var trained = loaded.Training;
         var samplerName = (s.Sampler ?? (trained?.Variant == EsoLmVariant.Mdlm ? "mdlm" : "esolm")).ToLowerInvariant();
+        var factory = requestedFactory ?? CliRegistry.Resolve<ISamplerFactory>("--sampler", samplerName);
         var variant = s.Variant is null ? trained?.Variant is EsoLmVariant.A ? EsoLmVariant.A : EsoLmVariant.B : TrainCommand.ParseVariant(s.Variant);
-        string masks = samplerName switch
+        var policy = chosenPolicy
+            ?? (s.Variant is null && trained is not null && CliRegistry.Strategies.GetKeys<IAttentionMaskPolicy>().Contains(trained.MaskPolicy, StringComparer.Ordinal)
+                ? CliRegistry.Strategies.GetStrategy<IAttentionMaskPolicy>(trained.MaskPolicy)
+                : EsoLmMaskPolicy.Of(variant));
+        if (trained?.Variant == EsoLmVariant.Mdlm && s.Variant is null && chosenPolicy is null && factory.Capabilities.RequiresSequentialMode)
         {
-            "mdlm" => TrainingDescription.MaskPolicyOf(EsoLmVariant.Mdlm),
-            "bd3" => "bd3 (bidirectional blocks)",
-            _ => TrainingDescription.MaskPolicyOf(variant),
-        };
+            policy = EsoLmMaskPolicy.B; // the masks this sampler would run on an MDLM model; the mismatch check below refuses or warns
+        }
+
+        string masks = SettingsRules.MasksOf(factory, policy);
         if (trained is not null && !trained.IsTrainedWith(masks))
         {
             if (!s.AllowVariantMismatch)
@@ -187,25 +206,27 @@ internal static class SampleCommand
         var selection = new TokenSelectionOptions { Greedy = s.Greedy, Temperature = s.Temperature, TopK = s.TopK, TopP = s.TopP };
         int? eos = loaded.EosTokenId;
         TokenDecoder decoder = ids => tokenizer.Decode(ids);
-        ISampler sampler = samplerName switch
+        var errors = new List<string>();
+        SettingsRules.Check(samplerName, factory, s.Steps, s.Alpha, s.MaskPolicy ?? policy.Name, policy, errors);
+        if (errors.Count > 0)
         {
-            "esolm" => new EsoLmSampler(net, new EsoLmSamplerOptions
-            {
-                Variant = variant, TrainedVariant = trained?.Variant is EsoLmVariant.Mdlm ? null : trained?.Variant, AllowVariantMismatch = s.AllowVariantMismatch,
-                AlphaEval = s.Alpha ?? trained?.Alpha0 ?? 1.0,
-                Steps = s.Steps, Length = length, Selection = selection, EosTokenId = eos, Decoder = decoder,
-            }),
-            "mdlm" => new MdlmSampler(net, new MdlmSamplerOptions { Steps = s.Steps, Length = length, Selection = selection, EosTokenId = eos, Decoder = decoder }),
-            "bd3" => new BlockDiffusionSampler(net, new BlockDiffusionSamplerOptions
-            {
-                BlockSize = s.Block, StepsPerBlock = s.Steps, Length = length, Selection = selection, EosTokenId = eos, Decoder = decoder,
-            }),
-            "ar" => new AutoregressiveSampler(net, new AutoregressiveSamplerOptions
-            {
-                TrainedVariant = variant, Length = length, Selection = selection, EosTokenId = eos, Decoder = decoder,
-            }),
-            _ => throw new ArgumentOutOfRangeException("--sampler", s.Sampler, $"--sampler must be esolm, mdlm, bd3 or ar (got '{s.Sampler}')."),
-        };
+            throw new ArgumentException(string.Join(" ", errors), "--sampler");
+        }
+
+        // Resolved by key through the same registry and factories as AddEsoLm(), like the generator does.
+        ISampler sampler = factory.Create(net, new GenerationSettings
+        {
+            Length = length,
+            Steps = s.Steps,
+            AlphaEval = s.Alpha ?? trained?.Alpha0 ?? 1.0,
+            BlockSize = s.Block,
+            Selection = selection,
+            EosTokenId = eos,
+            Schedule = schedule,
+            MaskPolicy = policy,
+            KvCache = DenseKvCacheFactory.Instance,
+            Decoder = decoder,
+        });
 
         var requests = new SamplingRequest[s.Count];
         for (int i = 0; i < s.Count; i++)

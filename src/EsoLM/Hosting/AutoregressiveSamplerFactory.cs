@@ -24,6 +24,7 @@ public sealed class AutoregressiveSamplerFactory : ISamplerFactory
             Selection = settings.Selection,
             EosTokenId = settings.EosTokenId,
             KvCacheFactory = settings.KvCache,
+            Decoder = settings.Decoder,
             TrainedVariant = settings.MaskPolicy.Variant ?? EsoLmVariant.B,
             MaskPolicy = settings.MaskPolicy.Variant is null ? settings.MaskPolicy : null,
         });

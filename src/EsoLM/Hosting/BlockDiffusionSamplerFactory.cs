@@ -26,6 +26,7 @@ public sealed class BlockDiffusionSamplerFactory : ISamplerFactory
             Selection = settings.Selection,
             EosTokenId = settings.EosTokenId,
             KvCacheFactory = settings.KvCache,
+            Decoder = settings.Decoder,
             Schedule = settings.Schedule,
         });
     }

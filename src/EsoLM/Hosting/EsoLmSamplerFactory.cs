@@ -29,6 +29,7 @@ public sealed class EsoLmSamplerFactory : ISamplerFactory
             Selection = settings.Selection,
             EosTokenId = settings.EosTokenId,
             KvCacheFactory = settings.KvCache,
+            Decoder = settings.Decoder,
             Schedule = settings.Schedule,
             Variant = settings.MaskPolicy.Variant ?? EsoLmVariant.B,
             MaskPolicy = settings.MaskPolicy.Variant is null ? settings.MaskPolicy : null,

@@ -39,4 +39,7 @@ public sealed record GenerationSettings
 
     /// <summary>The resolved KV cache factory.</summary>
     public required IKvCacheFactory KvCache { get; init; }
+
+    /// <summary>Optional text decoding of the committed prefix for streaming (<see cref="SamplerOptions.Decoder"/>).</summary>
+    public TokenDecoder? Decoder { get; init; }
 }

@@ -25,6 +25,7 @@ public sealed class MdlmSamplerFactory : ISamplerFactory
             Selection = settings.Selection,
             EosTokenId = settings.EosTokenId,
             KvCacheFactory = settings.KvCache,
+            Decoder = settings.Decoder,
             Schedule = settings.Schedule,
         });
     }

@@ -46,6 +46,7 @@ public sealed class StrategySamplerFactory : ISamplerFactory
             EosTokenId = settings.EosTokenId,
             MaskPolicy = settings.MaskPolicy,
             KvCacheFactory = settings.KvCache,
+            Decoder = settings.Decoder,
         }, strategy, Name);
     }
 }
