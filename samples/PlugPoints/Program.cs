@@ -3,6 +3,7 @@
 using EsoLM.Backends;
 using EsoLM.Backends.Cpu;
 using EsoLM.Caching;
+using EsoLM.Diagnostics;
 using EsoLM.Hosting;
 using EsoLM.Masks;
 using EsoLM.Modeling;

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using EsoLM.Modeling;
+using EsoLM.Randomness;
 using EsoLM.Sampling;
 using EsoLM.Tensors;
 

@@ -8,7 +8,7 @@ using EsoLM.Schedules;
 namespace EsoLM.Hosting;
 
 /// <summary>Built-in <c>ar</c>: exact left-to-right generation (<see cref="AutoregressiveSampler"/>).</summary>
-public sealed class AutoregressiveSamplerFactory : ISamplerFactory
+internal sealed class AutoregressiveSamplerFactory : ISamplerFactory
 {
     /// <inheritdoc />
     public SamplerCapabilities Capabilities { get; } = new() { UsesAlphaEval = false, UsesSteps = false, RequiresSequentialMode = true };

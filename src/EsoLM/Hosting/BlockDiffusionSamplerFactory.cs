@@ -8,7 +8,7 @@ using EsoLM.Schedules;
 namespace EsoLM.Hosting;
 
 /// <summary>Built-in <c>bd3</c>: <see cref="BlockDiffusionSampler"/> (blocks left to right, diffusion inside a block).</summary>
-public sealed class BlockDiffusionSamplerFactory : ISamplerFactory
+internal sealed class BlockDiffusionSamplerFactory : ISamplerFactory
 {
     /// <inheritdoc />
     public SamplerCapabilities Capabilities { get; } = new() { UsesAlphaEval = false, OwnMasks = BlockCausalMaskPolicy.PolicyName };

@@ -11,7 +11,7 @@ namespace EsoLM.Hosting;
 /// Built-in <c>esolm</c>: <see cref="EsoLmSampler"/> with the key ranges of the selected mask policy (a built-in variant's,
 /// or a user's policy, cached wherever its ranges allow).
 /// </summary>
-public sealed class EsoLmSamplerFactory : ISamplerFactory
+internal sealed class EsoLmSamplerFactory : ISamplerFactory
 {
     /// <inheritdoc />
     public SamplerCapabilities Capabilities { get; } = new() { RequiresSequentialMode = true };

@@ -8,7 +8,7 @@ using EsoLM.Schedules;
 namespace EsoLM.Hosting;
 
 /// <summary>Built-in <c>mdlm</c>: <see cref="MdlmSampler"/> (bidirectional ancestral sampling).</summary>
-public sealed class MdlmSamplerFactory : ISamplerFactory
+internal sealed class MdlmSamplerFactory : ISamplerFactory
 {
     /// <inheritdoc />
     public SamplerCapabilities Capabilities { get; } = new() { UsesAlphaEval = false, OwnMasks = "mdlm" };

@@ -1,3 +1,4 @@
+using EsoLM.Randomness;
 using EsoLM.Tensors;
 
 namespace EsoLM.Sampling;

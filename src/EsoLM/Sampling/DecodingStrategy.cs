@@ -1,3 +1,4 @@
+
 namespace EsoLM.Sampling;
 
 /// <summary>

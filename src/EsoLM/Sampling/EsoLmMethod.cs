@@ -1,4 +1,5 @@
 using EsoLM.Masks;
+using EsoLM.Randomness;
 using EsoLM.Tensors;
 
 namespace EsoLM.Sampling;

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using EsoLM.Randomness;
 
 namespace EsoLM.Sampling;
 

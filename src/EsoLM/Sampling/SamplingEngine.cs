@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using EsoLM.Backends;
 using EsoLM.Caching;
 using EsoLM.Modeling;
+using EsoLM.Randomness;
 using EsoLM.Tensors;
 
 namespace EsoLM.Sampling;

@@ -4,7 +4,7 @@ namespace EsoLM.Sampling;
 /// How many tokens each forward pass decodes (spec §4.1): the first steps, summing to <see cref="DiffusionTokens"/>,
 /// are the diffusion phase; the rest are the sequential phase (one token per step, left to right). Immutable.
 /// </summary>
-public sealed class StepPlan
+internal sealed class StepPlan
 {
     private readonly int[] _steps;
 

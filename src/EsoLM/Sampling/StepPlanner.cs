@@ -1,3 +1,4 @@
+using EsoLM.Randomness;
 using EsoLM.Schedules;
 
 namespace EsoLM.Sampling;
@@ -7,7 +8,7 @@ namespace EsoLM.Sampling;
 /// functions of their arguments and counter-based draws (<see cref="CounterRandom"/>): the plan of a seed is the same in
 /// every batch and on every thread count.
 /// </summary>
-public static class StepPlanner
+internal static class StepPlanner
 {
     /// <summary>
     /// The probability that a still-masked token is unmasked at step i of T (t = linspace(1, 1/T, T)):

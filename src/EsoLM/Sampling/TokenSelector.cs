@@ -1,3 +1,5 @@
+using EsoLM.Randomness;
+
 namespace EsoLM.Sampling;
 
 /// <summary>
@@ -8,7 +10,7 @@ namespace EsoLM.Sampling;
 /// Only rows with top-k/top-p sort anything, and then only the candidates that can lie inside the nucleus.
 /// Owns scratch buffers: one instance per thread; reuse it across rows and calls (no allocation per row).
 /// </summary>
-public sealed class TokenSelector
+internal sealed class TokenSelector
 {
     private readonly int _vocab;
     private readonly int _maskId;

@@ -1,3 +1,4 @@
+using EsoLM.Diagnostics;
 using EsoLM.Hosting;
 using EsoLM.Masks;
 using EsoLM.Modeling;

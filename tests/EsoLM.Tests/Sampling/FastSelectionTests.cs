@@ -1,3 +1,4 @@
+using EsoLM.Randomness;
 using EsoLM.Sampling;
 
 namespace EsoLM.Tests.Sampling;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using EsoLM.IO;
 using EsoLM.Modeling;
+using EsoLM.Randomness;
 using EsoLM.Sampling;
 using EsoLM.Tests.Support;
 using EsoLM.Validation;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EsoLM.Randomness;
 using EsoLM.Sampling;
 using EsoLM.Tests.Support;
 using EsoLM.Validation;

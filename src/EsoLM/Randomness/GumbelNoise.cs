@@ -1,25 +1,25 @@
-namespace EsoLM.Sampling;
+namespace EsoLM.Randomness;
 
 /// <summary>Identifies one token draw: which sequence, which step, which original position.</summary>
 /// <param name="Seed">The request's seed.</param>
 /// <param name="SequenceId">The request's sequence id.</param>
 /// <param name="Step">The sampler step (0-based, per sequence).</param>
 /// <param name="Position">The original position being decoded.</param>
-public readonly record struct DrawKey(ulong Seed, long SequenceId, int Step, int Position);
+internal readonly record struct DrawKey(ulong Seed, long SequenceId, int Step, int Position);
 
 /// <summary>
 /// Supplies the float64 Gumbel noise −log(−log u) added to a row of logits before the argmax. The default
 /// (<see cref="CounterGumbelNoise"/>) is counter-based; tests inject recorded noise to replay a reference trace.
 /// Implementations must be pure functions of the key (thread-safe).
 /// </summary>
-public interface IGumbelNoiseSource
+internal interface IGumbelNoiseSource
 {
     /// <summary>Fills <paramref name="noise"/> (one value per vocabulary entry) for the draw <paramref name="key"/>.</summary>
     void Fill(DrawKey key, Span<double> noise);
 }
 
 /// <summary>Gumbel noise from <see cref="CounterRandom"/> uniforms keyed by (seed, sequence, step, position, vocabulary index).</summary>
-public sealed class CounterGumbelNoise : IGumbelNoiseSource
+internal sealed class CounterGumbelNoise : IGumbelNoiseSource
 {
     /// <summary>The shared instance.</summary>
     public static CounterGumbelNoise Instance { get; } = new();

@@ -1,7 +1,7 @@
-namespace EsoLM.Sampling;
+namespace EsoLM.Randomness;
 
 /// <summary>What a counter-based draw is used for; part of the key, so draws for different purposes never collide.</summary>
-public enum DrawPurpose
+internal enum DrawPurpose
 {
     /// <summary>The binomial draws of the step planner (keyed by seed only: rows with one seed share a plan).</summary>
     Plan = 1,
@@ -22,9 +22,9 @@ public enum DrawPurpose
 /// is in, on the order rows are processed or on the thread count. There is no state to advance and nothing to lock;
 /// instances are immutable values and thread-safe.
 /// </summary>
-public readonly struct CounterRandom : IEquatable<CounterRandom>
+internal readonly struct CounterRandom : IEquatable<CounterRandom>
 {
-    private const ulong Golden = Randomness.CounterHash.Golden;
+    private const ulong Golden = CounterHash.Golden;
     private readonly ulong _key;
 
     /// <summary>Creates the generator of one sequence.</summary>
@@ -44,7 +44,7 @@ public readonly struct CounterRandom : IEquatable<CounterRandom>
     public long SequenceId { get; }
 
     /// <summary>The SplitMix64 finalizer (a bijection on 64-bit values with full avalanche).</summary>
-    public static ulong Mix(ulong z) => Randomness.CounterHash.Finalize(z);
+    public static ulong Mix(ulong z) => CounterHash.Finalize(z);
 
     /// <summary>
     /// The hash of the key up to the position: combine it with an index through <see cref="At"/> to get many draws

@@ -1,4 +1,4 @@
-namespace EsoLM.Sampling;
+namespace EsoLM.Randomness;
 
 /// <summary>
 /// An exact binomial sampler driven by one uniform: inversion of the CDF, enumerating outcomes outward from the mode
@@ -6,7 +6,7 @@ namespace EsoLM.Sampling;
 /// sample; starting at the mode needs O(√(n p q)) probabilities, so it is fast for large n too. The mode's probability
 /// comes from log-factorials (exact table below 256, Stirling series above, relative error ≈ 1e-15·n).
 /// </summary>
-public static class Binomial
+internal static class Binomial
 {
     private static readonly double[] LogFactorialTable = BuildTable();
 
