@@ -1,5 +1,5 @@
-// PlugPoints: AddEsoLm with a user attention-mask policy, a user KV cache factory and a user sampler, all registered by
-// key, selected in options, and used for generation.
+// PlugPoints: AddEsoLm with a user attention-mask policy, a user KV cache factory and a user sampler (a decoding
+// strategy on the shared engine), all registered by key, selected in options, and used for generation.
 using EsoLM.Backends;
 using EsoLM.Backends.Cpu;
 using EsoLM.Caching;
@@ -21,35 +21,45 @@ var config = new ModelConfig
 var model = new EsoLmModel(CpuBackend.Default.Load(ModelParameters.CreateRandom(config, seed: 1, std: 0.3f)), new ByteTokenizer());
 var policy = new SlidingWindowPolicy(window: 4);
 var caches = new ByteCountingCacheFactory();
-var sampler = new CountingSamplerFactory();
 
 #region plug-points
 var services = new ServiceCollection();
 services.AddEsoLm(options =>
     {
-        options.Sampler = "counting";          // the user sampler below
+        options.Sampler = "left-to-right";     // the user strategy below
         options.MaskPolicy = "sliding-window"; // the user policy below
         options.KvCache = "bytes";             // the user cache factory below
-        options.Steps = 4;
         options.MaxNewTokens = 12;
     })
     .UseModel(model)
     .AddMaskPolicy("sliding-window", policy)
     .AddKvCache("bytes", caches)
-    .AddSampler("counting", sampler);
+    .AddStrategy("left-to-right", settings => new LeftToRightStrategy(settings.MaskPolicy),
+        new SamplerCapabilities { UsesSteps = false, UsesAlphaEval = false, RequiresSequentialMode = true });
 
 using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true, ValidateOnBuild = true });
 provider.GetRequiredService<IStartupValidator>().Validate();
-GenerationResult result = provider.GetRequiredService<EsoLmGenerator>().Generate(new GenerationRequest("hi ") { Seed = 7 });
+var generator = provider.GetRequiredService<EsoLmGenerator>();
+GenerationResult result = generator.Generate(new GenerationRequest("hi ") { Seed = 7 });
 #endregion
 
-// The cached sampler must agree with full recomputation under the user's masks.
+// The user strategy is exact left-to-right decoding: the built-in "ar" sampler under the same policy and cache factory
+// must give the same tokens.
+GenerationResult reference = generator.Generate(new GenerationRequest("hi ") { Seed = 7, Sampler = "ar" });
+
+// The cached Eso-LM sampler must agree with full recomputation under the user's masks.
 var check = CacheSelfCheck.Run(model.Transformer, new EsoLmSamplerOptions { MaskPolicy = policy, AlphaEval = 0.5, Steps = 4 }, batch: 2, seed: 3);
-Console.WriteLine($"completion: {result.TokenIds.Count} tokens; policy calls {policy.Calls}, cache bytes {caches.Bytes}, sampler calls {sampler.Calls}, " +
-    $"cache self-check max |diff| {check.MaxAbsDiff:E2}");
-if (result.Sampler != "counting" || policy.Calls == 0 || caches.Bytes == 0 || sampler.Calls == 0 || !check.Passed)
+Console.WriteLine($"completion: {result.TokenIds.Count} tokens; policy calls {policy.Calls}, cache bytes {caches.Bytes}, " +
+    $"strategies created {LeftToRightStrategy.Created}, cache self-check max |diff| {check.MaxAbsDiff:E2}");
+if (result.Sampler != "left-to-right" || policy.Calls == 0 || caches.Bytes == 0 || LeftToRightStrategy.Created == 0 || !check.Passed)
 {
     Console.Error.WriteLine("FAIL: a registered plug point was not used, or the cache self-check failed.");
+    return 1;
+}
+
+if (!result.TokenIds.SequenceEqual(reference.TokenIds))
+{
+    Console.Error.WriteLine($"FAIL: the user strategy gave [{string.Join(",", result.TokenIds)}], the built-in ar sampler [{string.Join(",", reference.TokenIds)}].");
     return 1;
 }
 
@@ -109,20 +119,88 @@ public sealed class ByteCountingCacheFactory : IKvCacheFactory
     }
 }
 
-/// <summary>A user sampler: the Eso-LM sampler with the selected policy and cache factory, counting how often it is built.</summary>
-public sealed class CountingSamplerFactory : ISamplerFactory
+#region strategy
+/// <summary>
+/// A user sampler as a decoding strategy: exact left-to-right decoding. Each pass feeds the previous position (now
+/// clean) and one mask, with the policy's key ranges, reusing the KV cache for everything before. The engine does the
+/// batching, caching, token selection, EOS handling and streaming.
+/// </summary>
+public sealed class LeftToRightStrategy : DecodingStrategy
 {
-    private int _calls;
+    private static int _created;
+    private readonly IAttentionMaskPolicy _policy;
+    private KeyRange[] _ranges = [];
+    private int[] _tokens = [];
+    private int[] _positions = [];
 
-    public int Calls => Volatile.Read(ref _calls);
-
-    public ISampler Create(INetwork model, GenerationSettings settings)
+    public LeftToRightStrategy(IAttentionMaskPolicy policy)
     {
-        Interlocked.Increment(ref _calls);
-        return new EsoLmSampler(model, new EsoLmSamplerOptions
+        _policy = policy;
+        Interlocked.Increment(ref _created);
+    }
+
+    public static int Created => Volatile.Read(ref _created);
+
+    /// <summary>Per sequence: the next slot to decode and the step.</summary>
+    private sealed class Progress
+    {
+        public int Next;
+        public int Step;
+    }
+
+    public override void Initialize(DecodingSequence sequence, SamplingRequest request)
+    {
+        sequence.DrawGenerationOrder(request, diffusionTokens: 0); // known positions first, then the rest in order
+        var progress = sequence.StrategyState as Progress ?? new Progress();
+        progress.Next = sequence.KnownCount;
+        progress.Step = 0;
+        sequence.StrategyState = progress;
+    }
+
+    public override bool AddWindow(DecodingSequence sequence)
+    {
+        var progress = (Progress)sequence.StrategyState!;
+        int next = progress.Next, end = next + 1;
+        if (next >= sequence.Length)
         {
-            Length = settings.Length, Steps = settings.Steps, AlphaEval = settings.AlphaEval, Selection = settings.Selection,
-            EosTokenId = settings.EosTokenId, Schedule = settings.Schedule, MaskPolicy = settings.MaskPolicy, KvCacheFactory = settings.KvCache,
-        });
+            return false;
+        }
+
+        // Cache slots [0, first) are final; the first pass encodes the known tokens, later passes the previous token.
+        int first = progress.Step == 0 ? 0 : next - 1, rows = end - first;
+        if (_ranges.Length < sequence.Length)
+        {
+            _ranges = new KeyRange[sequence.Length];
+            _tokens = new int[sequence.Length];
+            _positions = new int[sequence.Length];
+        }
+
+        _policy.Diffusion(end, sequence.KnownCount, _ranges.AsSpan(0, end));
+        var order = sequence.GenerationOrder;
+        for (int i = 0; i < rows; i++)
+        {
+            int slot = first + i;
+            _tokens[i] = slot < next ? sequence.Tokens[order[slot]] : sequence.MaskTokenId;
+            _positions[i] = order[slot];
+        }
+
+        sequence.AddWindow(first, _tokens.AsSpan(0, rows), _positions.AsSpan(0, rows), _ranges.AsSpan(first, rows), outputStart: rows - 1, outputCount: 1);
+        return true;
+    }
+
+    public override (int Step, int Position) DrawKey(DecodingSequence sequence, int row)
+    {
+        var progress = (Progress)sequence.StrategyState!;
+        return (progress.Step, sequence.GenerationOrder[progress.Next]);
+    }
+
+    public override void Commit(DecodingSequence sequence, ReadOnlySpan<float> logits)
+    {
+        var progress = (Progress)sequence.StrategyState!;
+        int position = sequence.GenerationOrder[progress.Next];
+        sequence.Commit(position, sequence.ChosenToken(0, position), SamplingPhase.Sequential, progress.Step);
+        progress.Next++;
+        progress.Step++;
     }
 }
+#endregion

@@ -1,9 +1,12 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using EsoLM.Caching;
+using EsoLM.Hosting;
 using EsoLM.Masks;
 using EsoLM.Modeling;
 using EsoLM.Sampling;
+using EsoLM.Schedules;
 using EsoLM.Tensors;
 using EsoLM.Text.Grammar;
 using Spectre.Console;
@@ -51,14 +54,16 @@ internal static class DemoCommand
             var selection = TokenSelectionOptions.Default with { TopP = 0.9 };
             var requests = Enumerable.Range(0, count)
                 .Select(i => new SamplingRequest { SequenceId = i, Seed = pr.GetValue(seed) + 100, Prompt = [eos] }).ToArray();
-            var esoSampler = new EsoLmSampler(backend.Load(eso.Trainer.EmaParameters), new EsoLmSamplerOptions
+            // Both samplers are resolved by key through the AddEsoLm() registry, as DI users get them.
+            GenerationSettings Settings(string policy, double alphaEval) => new()
             {
-                Variant = EsoLmVariant.B, TrainedVariant = EsoLmVariant.B, AlphaEval = pr.GetValue(alpha0), Steps = len, Length = len, Selection = selection, EosTokenId = eos,
-            });
-            var mdlmSampler = new MdlmSampler(backend.Load(mdlm.Trainer.EmaParameters), new MdlmSamplerOptions
-            {
-                Steps = len, Length = len, Selection = selection, EosTokenId = eos,
-            });
+                Length = len, Steps = len, AlphaEval = alphaEval, Selection = selection, EosTokenId = eos,
+                Schedule = CliRegistry.Resolve<INoiseSchedule>("--schedule", "log-linear"),
+                MaskPolicy = CliRegistry.Resolve<IAttentionMaskPolicy>("--mask-policy", policy),
+                KvCache = CliRegistry.Resolve<IKvCacheFactory>("--kv-cache", "dense"),
+            };
+            var esoSampler = CliRegistry.Resolve<ISamplerFactory>("--sampler", "esolm").Create(backend.Load(eso.Trainer.EmaParameters), Settings("esolm-b", pr.GetValue(alpha0)));
+            var mdlmSampler = CliRegistry.Resolve<ISamplerFactory>("--sampler", "mdlm").Create(backend.Load(mdlm.Trainer.EmaParameters), Settings("mdlm", 1.0));
             var esoRun = Measure(esoSampler, requests, tok);
             var mdlmRun = Measure(mdlmSampler, requests, tok);
             double ratio = mdlmRun.SecondsPerSample / esoRun.SecondsPerSample;

@@ -4,11 +4,14 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using EsoLM.Caching;
 using EsoLM.Evaluation;
+using EsoLM.Hosting;
 using EsoLM.IO;
 using EsoLM.Masks;
 using EsoLM.Modeling;
 using EsoLM.Sampling;
+using EsoLM.Schedules;
 using EsoLM.Tensors;
 using EsoLM.Text;
 using EsoLM.Training;
@@ -42,7 +45,7 @@ internal static class EvalCommand
         var scorer = new Option<string?>("--scorer") { Description = "An AR model file (trained with --alpha0 0) that scores the samples (generative perplexity)." };
         var orders = new Option<int>("--orders") { Description = "K orders of the importance-weighted exact perplexity (0: skip it).", DefaultValueFactory = _ => 4 };
         var samples = new Option<int>("--samples") { Description = "Samples to generate for entropy / validity / gen PPL (0: skip).", DefaultValueFactory = _ => 16 };
-        var sampler = new Option<string?>("--sampler") { Description = "esolm (the model's variant, A or B) or mdlm. Default: mdlm for MDLM models, else esolm." };
+        var sampler = new Option<string?>("--sampler") { Description = "A registered sampler: esolm (the model's masks), mdlm, bd3 or ar. Default: mdlm for MDLM models, else esolm." };
         var steps = new Option<int?>("--steps") { Description = "T: sampler steps (default: L)." };
         var alphaEval = new Option<double?>("--alpha-eval") { Description = "α_eval of the Eso-LM sampler (default: the model's training α0)." };
         var topP = new Option<double>("--top-p") { Description = "Nucleus mass of the sampler (1: off; the paper's samples use 0.9).", DefaultValueFactory = _ => 1.0 };
@@ -200,9 +203,9 @@ internal static class EvalCommand
             throw new ArgumentOutOfRangeException("--alpha-eval", a, $"--alpha-eval must be in [0, 1] (got {a.ToString(CultureInfo.InvariantCulture)}).");
         }
 
-        if (s.Sampler is { } name && name.ToLowerInvariant() is not ("esolm" or "mdlm"))
+        if (s.Sampler is { } name)
         {
-            throw new ArgumentException($"--sampler must be esolm or mdlm (got '{name}').", "--sampler");
+            CliRegistry.Resolve<ISamplerFactory>("--sampler", name.ToLowerInvariant());
         }
 
         if (s.Scorer is not null)
@@ -223,46 +226,45 @@ internal static class EvalCommand
         int length = file.Config.ContextLength;
         string samplerName = (s.Sampler ?? (objective.Variant == EsoLmVariant.Mdlm ? "mdlm" : "esolm")).ToLowerInvariant();
         var selection = TokenSelectionOptions.Default with { TopP = s.TopP };
-        ISampler sampler;
-        double? alphaEval = null;
-        switch (samplerName)
+        // Resolved by key through the AddEsoLm() registry; what the sampler uses and needs comes from its capabilities.
+        var factory = CliRegistry.Resolve<ISamplerFactory>("--sampler", samplerName);
+        var caps = factory.Capabilities;
+        var policy = objective.EffectiveMaskPolicy;
+        if (caps.RequiresSequentialMode && objective.Variant == EsoLmVariant.Mdlm)
         {
-            case "esolm":
-                if (objective.Variant == EsoLmVariant.Mdlm)
-                {
-                    throw new ArgumentException("This model is the bidirectional MDLM baseline: sample it with --sampler mdlm (the Eso-LM sampler needs a variant A or B model).");
-                }
-
-                alphaEval = s.AlphaEval ?? objective.Alpha0;
-                sampler = new EsoLmSampler(net, new EsoLmSamplerOptions
-                {
-                    Variant = objective.Variant, TrainedVariant = objective.Variant, AlphaEval = alphaEval.Value, Steps = s.Steps, Length = length, Selection = selection,
-                });
-                break;
-            case "mdlm":
-                if (s.AlphaEval is double a && a != 1)
-                {
-                    throw new ArgumentException($"--alpha-eval {a.ToString(CultureInfo.InvariantCulture)} does not apply to --sampler mdlm (pure diffusion, α_eval = 1).");
-                }
-
-                if (objective.Variant != EsoLmVariant.Mdlm)
-                {
-                    if (!s.AllowVariantMismatch)
-                    {
-                        throw new ArgumentException(
-                            $"This model was trained as Eso-LM ({objective.Variant}); the bidirectional MDLM sampler's attention differs from training. " +
-                            "Use --sampler esolm, or add --allow-variant-mismatch to run it anyway.");
-                    }
-
-                    log.WriteLine($"warning: sampling a variant {objective.Variant} model with the bidirectional MDLM sampler; its attention differs from training.");
-                }
-
-                alphaEval = 1;
-                sampler = new MdlmSampler(net, new MdlmSamplerOptions { Steps = s.Steps, Length = length, Selection = selection });
-                break;
-            default:
-                throw new ArgumentException($"--sampler must be esolm or mdlm (got '{s.Sampler}').");
+            throw new ArgumentException(
+                $"This model is the bidirectional MDLM baseline: sample it with --sampler mdlm (the '{samplerName}' sampler decodes left to right and needs a variant A or B model).");
         }
+
+        if (!caps.UsesAlphaEval && s.AlphaEval is double a && a != 1)
+        {
+            throw new ArgumentException($"--alpha-eval {a.ToString(CultureInfo.InvariantCulture)} does not apply to --sampler {samplerName} (it does not use α_eval).");
+        }
+
+        string masks = SettingsRules.MasksOf(factory, policy);
+        if (!string.Equals(masks, policy.Name, StringComparison.OrdinalIgnoreCase))
+        {
+            if (!s.AllowVariantMismatch)
+            {
+                throw new ArgumentException(
+                    $"This model was trained with the '{policy.Name}' masks; the '{samplerName}' sampler's '{masks}' attention differs from training. " +
+                    "Use --sampler esolm, or add --allow-variant-mismatch to run it anyway.");
+            }
+
+            log.WriteLine($"warning: sampling a model trained with '{policy.Name}' masks with the '{masks}' masks of the '{samplerName}' sampler; its attention differs from training.");
+        }
+
+        double? alphaEval = caps.UsesAlphaEval ? s.AlphaEval ?? objective.Alpha0 : 1;
+        var sampler = factory.Create(net, new GenerationSettings
+        {
+            Length = length,
+            Steps = s.Steps,
+            AlphaEval = alphaEval ?? 1,
+            Selection = selection,
+            Schedule = CliRegistry.Resolve<INoiseSchedule>("--schedule", "log-linear"),
+            MaskPolicy = policy,
+            KvCache = DenseKvCacheFactory.Instance,
+        });
 
         var requests = Enumerable.Range(0, s.Samples).Select(i => new SamplingRequest { SequenceId = i, Seed = s.Seed }).ToList();
         var sw = Stopwatch.StartNew();

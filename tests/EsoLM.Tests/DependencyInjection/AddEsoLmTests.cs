@@ -321,7 +321,7 @@ public sealed class RecordingSamplerFactory : ISamplerFactory
     {
         Interlocked.Increment(ref _created);
         LastSettings = settings;
-        return new Recording(new EsoLmSamplerFactory().Create(model, settings), this);
+        return new Recording(BuiltInStrategies.Instance.GetStrategy<ISamplerFactory>("esolm").Create(model, settings), this);
     }
 
     private sealed class Recording(ISampler inner, RecordingSamplerFactory owner) : ISampler
