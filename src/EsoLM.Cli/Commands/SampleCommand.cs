@@ -207,7 +207,9 @@ internal static class SampleCommand
         int? eos = loaded.EosTokenId;
         TokenDecoder decoder = ids => tokenizer.Decode(ids);
         var errors = new List<string>();
-        SettingsRules.Check(samplerName, factory, s.Steps, s.Alpha, s.MaskPolicy ?? policy.Name, policy, errors);
+        // --steps is shared by every sampler on the command line (ignored where it means nothing, as --block is), so only
+        // α_eval (checked above) and the policy are held to the sampler's capabilities here.
+        SettingsRules.Check(samplerName, factory, explicitSteps: null, s.Alpha, s.MaskPolicy ?? policy.Name, policy, errors);
         if (errors.Count > 0)
         {
             throw new ArgumentException(string.Join(" ", errors), "--sampler");
