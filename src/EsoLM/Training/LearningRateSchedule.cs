@@ -16,7 +16,7 @@ public enum LearningRateDecay
 /// <param name="TotalSteps">Total steps (cosine decay ends here).</param>
 /// <param name="Decay">What follows the warm-up.</param>
 /// <param name="MinimumFactor">Cosine floor as a fraction of the peak.</param>
-public sealed record LearningRateSchedule(double Peak, int WarmupSteps, int TotalSteps, LearningRateDecay Decay = LearningRateDecay.Constant,
+internal sealed record LearningRateSchedule(double Peak, int WarmupSteps, int TotalSteps, LearningRateDecay Decay = LearningRateDecay.Constant,
     double MinimumFactor = 0.1)
 {
     /// <summary>The learning rate used for update number <paramref name="step"/> (0-based).</summary>

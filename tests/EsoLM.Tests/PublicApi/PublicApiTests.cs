@@ -34,7 +34,11 @@ public sealed class PublicApiTests
         var expected = File.Exists(baselinePath) ? File.ReadAllText(baselinePath).ReplaceLineEndings("\n") : string.Empty;
         if (expected == actual)
         {
-            File.Delete(receivedPath);
+            if (File.Exists(receivedPath))
+            {
+                File.Delete(receivedPath); // a stale file from an earlier mismatch
+            }
+
             return;
         }
 
