@@ -1,5 +1,5 @@
 using EsoLM.Text;
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Evaluation;

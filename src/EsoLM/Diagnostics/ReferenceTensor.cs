@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace EsoLM.Validation;
+namespace EsoLM.Diagnostics;
 
 /// <summary>
 /// A tensor in the reference-vector JSON format: <c>{"dtype": "f32"|"f64"|"i64"|"bool", "shape": [...], "data": [...]}</c>,

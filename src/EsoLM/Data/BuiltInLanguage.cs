@@ -1,4 +1,4 @@
-namespace EsoLM.Text.Grammar;
+namespace EsoLM.Data;
 
 /// <summary>
 /// The built-in language: a small synthetic English-like language (about 250 word forms) whose sentences have number

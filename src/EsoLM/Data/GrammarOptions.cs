@@ -1,4 +1,4 @@
-namespace EsoLM.Text.Grammar;
+namespace EsoLM.Data;
 
 /// <summary>
 /// Bounds and probabilities of the built-in grammar. The four bounds (<see cref="MaxAdjectives" />, <see cref="MaxDepth" />,

@@ -6,7 +6,7 @@ using EsoLM.Masks;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
 
-namespace EsoLM.Validation;
+namespace EsoLM.Diagnostics;
 
 /// <summary>One compared case of a parity run.</summary>
 /// <param name="Name">File and case, e.g. <c>diffusion_B/sampled</c> or <c>kv_sampling_B/greedy/step3</c>.</param>

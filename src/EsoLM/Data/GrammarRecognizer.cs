@@ -1,6 +1,6 @@
 using System.Numerics;
 
-namespace EsoLM.Text.Grammar;
+namespace EsoLM.Data;
 
 /// <summary>
 /// Decides membership in the built-in language: a recursive-descent parser over the word list that implements exactly the

@@ -1,6 +1,7 @@
 using System.Text;
+using EsoLM.Randomness;
 
-namespace EsoLM.Text.Grammar;
+namespace EsoLM.Data;
 
 /// <summary>
 /// Samples sentences of the built-in language (see <see cref="BuiltInLanguage" />) from a seeded, deterministic stochastic
