@@ -11,18 +11,6 @@ namespace EsoLM.Evaluation;
 /// <param name="DiffusionCount">n_d ~ Binomial(L, α0): the slots decoded "by diffusion" (random order).</param>
 internal sealed record DecodingOrder(int[] SortIndex, int DiffusionCount);
 
-/// <summary>The importance-weighted ("exact") perplexity of a set of rows.</summary>
-/// <param name="Perplexity">exp(<paramref name="NllPerToken"/>).</param>
-/// <param name="NllPerToken">−Σ_rows log p̂(x) / (rows · L), with log p̂ = logsumexp_k log p(x | σ_k) − log K.</param>
-/// <param name="Orders">K, the orders per batch.</param>
-/// <param name="Tokens">rows · L.</param>
-public readonly record struct ExactLikelihoodResult(double Perplexity, double NllPerToken, int Orders, long Tokens);
-
-/// <summary>Progress of a long evaluation.</summary>
-/// <param name="Done">Units finished (batches).</param>
-/// <param name="Total">Units in all.</param>
-public readonly record struct EvaluationProgress(int Done, int Total);
-
 /// <summary>
 /// The importance-weighted "exact" likelihood of spec §2.3 (reference <c>_importance_weighted_loss</c>): for each of K
 /// orders, n_d ~ Binomial(L, α0) and a random permutation whose tail [n_d:] is sorted ascending, ONE order shared by the
