@@ -25,6 +25,7 @@ public sealed partial class SourceLayoutTests
         "src/EsoLM/Sampling/SamplerOptions.cs",
         "src/EsoLM/Sampling/Samplers.cs",
         "src/EsoLM/Sampling/SamplingTypes.cs",
+        "src/EsoLM/Backends/ComputeBackendRegistry.cs", // the torch helper's backend registry (not yet on main)
         "src/EsoLM.ML/EsoLmOptions.cs",
         "src/EsoLM.TorchSharp/TorchBackendOptions.cs",
     };
