@@ -8,7 +8,7 @@ using EsoLM.Modeling;
 using EsoLM.Sampling;
 using EsoLM.Schedules;
 using EsoLM.Tensors;
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 using Spectre.Console;
 using EsoLM.Text;
 using Microsoft.ML.Tokenizers;

@@ -4,7 +4,6 @@ using EsoLM.Caching;
 using EsoLM.Masks;
 using EsoLM.Schedules;
 using EsoLM.Text;
-using EsoLM.Text.Grammar;
 using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Hosting;

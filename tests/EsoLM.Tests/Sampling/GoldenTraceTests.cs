@@ -4,7 +4,7 @@ using EsoLM.Modeling;
 using EsoLM.Randomness;
 using EsoLM.Sampling;
 using EsoLM.Tests.Support;
-using EsoLM.Validation;
+using EsoLM.Diagnostics;
 
 namespace EsoLM.Tests.Sampling;
 

@@ -3,7 +3,7 @@ using EsoLM.Randomness;
 using EsoLM.Sampling;
 using EsoLM.Schedules;
 using EsoLM.Tests.Support;
-using EsoLM.Validation;
+using EsoLM.Diagnostics;
 
 namespace EsoLM.Tests.Sampling;
 
