@@ -322,12 +322,16 @@ internal sealed class DiffusionTransformer : INetwork
         var ctx = Compute;
         int d = Config.HiddenSize, heads = Config.Heads, hidden4 = Config.MlpHidden;
         float eps = Config.LayerNormEps;
+        var prof = Profile;
+        long t = prof is null ? 0 : StepProfile.Start();
         var emb = Parameters["vocab_embed.embedding"].Data;
         var x0 = buffers.Layer(0).X.AsSpan(0, rows * d);
         for (int r = 0; r < rows; r++)
         {
             emb.AsSpan(tokens[r] * d, d).CopyTo(x0.Slice(r * d, d));
         }
+
+        t = Mark(prof, StepPhase.Residual, t);
 
         for (int layer = 0; layer < _blocks.Length; layer++)
         {
@@ -344,22 +348,43 @@ internal sealed class DiffusionTransformer : INetwork
 
             // Attention branch.
             Normalization.LayerNormModulated(ctx, x, a1, rows, d, blk.Norm1, mod.Slice(d, d), mod[..d], eps, Stats(b.Mean1, rows), Stats(b.Rstd1, rows));
+            t = Mark(prof, StepPhase.LayerNorm, t);
             Gemm.MultiplyTransposed(ctx, a1, rows, blk.Qkv, default, qkv);
+            t = Mark(prof, StepPhase.Gemm, t);
             _rotary.Apply(qkv, rows, 3 * d, 0, heads, positions);
             _rotary.Apply(qkv, rows, 3 * d, d, heads, positions);
+            t = Mark(prof, StepPhase.Rotary, t);
             attention.Attend(layer, b.Qkv, b.Att);
+            t = Mark(prof, StepPhase.AttentionForward, t);
             Gemm.MultiplyTransposed(ctx, b.Att.AsSpan(0, rows * d), rows, blk.Out, default, b.O.AsSpan(0, rows * d));
+            t = Mark(prof, StepPhase.Gemm, t);
             Residual(x, b.O.AsSpan(0, rows * d), mod.Slice(2 * d, d), mid, rows, d, dropoutRate, dropoutSeed, layer, 0);
+            t = Mark(prof, StepPhase.Residual, t);
 
             // MLP branch.
             Normalization.LayerNormModulated(ctx, mid, a2, rows, d, blk.Norm2, mod.Slice(4 * d, d), mod.Slice(3 * d, d), eps, Stats(b.Mean2, rows),
                 Stats(b.Rstd2, rows));
+            t = Mark(prof, StepPhase.LayerNorm, t);
             Gemm.MultiplyTransposed(ctx, a2, rows, blk.Mlp1, blk.Mlp1Bias, u);
+            t = Mark(prof, StepPhase.Gemm, t);
             Activations.GeluTanh(u, g);
+            t = Mark(prof, StepPhase.Activations, t);
             Gemm.MultiplyTransposed(ctx, g, rows, blk.Mlp2, blk.Mlp2Bias, b.M.AsSpan(0, rows * d));
+            t = Mark(prof, StepPhase.Gemm, t);
+            prof?.CountGemm(rows, 3 * d, d);
+            prof?.CountGemm(rows, d, d);
+            prof?.CountGemm(rows, hidden4, d);
+            prof?.CountGemm(rows, d, hidden4);
             Residual(mid, b.M.AsSpan(0, rows * d), mod.Slice(5 * d, d), b.Next.AsSpan(0, rows * d), rows, d, dropoutRate, dropoutSeed, layer, 1);
+            t = Mark(prof, StepPhase.Residual, t);
         }
     }
+
+    /// <summary>Adds the time since <paramref name="start"/> to a phase when profiling; returns the next start.</summary>
+    internal static long Mark(StepProfile? profile, StepPhase phase, long start) => profile is null ? 0 : profile.Stop(phase, start);
+
+    /// <summary>When set, training steps through this network record their time per phase (benchmarks only).</summary>
+    internal StepProfile? Profile { get; set; }
 
     private static Span<float> Stats(float[]? stats, int rows) => stats is null ? default : stats.AsSpan(0, rows);
 

@@ -2,6 +2,7 @@ using EsoLM.Backends;
 using EsoLM.Randomness;
 using System.Numerics.Tensors;
 using EsoLM.Tensors;
+using EsoLM.Training;
 
 namespace EsoLM.Modeling;
 
@@ -154,7 +155,10 @@ internal sealed class TrainingGraph : ITrainingGraph
         if (gradients is not null)
         {
             BackwardLayers(batch, gradients);
+            var prof = _model.Profile;
+            long t = prof is null ? 0 : StepProfile.Start();
             BackwardConstants(gradients);
+            Mark(prof, StepPhase.Conditioning, t);
         }
 
         return result;
@@ -311,6 +315,8 @@ internal sealed class TrainingGraph : ITrainingGraph
         var normW = p["output_layer.norm_final.weight"].Data;
         var headW = p["output_layer.linear.weight"].Data;
         var ctx = _model.Compute;
+        var prof = _model.Profile;
+        long t = prof is null ? 0 : StepProfile.Start();
         double total = 0;
         for (int start = 0; start < lossCount; start += LossChunk)
         {
@@ -320,10 +326,14 @@ internal sealed class TrainingGraph : ITrainingGraph
                 _xf.AsSpan(_lossRows[start + i] * d, d).CopyTo(_chunkIn.AsSpan(i * d, d));
             }
 
+            t = Mark(prof, StepPhase.Residual, t);
             Normalization.LayerNormModulated(ctx, _chunkIn.AsSpan(0, n * d), _chunkA.AsSpan(0, n * d), n, d, normW, _model.FinalModulation.AsSpan(d, d),
                 _model.FinalModulation.AsSpan(0, d), _eps, _chunkStats.AsSpan(0, n), _chunkStats.AsSpan(LossChunk, n));
+            t = Mark(prof, StepPhase.LayerNorm, t);
             var logits = _logits.AsSpan(0, n * v);
             Gemm.MultiplyTransposed(ctx, _chunkA.AsSpan(0, n * d), n, _model.Head, p["output_layer.linear.bias"].Data, logits);
+            prof?.CountGemm(n, v, d);
+            t = Mark(prof, StepPhase.Gemm, t);
             for (int i = 0; i < n; i++)
             {
                 int r = _lossRows[start + i];
@@ -344,24 +354,33 @@ internal sealed class TrainingGraph : ITrainingGraph
                 }
             }
 
+            t = Mark(prof, StepPhase.Loss, t);
             if (grads is not null)
             {
                 Gemm.Multiply(ctx, logits, _chunkA.AsSpan(0, n * d), grads["output_layer.linear.weight"].Data, v, d, n, transposeA: true, accumulate: true);
+                t = Mark(prof, StepPhase.Gemm, t);
                 var db = grads["output_layer.linear.bias"].Data;
                 for (int i = 0; i < n; i++)
                 {
                     TensorPrimitives.Add(db, logits.Slice(i * v, v), db);
                 }
 
+                t = Mark(prof, StepPhase.Loss, t);
                 var dA = _dChunkA.AsSpan(0, n * d);
                 Gemm.Multiply(ctx, logits, headW, dA, n, d, v);
+                prof?.CountGemm(v, d, n);
+                prof?.CountGemm(n, d, v);
+                t = Mark(prof, StepPhase.Gemm, t);
                 var dIn = _dA.AsSpan(0, n * d);
                 LayerNormBackward(_chunkIn.AsSpan(0, n * d), _chunkStats.AsSpan(0, n), _chunkStats.AsSpan(LossChunk, n), dA, dIn, n, normW,
                     _model.FinalModulation.AsSpan(d, d), grads["output_layer.norm_final.weight"].Data, _dFmod.AsSpan(d, d), _dFmod.AsSpan(0, d));
+                t = Mark(prof, StepPhase.LayerNorm, t);
                 for (int i = 0; i < n; i++)
                 {
                     dIn.Slice(i * d, d).CopyTo(_dH.AsSpan(_lossRows[start + i] * d, d));
                 }
+
+                t = Mark(prof, StepPhase.Residual, t);
             }
         }
 
@@ -374,6 +393,8 @@ internal sealed class TrainingGraph : ITrainingGraph
         var p = _model.Parameters;
         int rows = batch.RowCount, d = _d, h4 = _hidden4;
         float scale = 1f / MathF.Sqrt(_hd);
+        var prof = _model.Profile;
+        long t = prof is null ? 0 : StepProfile.Start();
         for (int l = _layers - 1; l >= 0; l--)
         {
             var blk = _model.Blocks[l];
@@ -385,36 +406,60 @@ internal sealed class TrainingGraph : ITrainingGraph
             // MLP branch: next = mid + g2 ⊙ drop(m).
             var dM = _dA.AsSpan(0, rows * d);
             GateBackward(dH, _m[l], mod.AsSpan(5 * d, d), dM, dmod.AsSpan(5 * d, d), rows, l, 1);
+            t = Mark(prof, StepPhase.Residual, t);
             Gemm.Multiply(ctx, dM, _g[l], grads[Name(l, Part.Mlp2W)].Data, d, h4, rows, transposeA: true, accumulate: true);
+            t = Mark(prof, StepPhase.Gemm, t);
             ColumnSum(dM, grads[Name(l, Part.Mlp2B)].Data, rows, d);
+            t = Mark(prof, StepPhase.Residual, t);
             var dG = _dBig.AsSpan(0, rows * h4);
             Gemm.Multiply(ctx, dM, p[Name(l, Part.Mlp2W)].Data, dG, rows, h4, d);
+            t = Mark(prof, StepPhase.Gemm, t);
             GeluBackward(_u[l], _dBig, rows * h4);
+            t = Mark(prof, StepPhase.Activations, t);
             Gemm.Multiply(ctx, dG, _a2[l], grads[Name(l, Part.Mlp0W)].Data, h4, d, rows, transposeA: true, accumulate: true);
+            t = Mark(prof, StepPhase.Gemm, t);
             ColumnSum(dG, grads[Name(l, Part.Mlp0B)].Data, rows, h4);
+            t = Mark(prof, StepPhase.Residual, t);
             var dA2 = _dAtt.AsSpan(0, rows * d);
             Gemm.Multiply(ctx, dG, p[Name(l, Part.Mlp0W)].Data, dA2, rows, d, h4);
+            t = Mark(prof, StepPhase.Gemm, t);
             var dMid = _dMid.AsSpan(0, rows * d);
             LayerNormBackward(_mid[l].AsSpan(0, rows * d), _mean2[l], _rstd2[l], dA2, dMid, rows, blk.Norm2, mod.AsSpan(4 * d, d),
                 grads[Name(l, Part.Norm2)].Data, dmod.AsSpan(4 * d, d), dmod.AsSpan(3 * d, d));
+            t = Mark(prof, StepPhase.LayerNorm, t);
             TensorPrimitives.Add(dMid, dH, dMid);
 
             // Attention branch: mid = x + g1 ⊙ drop(o).
             var dO = _dA.AsSpan(0, rows * d);
             GateBackward(dMid, _o[l], mod.AsSpan(2 * d, d), dO, dmod.AsSpan(2 * d, d), rows, l, 0);
+            t = Mark(prof, StepPhase.Residual, t);
             Gemm.Multiply(ctx, dO, _att[l], grads[Name(l, Part.Out)].Data, d, d, rows, transposeA: true, accumulate: true);
             var dAtt = _dAtt.AsSpan(0, rows * d);
             Gemm.Multiply(ctx, dO, p[Name(l, Part.Out)].Data, dAtt, rows, d, d);
+            t = Mark(prof, StepPhase.Gemm, t);
             Array.Clear(_dQkv, 0, rows * 3 * d);
             AttentionBackward(batch, l, scale);
+            t = Mark(prof, StepPhase.AttentionBackward, t);
             var dQkv = _dQkv.AsSpan(0, rows * 3 * d);
             RotaryBackward(dQkv, rows, batch.Positions);
+            t = Mark(prof, StepPhase.Rotary, t);
             Gemm.Multiply(ctx, dQkv, _a1[l], grads[Name(l, Part.Qkv)].Data, 3 * d, d, rows, transposeA: true, accumulate: true);
             var dA1 = _dA.AsSpan(0, rows * d);
             Gemm.Multiply(ctx, dQkv, p[Name(l, Part.Qkv)].Data, dA1, rows, d, 3 * d);
+            t = Mark(prof, StepPhase.Gemm, t);
             LayerNormBackward(_x[l].AsSpan(0, rows * d), _mean1[l], _rstd1[l], dA1, dH, rows, blk.Norm1, mod.AsSpan(d, d),
                 grads[Name(l, Part.Norm1)].Data, dmod.AsSpan(d, d), dmod.AsSpan(0, d));
+            t = Mark(prof, StepPhase.LayerNorm, t);
             TensorPrimitives.Add(dH, dMid, dH);
+            t = Mark(prof, StepPhase.Residual, t);
+            if (prof is not null)
+            {
+                // Weight and input gradients of the four products: twice the forward's work.
+                prof.CountGemm(2 * rows, 3 * d, d);
+                prof.CountGemm(2 * rows, d, d);
+                prof.CountGemm(2 * rows, h4, d);
+                prof.CountGemm(2 * rows, d, h4);
+            }
         }
 
         var dE = grads["vocab_embed.embedding"].Data;
@@ -424,7 +469,11 @@ internal sealed class TrainingGraph : ITrainingGraph
             var dst = dE.AsSpan(tokens[r] * d, d);
             TensorPrimitives.Add(dst, _dH.AsSpan(r * d, d), dst);
         }
+
+        Mark(prof, StepPhase.Residual, t);
     }
+
+    private static long Mark(StepProfile? profile, StepPhase phase, long start) => DiffusionTransformer.Mark(profile, phase, start);
 
     /// <summary>Backprop through out = x + gate ⊙ drop(branch): dBranch = dOut ⊙ gate ⊙ mask, dGate += Σ dOut ⊙ drop(branch).</summary>
     private void GateBackward(ReadOnlySpan<float> dOut, float[] branch, ReadOnlySpan<float> gate, Span<float> dBranch, Span<float> dGate, int rows, int layer, int which)

@@ -61,11 +61,21 @@ internal sealed class CpuTrainingState : ITrainingState
     public void Update(IGradients gradients, double learningRate)
     {
         ArgumentNullException.ThrowIfNull(gradients);
+        var prof = _network.Profile;
+        long t = prof is null ? 0 : StepProfile.Start();
         _optimizer.Step(_network.Parameters, CpuGradients.Of(gradients, _network.Config, nameof(gradients)), learningRate);
+        t = DiffusionTransformer.Mark(prof, StepPhase.Optimizer, t);
         _network.RefreshFromParameters();
+        DiffusionTransformer.Mark(prof, StepPhase.Repack, t);
     }
 
-    public void UpdateEma() => _ema.Update(_network.Parameters);
+    public void UpdateEma()
+    {
+        var prof = _network.Profile;
+        long t = prof is null ? 0 : StepProfile.Start();
+        _ema.Update(_network.Parameters);
+        DiffusionTransformer.Mark(prof, StepPhase.Ema, t);
+    }
 
     public TrainingStateSnapshot CopyToHost() => new(_network.Parameters.Clone(), _ema.Shadow.Clone(), _optimizer.FirstMoment.Clone(),
         _optimizer.SecondMoment.Clone(), _optimizer.StepCount, _ema.UpdateCount);
