@@ -59,6 +59,9 @@ internal sealed class TrainingGraph : ITrainingGraph
     private float[] _dBig = [];
     private float[] _dQkv = [];
     private float[] _dAtt = [];
+    private float[] _partials = [];
+    private readonly float[] _wScaled;
+    private readonly float[] _onePlusScale;
 
     // Constants recomputed from the parameters every pass.
     private readonly float[][] _dMod;
@@ -104,6 +107,8 @@ internal sealed class TrainingGraph : ITrainingGraph
             $"blocks.{l}.mlp.0.weight", $"blocks.{l}.mlp.0.bias", $"blocks.{l}.mlp.2.weight", $"blocks.{l}.mlp.2.bias",
             $"blocks.{l}.adaLN_modulation.weight", $"blocks.{l}.adaLN_modulation.bias",
         }).ToArray();
+        _wScaled = new float[_d];
+        _onePlusScale = new float[_d];
         _dc = new double[cfg.CondDim];
         _dz2 = new double[cfg.CondDim];
         _ds1 = new double[cfg.CondDim];
@@ -221,6 +226,7 @@ internal sealed class TrainingGraph : ITrainingGraph
             _dBig = new float[r * _hidden4];
             _dQkv = new float[r * 3 * d];
             _dAtt = new float[r * d];
+            _partials = new float[TrainingKernels.Blocks(Math.Max(r, LossChunk)) * Math.Max(2 * d, _hidden4)];
         }
 
         if (_chunkIn.Length == 0)
@@ -407,18 +413,18 @@ internal sealed class TrainingGraph : ITrainingGraph
             var dM = _dA.AsSpan(0, rows * d);
             GateBackward(dH, _m[l], mod.AsSpan(5 * d, d), dM, dmod.AsSpan(5 * d, d), rows, l, 1);
             t = Mark(prof, StepPhase.Residual, t);
-            Gemm.Multiply(ctx, dM, _g[l], grads[Name(l, Part.Mlp2W)].Data, d, h4, rows, transposeA: true, accumulate: true);
+            WeightGradient(ctx, dM, _g[l], grads[Name(l, Part.Mlp2W)].Data, d, h4, rows);
             t = Mark(prof, StepPhase.Gemm, t);
-            ColumnSum(dM, grads[Name(l, Part.Mlp2B)].Data, rows, d);
+            TrainingKernels.ColumnSum(ctx, dM, grads[Name(l, Part.Mlp2B)].Data, rows, d, _partials);
             t = Mark(prof, StepPhase.Residual, t);
             var dG = _dBig.AsSpan(0, rows * h4);
             Gemm.Multiply(ctx, dM, p[Name(l, Part.Mlp2W)].Data, dG, rows, h4, d);
             t = Mark(prof, StepPhase.Gemm, t);
             GeluBackward(_u[l], _dBig, rows * h4);
             t = Mark(prof, StepPhase.Activations, t);
-            Gemm.Multiply(ctx, dG, _a2[l], grads[Name(l, Part.Mlp0W)].Data, h4, d, rows, transposeA: true, accumulate: true);
+            WeightGradient(ctx, dG, _a2[l], grads[Name(l, Part.Mlp0W)].Data, h4, d, rows);
             t = Mark(prof, StepPhase.Gemm, t);
-            ColumnSum(dG, grads[Name(l, Part.Mlp0B)].Data, rows, h4);
+            TrainingKernels.ColumnSum(ctx, dG, grads[Name(l, Part.Mlp0B)].Data, rows, h4, _partials);
             t = Mark(prof, StepPhase.Residual, t);
             var dA2 = _dAtt.AsSpan(0, rows * d);
             Gemm.Multiply(ctx, dG, p[Name(l, Part.Mlp0W)].Data, dA2, rows, d, h4);
@@ -427,13 +433,13 @@ internal sealed class TrainingGraph : ITrainingGraph
             LayerNormBackward(_mid[l].AsSpan(0, rows * d), _mean2[l], _rstd2[l], dA2, dMid, rows, blk.Norm2, mod.AsSpan(4 * d, d),
                 grads[Name(l, Part.Norm2)].Data, dmod.AsSpan(4 * d, d), dmod.AsSpan(3 * d, d));
             t = Mark(prof, StepPhase.LayerNorm, t);
-            TensorPrimitives.Add(dMid, dH, dMid);
+            TrainingKernels.Add(ctx, dMid, dH, dMid);
 
             // Attention branch: mid = x + g1 ⊙ drop(o).
             var dO = _dA.AsSpan(0, rows * d);
             GateBackward(dMid, _o[l], mod.AsSpan(2 * d, d), dO, dmod.AsSpan(2 * d, d), rows, l, 0);
             t = Mark(prof, StepPhase.Residual, t);
-            Gemm.Multiply(ctx, dO, _att[l], grads[Name(l, Part.Out)].Data, d, d, rows, transposeA: true, accumulate: true);
+            WeightGradient(ctx, dO, _att[l], grads[Name(l, Part.Out)].Data, d, d, rows);
             var dAtt = _dAtt.AsSpan(0, rows * d);
             Gemm.Multiply(ctx, dO, p[Name(l, Part.Out)].Data, dAtt, rows, d, d);
             t = Mark(prof, StepPhase.Gemm, t);
@@ -441,16 +447,16 @@ internal sealed class TrainingGraph : ITrainingGraph
             AttentionBackward(batch, l, scale);
             t = Mark(prof, StepPhase.AttentionBackward, t);
             var dQkv = _dQkv.AsSpan(0, rows * 3 * d);
-            RotaryBackward(dQkv, rows, batch.Positions);
+            TrainingKernels.RotaryBackward(ctx, dQkv, rows, d, _heads, _hd, batch.Positions, _model.Rotary);
             t = Mark(prof, StepPhase.Rotary, t);
-            Gemm.Multiply(ctx, dQkv, _a1[l], grads[Name(l, Part.Qkv)].Data, 3 * d, d, rows, transposeA: true, accumulate: true);
+            WeightGradient(ctx, dQkv, _a1[l], grads[Name(l, Part.Qkv)].Data, 3 * d, d, rows);
             var dA1 = _dA.AsSpan(0, rows * d);
             Gemm.Multiply(ctx, dQkv, p[Name(l, Part.Qkv)].Data, dA1, rows, d, 3 * d);
             t = Mark(prof, StepPhase.Gemm, t);
             LayerNormBackward(_x[l].AsSpan(0, rows * d), _mean1[l], _rstd1[l], dA1, dH, rows, blk.Norm1, mod.AsSpan(d, d),
                 grads[Name(l, Part.Norm1)].Data, dmod.AsSpan(d, d), dmod.AsSpan(0, d));
             t = Mark(prof, StepPhase.LayerNorm, t);
-            TensorPrimitives.Add(dH, dMid, dH);
+            TrainingKernels.Add(ctx, dH, dMid, dH);
             t = Mark(prof, StepPhase.Residual, t);
             if (prof is not null)
             {
@@ -473,12 +479,36 @@ internal sealed class TrainingGraph : ITrainingGraph
         Mark(prof, StepPhase.Residual, t);
     }
 
+    /// <summary>Rows of the contraction per weight-gradient product (one GEMM cache block deep).</summary>
+    internal const int WeightGradientRows = 256;
+
+    /// <summary>
+    /// dW[outputs, inputs] += dYᵀ·X over <paramref name="rows"/> rows, as a sequence of products over blocks of
+    /// <see cref="WeightGradientRows"/> rows. Each block's packed X stays in cache (one product over all rows packs a
+    /// rows-deep operand and runs at a fraction of the GEMM speed), and the kernels continue each C tile's sum in row
+    /// order, so the bits equal one product over all rows.
+    /// </summary>
+    private static void WeightGradient(ComputeContext ctx, ReadOnlySpan<float> dY, ReadOnlySpan<float> x, Span<float> dW, int outputs, int inputs, int rows)
+    {
+        for (int r0 = 0; r0 < rows; r0 += WeightGradientRows)
+        {
+            int n = Math.Min(WeightGradientRows, rows - r0);
+            Gemm.Multiply(ctx, dY.Slice(r0 * outputs, n * outputs), x.Slice(r0 * inputs, n * inputs), dW, outputs, inputs, n, transposeA: true, accumulate: true);
+        }
+    }
+
     private static long Mark(StepProfile? profile, StepPhase phase, long start) => DiffusionTransformer.Mark(profile, phase, start);
 
     /// <summary>Backprop through out = x + gate ⊙ drop(branch): dBranch = dOut ⊙ gate ⊙ mask, dGate += Σ dOut ⊙ drop(branch).</summary>
     private void GateBackward(ReadOnlySpan<float> dOut, float[] branch, ReadOnlySpan<float> gate, Span<float> dBranch, Span<float> dGate, int rows, int layer, int which)
     {
         int d = _d;
+        if (DropoutRate == 0)
+        {
+            TrainingKernels.GateBackward(_model.Compute, dOut, branch.AsSpan(0, rows * d), gate, dBranch, dGate, rows, d, _partials);
+            return;
+        }
+
         float keepScale = DropoutRate > 0 ? 1f / (1f - DropoutRate) : 1f;
         for (int r = 0; r < rows; r++)
         {
@@ -506,31 +536,6 @@ internal sealed class TrainingGraph : ITrainingGraph
     {
         var body = new AttentionTask(this, batch, l, scale, backward: true);
         ParallelTasks.Run(_model.Compute, batch.SequenceCount * _heads, ref body);
-    }
-
-    /// <summary>The transpose of the rotation: applies RoPE with −θ to the q and k gradients.</summary>
-    private void RotaryBackward(Span<float> dQkv, int rows, ReadOnlySpan<int> positions)
-    {
-        int half = _hd / 2, stride = 3 * _d;
-        var table = _model.Rotary;
-        for (int r = 0; r < rows; r++)
-        {
-            var cos = table.Cos(positions[r]);
-            var sin = table.Sin(positions[r]);
-            for (int part = 0; part < 2; part++)
-            {
-                for (int h = 0; h < _heads; h++)
-                {
-                    var x = dQkv.Slice((r * stride) + (part * _d) + (h * _hd), _hd);
-                    for (int j = 0; j < half; j++)
-                    {
-                        float a = x[j], b = x[j + half];
-                        x[j] = (a * cos[j]) + (b * sin[j]);
-                        x[j + half] = (b * cos[j]) - (a * sin[j]);
-                    }
-                }
-            }
-        }
     }
 
     /// <summary>Modulation and sigma-map gradients from the accumulated dmod (mod = W·c + b, c = SiLU(W2·SiLU(W0·e + b0) + b2)).</summary>
@@ -606,9 +611,13 @@ internal sealed class TrainingGraph : ITrainingGraph
     /// rstd·(dn − mean(dn) − n·mean(dn⊙n)) with dn = dy⊙w⊙(1+scale).
     /// </summary>
     private void LayerNormBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, ReadOnlySpan<float> dy, Span<float> dx,
-        int rows, ReadOnlySpan<float> w, ReadOnlySpan<float> scale, Span<float> dw, Span<float> dScale, Span<float> dShift)
+        int rows, ReadOnlySpan<float> w, ReadOnlySpan<float> scale, Span<float> dw, Span<float> dScale, Span<float> dShift) =>
+        TrainingKernels.LayerNormBackward(_model.Compute, x, mean, rstd, dy, dx, rows, _d, w, scale, dw, dScale, dShift, _partials, _wScaled, _onePlusScale);
+
+    /// <summary>The plain serial LayerNorm backward (kept as the reference the parallel kernel is tested against).</summary>
+    internal static void LayerNormBackwardReference(ReadOnlySpan<float> x, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, ReadOnlySpan<float> dy,
+        Span<float> dx, int rows, int d, ReadOnlySpan<float> w, ReadOnlySpan<float> scale, Span<float> dw, Span<float> dScale, Span<float> dShift)
     {
-        int d = _d;
         Span<float> n = d <= 1024 ? stackalloc float[d] : new float[d];
         Span<float> dn = d <= 1024 ? stackalloc float[d] : new float[d];
         for (int r = 0; r < rows; r++)
@@ -677,14 +686,6 @@ internal sealed class TrainingGraph : ITrainingGraph
                 float th = t[i];
                 g[i] *= (0.5f * (1f + th)) + (x2[i] * (1f - (th * th)));
             }
-        }
-    }
-
-    private static void ColumnSum(ReadOnlySpan<float> m, Span<float> acc, int rows, int cols)
-    {
-        for (int r = 0; r < rows; r++)
-        {
-            TensorPrimitives.Add(acc, m.Slice(r * cols, cols), acc);
         }
     }
 
