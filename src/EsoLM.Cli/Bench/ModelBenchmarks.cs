@@ -96,6 +96,9 @@ internal static class ModelBenchmarks
         if (profile is not null)
         {
             double measured = 0;
+            // "gemm" is the sum of the three product kinds, which follow it.
+            phases.Add(new("gemm", (profile.Seconds(StepPhase.GemmForward) + profile.Seconds(StepPhase.GemmInputGradient) +
+                profile.Seconds(StepPhase.GemmWeightGradient)) / steps));
             foreach (var phase in Enum.GetValues<StepPhase>())
             {
                 double perStep = profile.Seconds(phase) / steps;
@@ -142,7 +145,10 @@ internal sealed record TrainBenchmarkResult(int Layers, int Hidden, int Length, 
     /// <summary>Micro-batches per optimizer step (<see cref="Batch"/> counts the rows of all of them).</summary>
     public int GradientAccumulation { get; init; } = 1;
 
-    /// <summary>Seconds per step in each phase (CPU backend only; "other" is the step time no phase claimed).</summary>
+    /// <summary>
+    /// Seconds per step in each phase (CPU backend only): "gemm" (the sum of "gemm_forward", "gemm_input_gradient" and
+    /// "gemm_weight_gradient", which follow it), then every <see cref="StepPhase"/>, then "other" (the step time no phase claimed).
+    /// </summary>
     public IReadOnlyList<KeyValuePair<string, double>> Phases { get; init; } = [];
 
     /// <summary>FLOPs of the dense matrix products of one step (layers and head, forward and backward).</summary>

@@ -191,7 +191,7 @@ internal static class BenchCommand
                     var table = new Table().AddColumns("phase", "ms/step", "share");
                     foreach (var (name, value) in r.Phases)
                     {
-                        table.AddRow(name, (value * 1e3).ToString("F1", CultureInfo.InvariantCulture), (value / r.SecondsPerStep).ToString("P1", CultureInfo.InvariantCulture));
+                        table.AddRow(name.StartsWith("gemm_", StringComparison.Ordinal) ? "  " + name : name, (value * 1e3).ToString("F1", CultureInfo.InvariantCulture), (value / r.SecondsPerStep).ToString("P1", CultureInfo.InvariantCulture));
                     }
 
                     AnsiConsole.Write(table);

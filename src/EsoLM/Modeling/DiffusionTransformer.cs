@@ -394,13 +394,13 @@ internal sealed class DiffusionTransformer : INetwork
             Normalization.LayerNormModulated(ctx, x, a1, rows, d, blk.Norm1, mod.Slice(d, d), mod[..d], eps, Stats(b.Mean1, rows), Stats(b.Rstd1, rows));
             t = Mark(prof, StepPhase.LayerNorm, t);
             Gemm.MultiplyTransposed(ctx, a1, rows, blk.Qkv, default, qkv);
-            t = Mark(prof, StepPhase.Gemm, t);
+            t = Mark(prof, StepPhase.GemmForward, t);
             ApplyRotary(ctx, qkv, rows, d, heads, positions);
             t = Mark(prof, StepPhase.Rotary, t);
             attention.Attend(layer, b.Qkv, b.Att);
             t = Mark(prof, StepPhase.AttentionForward, t);
             Gemm.MultiplyTransposed(ctx, b.Att.AsSpan(0, rows * d), rows, blk.Out, default, b.O.AsSpan(0, rows * d));
-            t = Mark(prof, StepPhase.Gemm, t);
+            t = Mark(prof, StepPhase.GemmForward, t);
             Residual(ctx, x, b.O.AsSpan(0, rows * d), mod.Slice(2 * d, d), mid, rows, d, dropoutRate, dropoutSeed, layer, 0);
             t = Mark(prof, StepPhase.Residual, t);
 
@@ -409,11 +409,11 @@ internal sealed class DiffusionTransformer : INetwork
                 Stats(b.Rstd2, rows));
             t = Mark(prof, StepPhase.LayerNorm, t);
             Gemm.MultiplyTransposed(ctx, a2, rows, blk.Mlp1, blk.Mlp1Bias, u);
-            t = Mark(prof, StepPhase.Gemm, t);
+            t = Mark(prof, StepPhase.GemmForward, t);
             Activations.GeluTanh(ctx, u, g);
             t = Mark(prof, StepPhase.Activations, t);
             Gemm.MultiplyTransposed(ctx, g, rows, blk.Mlp2, blk.Mlp2Bias, b.M.AsSpan(0, rows * d));
-            t = Mark(prof, StepPhase.Gemm, t);
+            t = Mark(prof, StepPhase.GemmForward, t);
             prof?.CountGemm(rows, 3 * d, d);
             prof?.CountGemm(rows, d, d);
             prof?.CountGemm(rows, hidden4, d);

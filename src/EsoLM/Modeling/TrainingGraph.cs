@@ -339,7 +339,7 @@ internal sealed class TrainingGraph : ITrainingGraph
             var logits = _logits.AsSpan(0, n * v);
             Gemm.MultiplyTransposed(ctx, _chunkA.AsSpan(0, n * d), n, _model.Head, p["output_layer.linear.bias"].Data, logits);
             prof?.CountGemm(n, v, d);
-            t = Mark(prof, StepPhase.Gemm, t);
+            t = Mark(prof, StepPhase.GemmForward, t);
             for (int i = 0; i < n; i++)
             {
                 int r = _lossRows[start + i];
@@ -364,7 +364,7 @@ internal sealed class TrainingGraph : ITrainingGraph
             if (grads is not null)
             {
                 Gemm.Multiply(ctx, logits, _chunkA.AsSpan(0, n * d), grads["output_layer.linear.weight"].Data, v, d, n, transposeA: true, accumulate: true);
-                t = Mark(prof, StepPhase.Gemm, t);
+                t = Mark(prof, StepPhase.GemmWeightGradient, t);
                 var db = grads["output_layer.linear.bias"].Data;
                 for (int i = 0; i < n; i++)
                 {
@@ -376,7 +376,7 @@ internal sealed class TrainingGraph : ITrainingGraph
                 Gemm.Multiply(ctx, logits, headW, dA, n, d, v);
                 prof?.CountGemm(v, d, n);
                 prof?.CountGemm(n, d, v);
-                t = Mark(prof, StepPhase.Gemm, t);
+                t = Mark(prof, StepPhase.GemmInputGradient, t);
                 var dIn = _dA.AsSpan(0, n * d);
                 LayerNormBackward(_chunkIn.AsSpan(0, n * d), _chunkStats.AsSpan(0, n), _chunkStats.AsSpan(LossChunk, n), dA, dIn, n, normW,
                     _model.FinalModulation.AsSpan(d, d), grads["output_layer.norm_final.weight"].Data, _dFmod.AsSpan(d, d), _dFmod.AsSpan(0, d));
@@ -414,21 +414,21 @@ internal sealed class TrainingGraph : ITrainingGraph
             GateBackward(dH, _m[l], mod.AsSpan(5 * d, d), dM, dmod.AsSpan(5 * d, d), rows, l, 1);
             t = Mark(prof, StepPhase.Residual, t);
             WeightGradient(ctx, dM, _g[l], grads[Name(l, Part.Mlp2W)].Data, d, h4, rows);
-            t = Mark(prof, StepPhase.Gemm, t);
+            t = Mark(prof, StepPhase.GemmWeightGradient, t);
             TrainingKernels.ColumnSum(ctx, dM, grads[Name(l, Part.Mlp2B)].Data, rows, d, _partials);
             t = Mark(prof, StepPhase.Residual, t);
             var dG = _dBig.AsSpan(0, rows * h4);
             Gemm.Multiply(ctx, dM, p[Name(l, Part.Mlp2W)].Data, dG, rows, h4, d);
-            t = Mark(prof, StepPhase.Gemm, t);
+            t = Mark(prof, StepPhase.GemmInputGradient, t);
             GeluBackward(_u[l], _dBig, rows * h4);
             t = Mark(prof, StepPhase.Activations, t);
             WeightGradient(ctx, dG, _a2[l], grads[Name(l, Part.Mlp0W)].Data, h4, d, rows);
-            t = Mark(prof, StepPhase.Gemm, t);
+            t = Mark(prof, StepPhase.GemmWeightGradient, t);
             TrainingKernels.ColumnSum(ctx, dG, grads[Name(l, Part.Mlp0B)].Data, rows, h4, _partials);
             t = Mark(prof, StepPhase.Residual, t);
             var dA2 = _dAtt.AsSpan(0, rows * d);
             Gemm.Multiply(ctx, dG, p[Name(l, Part.Mlp0W)].Data, dA2, rows, d, h4);
-            t = Mark(prof, StepPhase.Gemm, t);
+            t = Mark(prof, StepPhase.GemmInputGradient, t);
             var dMid = _dMid.AsSpan(0, rows * d);
             LayerNormBackward(_mid[l].AsSpan(0, rows * d), _mean2[l], _rstd2[l], dA2, dMid, rows, blk.Norm2, mod.AsSpan(4 * d, d),
                 grads[Name(l, Part.Norm2)].Data, dmod.AsSpan(4 * d, d), dmod.AsSpan(3 * d, d));
@@ -440,9 +440,10 @@ internal sealed class TrainingGraph : ITrainingGraph
             GateBackward(dMid, _o[l], mod.AsSpan(2 * d, d), dO, dmod.AsSpan(2 * d, d), rows, l, 0);
             t = Mark(prof, StepPhase.Residual, t);
             WeightGradient(ctx, dO, _att[l], grads[Name(l, Part.Out)].Data, d, d, rows);
+            t = Mark(prof, StepPhase.GemmWeightGradient, t);
             var dAtt = _dAtt.AsSpan(0, rows * d);
             Gemm.Multiply(ctx, dO, p[Name(l, Part.Out)].Data, dAtt, rows, d, d);
-            t = Mark(prof, StepPhase.Gemm, t);
+            t = Mark(prof, StepPhase.GemmInputGradient, t);
             Array.Clear(_dQkv, 0, rows * 3 * d);
             AttentionBackward(batch, l, scale);
             t = Mark(prof, StepPhase.AttentionBackward, t);
@@ -450,9 +451,10 @@ internal sealed class TrainingGraph : ITrainingGraph
             TrainingKernels.RotaryBackward(ctx, dQkv, rows, d, _heads, _hd, batch.Positions, _model.Rotary);
             t = Mark(prof, StepPhase.Rotary, t);
             WeightGradient(ctx, dQkv, _a1[l], grads[Name(l, Part.Qkv)].Data, 3 * d, d, rows);
+            t = Mark(prof, StepPhase.GemmWeightGradient, t);
             var dA1 = _dA.AsSpan(0, rows * d);
             Gemm.Multiply(ctx, dQkv, p[Name(l, Part.Qkv)].Data, dA1, rows, d, 3 * d);
-            t = Mark(prof, StepPhase.Gemm, t);
+            t = Mark(prof, StepPhase.GemmInputGradient, t);
             LayerNormBackward(_x[l].AsSpan(0, rows * d), _mean1[l], _rstd1[l], dA1, dH, rows, blk.Norm1, mod.AsSpan(d, d),
                 grads[Name(l, Part.Norm1)].Data, dmod.AsSpan(d, d), dmod.AsSpan(0, d));
             t = Mark(prof, StepPhase.LayerNorm, t);

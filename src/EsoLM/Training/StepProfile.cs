@@ -5,8 +5,14 @@ namespace EsoLM.Training;
 /// <summary>The parts of a training step that <see cref="StepProfile"/> times separately.</summary>
 internal enum StepPhase
 {
-    /// <summary>Dense matrix products of the layers and the vocabulary head (forward, input and weight gradients).</summary>
-    Gemm,
+    /// <summary>Dense matrix products of the forward pass (layers and vocabulary head).</summary>
+    GemmForward,
+
+    /// <summary>Dense matrix products of the backward pass that give the input gradients (dX = dY·W).</summary>
+    GemmInputGradient,
+
+    /// <summary>Dense matrix products of the backward pass that give the weight gradients (dW += dYᵀ·X).</summary>
+    GemmWeightGradient,
 
     /// <summary>Attention forward (per sequence and head).</summary>
     AttentionForward,
@@ -90,7 +96,9 @@ internal sealed class StepProfile
     /// <summary>The JSON key of a phase (snake case).</summary>
     public static string Key(StepPhase phase) => phase switch
     {
-        StepPhase.Gemm => "gemm",
+        StepPhase.GemmForward => "gemm_forward",
+        StepPhase.GemmInputGradient => "gemm_input_gradient",
+        StepPhase.GemmWeightGradient => "gemm_weight_gradient",
         StepPhase.AttentionForward => "attention_forward",
         StepPhase.AttentionBackward => "attention_backward",
         StepPhase.LayerNorm => "layer_norm",
