@@ -481,23 +481,9 @@ internal sealed class TrainingGraph : ITrainingGraph
         Mark(prof, StepPhase.Residual, t);
     }
 
-    /// <summary>Rows of the contraction per weight-gradient product (one GEMM cache block deep).</summary>
-    internal const int WeightGradientRows = 256;
-
-    /// <summary>
-    /// dW[outputs, inputs] += dYᵀ·X over <paramref name="rows"/> rows, as a sequence of products over blocks of
-    /// <see cref="WeightGradientRows"/> rows. Each block's packed X stays in cache (one product over all rows packs a
-    /// rows-deep operand and runs at a fraction of the GEMM speed), and the kernels continue each C tile's sum in row
-    /// order, so the bits equal one product over all rows.
-    /// </summary>
-    private static void WeightGradient(ComputeContext ctx, ReadOnlySpan<float> dY, ReadOnlySpan<float> x, Span<float> dW, int outputs, int inputs, int rows)
-    {
-        for (int r0 = 0; r0 < rows; r0 += WeightGradientRows)
-        {
-            int n = Math.Min(WeightGradientRows, rows - r0);
-            Gemm.Multiply(ctx, dY.Slice(r0 * outputs, n * outputs), x.Slice(r0 * inputs, n * inputs), dW, outputs, inputs, n, transposeA: true, accumulate: true);
-        }
-    }
+    /// <summary>dW[outputs, inputs] += dYᵀ·X over <paramref name="rows"/> rows (see <see cref="TrainingKernels.WeightGradient"/>).</summary>
+    private static void WeightGradient(ComputeContext ctx, ReadOnlySpan<float> dY, ReadOnlySpan<float> x, Span<float> dW, int outputs, int inputs, int rows) =>
+        TrainingKernels.WeightGradient(ctx, dY, x, dW, outputs, inputs, rows);
 
     private static long Mark(StepProfile? profile, StepPhase phase, long start) => DiffusionTransformer.Mark(profile, phase, start);
 

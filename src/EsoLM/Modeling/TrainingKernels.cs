@@ -218,4 +218,101 @@ internal static unsafe class TrainingKernels
             }
         }
     }
+
+    /// <summary>
+    /// dW[m, n] += dYᵀ·X over <paramref name="rows"/> rows (dY [rows, m], X [rows, n], row-major): the weight gradient of
+    /// a linear layer, in ONE parallel dispatch. Each task owns a block of dW tiles and walks the rows in GEMM-cache-deep
+    /// blocks, packing its slice of dYᵀ and of X per block (so both stay in cache however many rows there are) and running
+    /// the GEMM micro-kernels, which continue each tile's sum in row order: the bits equal one product over all rows and
+    /// do not depend on the thread count.
+    /// </summary>
+    public static void WeightGradient(ComputeContext ctx, ReadOnlySpan<float> dY, ReadOnlySpan<float> x, Span<float> dW, int m, int n, int rows)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(dY.Length, rows * m, nameof(dY));
+        ArgumentOutOfRangeException.ThrowIfLessThan(x.Length, rows * n, nameof(x));
+        ArgumentOutOfRangeException.ThrowIfLessThan(dW.Length, m * n, nameof(dW));
+        if (rows == 0 || m == 0 || n == 0)
+        {
+            return;
+        }
+
+        // Split only the longer side of dW over the tasks: each task then reads one operand once and the other once per
+        // task (splitting both would re-read the rows-deep operands from memory once per block).
+        int mr = GemmKernels.MicroRows(ctx.Simd);
+        const int nr = GemmKernels.NR;
+        int tasks = Math.Max(1, 3 * ctx.MaxDegreeOfParallelism);
+        int mTask = m, nTask = n;
+        if (m >= n)
+        {
+            mTask = Math.Max(mr, (m + (tasks * mr) - 1) / (tasks * mr) * mr);
+        }
+        else
+        {
+            nTask = Math.Max(nr, (n + (tasks * nr) - 1) / (tasks * nr) * nr);
+        }
+
+        int mChunks = (m + mTask - 1) / mTask, nChunks = (n + nTask - 1) / nTask;
+        fixed (float* pdy = dY, px = x, pdw = dW)
+        {
+            var body = new WeightGradientTask(pdy, px, pdw, m, n, rows, ctx.Simd, mr, mTask, nTask, nChunks);
+            ParallelTasks.Run(ctx, mChunks * nChunks, ref body);
+        }
+    }
+
+    private readonly struct WeightGradientTask(float* dY, float* x, float* dW, int m, int n, int rows, SimdLevel simd, int mr, int mTask, int nTask,
+        int nChunks) : ITaskBody
+    {
+        public void Run(int task)
+        {
+            const int nr = GemmKernels.NR, kcMax = GemmKernels.KC;
+            int ib = task / nChunks, jb = task % nChunks;
+            int i0 = ib * mTask, rowsHere = Math.Min(mTask, m - i0);
+            int mcPad = (rowsHere + mr - 1) / mr * mr;
+            int j0 = jb * nTask, cols = Math.Min(nTask, n - j0);
+            int myPanels = (cols + nr - 1) / nr;
+            float* packA = Scratch.Get(Scratch.PackA, mcPad * kcMax);
+            float* packB = Scratch.Get(Scratch.PackB, myPanels * nr * kcMax);
+            float* tile = Scratch.Get(Scratch.Tile, mr * nr);
+            for (int p0 = 0; p0 < rows; p0 += kcMax)
+            {
+                int kc = Math.Min(kcMax, rows - p0);
+                // op(A) = dYᵀ: element (i, p) at dY[p·m + i]; op(B) = Xᵀ as [n, k]: element (j, p) at X[p·n + j].
+                GemmKernels.PackA(dY, 1, m, i0, rowsHere, p0, kc, mr, packA);
+                GemmKernels.PackPanels(x + ((nint)p0 * n) + j0, 1, n, cols, kc, packB);
+                for (int jj = 0; jj < myPanels; jj++)
+                {
+                    int c0 = j0 + (jj * nr), width = Math.Min(nr, n - c0);
+                    float* bp = packB + ((nint)jj * kc * nr);
+                    for (int q = 0; q < rowsHere; q += mr)
+                    {
+                        int tileRows = Math.Min(mr, rowsHere - q);
+                        float* ap = packA + ((nint)q * kc);
+                        float* cp = dW + ((nint)(i0 + q) * n) + c0;
+                        if (tileRows == mr && width == nr)
+                        {
+                            GemmKernels.RunTile(simd, kc, mr, ap, bp, cp, n, null, true);
+                            continue;
+                        }
+
+                        for (int r = 0; r < mr; r++)
+                        {
+                            for (int j = 0; j < nr; j++)
+                            {
+                                tile[(r * nr) + j] = r < tileRows && j < width ? cp[((nint)r * n) + j] : 0f;
+                            }
+                        }
+
+                        GemmKernels.RunTile(simd, kc, mr, ap, bp, tile, nr, null, true);
+                        for (int r = 0; r < tileRows; r++)
+                        {
+                            for (int j = 0; j < width; j++)
+                            {
+                                cp[((nint)r * n) + j] = tile[(r * nr) + j];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -218,6 +218,40 @@ public sealed class TrainingFastPathTests
         }
     }
 
+    [Theory]
+    [InlineData(50, 70, 600)]
+    [InlineData(256, 96, 300)]
+    public void Weight_gradient_kernel_equals_the_plain_sum_and_the_general_product(int m, int n, int rows)
+    {
+        var dY = Random(rows * m, 1);
+        var x = Random(rows * n, 2);
+        var start = Random(m * n, 3);
+        var plain = (float[])start.Clone();
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                double acc = 0;
+                for (int r = 0; r < rows; r++)
+                {
+                    acc += (double)dY[(r * m) + i] * x[(r * n) + j];
+                }
+
+                plain[(i * n) + j] += (float)acc;
+            }
+        }
+
+        var general = (float[])start.Clone();
+        Gemm.Multiply(new ComputeContext(1), dY, x, general, m, n, rows, transposeA: true, accumulate: true);
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            var fast = (float[])start.Clone();
+            TrainingKernels.WeightGradient(new ComputeContext(threads), dY, x, fast, m, n, rows);
+            AssertClose(plain, fast, 1e-5f);
+            Assert.Equal(general, fast);
+        }
+    }
+
     [Fact]
     public void Accumulated_micro_batches_equal_one_large_batch()
     {
