@@ -73,26 +73,33 @@ internal static unsafe partial class TrainingAttention
             float* delta = dq + (QueryTile * d);
 
             // Pack: Q, K, dO as rows; Kᵀ and Vᵀ as [d, nPad]; padding is zero so padded keys and rows contribute nothing.
-            new Span<float>(q, 7 * nd).Clear();
+            int padRows = nPad - n;
+            new Span<float>(q + ((nint)n * d), padRows * d).Clear();
+            new Span<float>(k + ((nint)n * d), padRows * d).Clear();
+            new Span<float>(dO + ((nint)n * d), padRows * d).Clear();
+            new Span<float>(dK, 2 * nd).Clear();
+            for (int c = 0; c < d && padRows > 0; c++)
+            {
+                new Span<float>(kT + ((nint)c * nPad) + n, padRows).Clear();
+                new Span<float>(vT + ((nint)c * nPad) + n, padRows).Clear();
+            }
+
             for (int j = 0; j < n; j++)
             {
                 float* row = pQkv + ((nint)(rowStart + j) * stride) + qOff;
                 new ReadOnlySpan<float>(row, d).CopyTo(new Span<float>(q + ((nint)j * d), d));
                 new ReadOnlySpan<float>(row + hidden, d).CopyTo(new Span<float>(k + ((nint)j * d), d));
-                float* kr = row + hidden, vr = row + (2 * hidden);
-                for (int c = 0; c < d; c++)
-                {
-                    kT[((nint)c * nPad) + j] = kr[c];
-                    vT[((nint)c * nPad) + j] = vr[c];
-                }
-
                 var go = new ReadOnlySpan<float>(pdOut + ((nint)(rowStart + j) * hidden) + qOff, d);
                 go.CopyTo(new Span<float>(dO + ((nint)j * d), d));
                 delta[j] = TensorPrimitives.Dot(go, new ReadOnlySpan<float>(pOut + ((nint)(rowStart + j) * hidden) + qOff, d));
             }
 
+            Transpose(pQkv + ((nint)rowStart * stride) + qOff + hidden, stride, n, d, kT, nPad);
+            Transpose(pQkv + ((nint)rowStart * stride) + qOff + (2 * hidden), stride, n, d, vT, nPad);
+
             Span<int> spans = stackalloc int[4];
             Span<int> offsets = stackalloc int[2];
+            Span<int> group = stackalloc int[4];
             for (int r0 = 0; r0 < n; r0 += QueryTile)
             {
                 int rows = Math.Min(QueryTile, n - r0);
@@ -109,35 +116,47 @@ internal static unsafe partial class TrainingAttention
                     ncols += spans[(2 * i) + 1] - spans[2 * i];
                 }
 
-                // S = Q·Kᵀ and dP = dO·Vᵀ over the spans (all QueryTile rows; padded rows are zero).
+                // Per group of 4 rows, over the group's own key spans (inside the tile's): S = Q·Kᵀ, dP = dO·Vᵀ; then the
+                // masked softmax and dS = P ⊙ (dP − δ)·scale row by row (exact: the tile holds whole visible rows; columns
+                // outside a row's keys become 0); then dQ(group) = dS·K over the same spans.
                 float* qt = q + ((nint)r0 * d), dot = dO + ((nint)r0 * d);
-                for (int i = 0; i < spanCount; i++)
+                for (int g0 = 0; g0 < QueryTile; g0 += 4)
                 {
-                    int st = spans[2 * i], w = spans[(2 * i) + 1] - st;
-                    Product(qt, d, 1, d, kT + st, nPad, s + offsets[i], ncols, QueryTile, w, accumulate: false);
-                    Product(dot, d, 1, d, vT + st, nPad, dp + offsets[i], ncols, QueryTile, w, accumulate: false);
-                }
-
-                // P = masked softmax row by row (exact: the tile holds whole visible rows); dS = P ⊙ (dP − δ)·scale.
-                for (int r = 0; r < QueryTile; r++)
-                {
-                    var pRow = new Span<float>(s + ((nint)r * ncols), ncols);
-                    var dRow = new Span<float>(dp + ((nint)r * ncols), ncols);
-                    if (r >= rows || visible[r0 + r].Count == 0)
+                    int groupRows = Math.Clamp(rows - g0, 0, 4);
+                    int groupCount = groupRows == 0 ? 0 : TileSpans(visible.Slice(r0 + g0, groupRows), nPad, group);
+                    float* sg = s + ((nint)g0 * ncols), dpg = dp + ((nint)g0 * ncols), dqg = dq + ((nint)g0 * d);
+                    for (int i = 0; i < groupCount; i++)
                     {
-                        pRow.Clear();
-                        dRow.Clear();
-                        continue;
+                        int st = group[2 * i], w = group[(2 * i) + 1] - st, col = Column(st, spans, offsets, spanCount);
+                        Product(qt + ((nint)g0 * d), d, 1, d, kT + st, nPad, sg + col, ncols, 4, w, accumulate: false);
+                        Product(dot + ((nint)g0 * d), d, 1, d, vT + st, nPad, dpg + col, ncols, 4, w, accumulate: false);
                     }
 
-                    SoftmaxAndGradient(pRow, dRow, visible[r0 + r], spans, offsets, spanCount, scale, delta[r0 + r]);
-                }
+                    for (int r = g0; r < g0 + 4; r++)
+                    {
+                        var pRow = new Span<float>(s + ((nint)r * ncols), ncols);
+                        var dRow = new Span<float>(dp + ((nint)r * ncols), ncols);
+                        if (r >= rows || visible[r0 + r].Count == 0)
+                        {
+                            pRow.Clear();
+                            dRow.Clear();
+                        }
+                        else
+                        {
+                            SoftmaxAndGradient(pRow, dRow, visible[r0 + r], spans, offsets, spanCount, scale, delta[r0 + r]);
+                        }
+                    }
 
-                // dQ(tile) = dS·K over the spans, added into the q columns of dQkv.
-                for (int i = 0; i < spanCount; i++)
-                {
-                    int st = spans[2 * i], w = spans[(2 * i) + 1] - st;
-                    Product(dp + offsets[i], ncols, 1, w, k + ((nint)st * d), d, dq, d, QueryTile, d, accumulate: i > 0);
+                    if (groupCount == 0)
+                    {
+                        new Span<float>(dqg, 4 * d).Clear();
+                    }
+
+                    for (int i = 0; i < groupCount; i++)
+                    {
+                        int st = group[2 * i], w = group[(2 * i) + 1] - st, col = Column(st, spans, offsets, spanCount);
+                        Product(dpg + col, ncols, 1, w, k + ((nint)st * d), d, dqg, d, 4, d, accumulate: i > 0);
+                    }
                 }
 
                 for (int r = 0; r < rows; r++)
@@ -263,7 +282,7 @@ internal static unsafe partial class TrainingAttention
         float max = float.NegativeInfinity;
         for (int i = 0; i < count; i++)
         {
-            max = MathF.Max(max, TensorPrimitives.Max<float>(p[seg[2 * i]..seg[(2 * i) + 1]]));
+            max = MathF.Max(max, Max(p[seg[2 * i]..seg[(2 * i) + 1]]));
         }
 
         float shift = max * scale;
@@ -271,10 +290,9 @@ internal static unsafe partial class TrainingAttention
         for (int i = 0; i < count; i++)
         {
             var sub = p[seg[2 * i]..seg[(2 * i) + 1]];
-            TensorPrimitives.Multiply(sub, scale, sub);
-            TensorPrimitives.Subtract(sub, shift, sub);
+            ScaleShift(sub, scale, shift);
             TensorPrimitives.Exp(sub, sub);
-            sum += TensorPrimitives.Sum<float>(sub);
+            sum += Sum(sub);
         }
 
         float inv = (float)(1.0 / sum);
@@ -284,17 +302,126 @@ internal static unsafe partial class TrainingAttention
             int c0 = seg[2 * i], c1 = seg[(2 * i) + 1];
             p[previous..c0].Clear();
             dp[previous..c0].Clear();
-            var ps = p[c0..c1];
-            var ds = dp[c0..c1];
-            TensorPrimitives.Multiply(ps, inv, ps);
-            TensorPrimitives.Subtract(ds, delta, ds);
-            TensorPrimitives.Multiply(ds, ps, ds);
-            TensorPrimitives.Multiply(ds, scale, ds);
+            NormalizeAndGradient(p[c0..c1], dp[c0..c1], inv, delta, scale);
             previous = c1;
         }
 
         p[previous..].Clear();
         dp[previous..].Clear();
+    }
+
+    private static float Max(ReadOnlySpan<float> x)
+    {
+        fixed (float* px = x)
+        {
+            int i = 0;
+            var m = Vector512.Create(float.NegativeInfinity);
+            for (; i + Lanes <= x.Length; i += Lanes)
+            {
+                m = Vector512.Max(m, Vector512.Load(px + i));
+            }
+
+            float r = Vector512.Max(m, Vector512.Create(float.NegativeInfinity)).ToScalar();
+            for (int l = 1; l < Lanes; l++)
+            {
+                r = MathF.Max(r, m.GetElement(l));
+            }
+
+            for (; i < x.Length; i++)
+            {
+                r = MathF.Max(r, px[i]);
+            }
+
+            return r;
+        }
+    }
+
+    private static float Sum(ReadOnlySpan<float> x)
+    {
+        fixed (float* px = x)
+        {
+            int i = 0;
+            var acc = Vector512<float>.Zero;
+            for (; i + Lanes <= x.Length; i += Lanes)
+            {
+                acc += Vector512.Load(px + i);
+            }
+
+            float r = Vector512.Sum(acc);
+            for (; i < x.Length; i++)
+            {
+                r += px[i];
+            }
+
+            return r;
+        }
+    }
+
+    /// <summary>x ← x·scale − shift.</summary>
+    private static void ScaleShift(Span<float> x, float scale, float shift)
+    {
+        fixed (float* px = x)
+        {
+            int i = 0;
+            var vs = Vector512.Create(scale);
+            var vh = Vector512.Create(shift);
+            for (; i + Lanes <= x.Length; i += Lanes)
+            {
+                Vector512.FusedMultiplyAdd(Vector512.Load(px + i), vs, -vh).Store(px + i);
+            }
+
+            for (; i < x.Length; i++)
+            {
+                px[i] = MathF.FusedMultiplyAdd(px[i], scale, -shift);
+            }
+        }
+    }
+
+    /// <summary>p ← p·inv; dp ← p·(dp − δ)·scale (with the new p).</summary>
+    private static void NormalizeAndGradient(Span<float> p, Span<float> dp, float inv, float delta, float scale)
+    {
+        fixed (float* pp = p)
+        fixed (float* pd = dp)
+        {
+            int i = 0;
+            var vi = Vector512.Create(inv);
+            var vd = Vector512.Create(delta);
+            var vs = Vector512.Create(scale);
+            for (; i + Lanes <= p.Length; i += Lanes)
+            {
+                var pv = Vector512.Load(pp + i) * vi;
+                pv.Store(pp + i);
+                ((Vector512.Load(pd + i) - vd) * pv * vs).Store(pd + i);
+            }
+
+            for (; i < p.Length; i++)
+            {
+                float pv = pp[i] * inv;
+                pp[i] = pv;
+                pd[i] = (pd[i] - delta) * pv * scale;
+            }
+        }
+    }
+
+    /// <summary>dst[c·ld + j] = src[j·stride + c] for j &lt; n, c &lt; d (d a multiple of 16), in 16×16 blocks.</summary>
+    private static void Transpose(float* src, nint stride, int n, int d, float* dst, nint ld)
+    {
+        for (int j0 = 0; j0 < n; j0 += Lanes)
+        {
+            int jn = Math.Min(Lanes, n - j0);
+            for (int c0 = 0; c0 < d; c0 += Lanes)
+            {
+                for (int j = 0; j < jn; j++)
+                {
+                    float* sr = src + ((j0 + j) * stride) + c0;
+                    float* dc = dst + (c0 * ld) + j0 + j;
+                    for (int c = 0; c < Lanes; c++)
+                    {
+                        dc[c * ld] = sr[c];
+                    }
+                }
+            }
+        }
     }
 
     private static int Column(int key, ReadOnlySpan<int> spans, ReadOnlySpan<int> offsets, int spanCount)
@@ -312,7 +439,7 @@ internal static unsafe partial class TrainingAttention
 
     /// <summary>
     /// C[rows, cols] (+)= A·B with A(i, kk) = a[i·<paramref name="aRow"/> + kk·<paramref name="aK"/>] (so A or Aᵀ of a
-    /// row-major block), B row-major [depth, ldb]. rows % 4 == 0, cols % 16 == 0.
+    /// row-major block), B row-major [depth, ldb]. rows % 4 == 0, cols % 16 == 0. Register tiles of 4 rows × 64, 32 or 16 columns.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Product(float* a, nint aRow, nint aK, int depth, float* b, nint ldb, float* c, nint ldc, int rows, int cols, bool accumulate)
@@ -325,9 +452,18 @@ internal static unsafe partial class TrainingAttention
                 Tile4x64(a + (i * aRow), aRow, aK, depth, b + j, ldb, c + (i * ldc) + j, ldc, accumulate);
             }
 
-            for (; j < cols; j += Lanes)
+            switch (cols - j)
             {
-                Tile4x16(a + (i * aRow), aRow, aK, depth, b + j, ldb, c + (i * ldc) + j, ldc, accumulate);
+                case 48:
+                    Tile4x32(a + (i * aRow), aRow, aK, depth, b + j, ldb, c + (i * ldc) + j, ldc, accumulate);
+                    Tile4x16(a + (i * aRow), aRow, aK, depth, b + j + 32, ldb, c + (i * ldc) + j + 32, ldc, accumulate);
+                    break;
+                case 32:
+                    Tile4x32(a + (i * aRow), aRow, aK, depth, b + j, ldb, c + (i * ldc) + j, ldc, accumulate);
+                    break;
+                case 16:
+                    Tile4x16(a + (i * aRow), aRow, aK, depth, b + j, ldb, c + (i * ldc) + j, ldc, accumulate);
+                    break;
             }
         }
     }
@@ -384,6 +520,50 @@ internal static unsafe partial class TrainingAttention
         c10.Store(c1); c11.Store(c1 + 16); c12.Store(c1 + 32); c13.Store(c1 + 48);
         c20.Store(c2); c21.Store(c2 + 16); c22.Store(c2 + 32); c23.Store(c2 + 48);
         c30.Store(c3); c31.Store(c3 + 16); c32.Store(c3 + 32); c33.Store(c3 + 48);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile4x32(float* a, nint aRow, nint aK, int depth, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    {
+        Vector512<float> c00, c01, c10, c11, c20, c21, c30, c31;
+        float* p1 = c + ldc, p2 = p1 + ldc, p3 = p2 + ldc;
+        if (accumulate)
+        {
+            c00 = Vector512.Load(c); c01 = Vector512.Load(c + 16);
+            c10 = Vector512.Load(p1); c11 = Vector512.Load(p1 + 16);
+            c20 = Vector512.Load(p2); c21 = Vector512.Load(p2 + 16);
+            c30 = Vector512.Load(p3); c31 = Vector512.Load(p3 + 16);
+        }
+        else
+        {
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = Vector512<float>.Zero;
+        }
+
+        nint r1 = aRow, r2 = 2 * aRow, r3 = 3 * aRow;
+        for (int kk = 0; kk < depth; kk++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var x = Vector512.Create(a[0]);
+            c00 = Vector512.FusedMultiplyAdd(x, b0, c00);
+            c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+            x = Vector512.Create(a[r1]);
+            c10 = Vector512.FusedMultiplyAdd(x, b0, c10);
+            c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+            x = Vector512.Create(a[r2]);
+            c20 = Vector512.FusedMultiplyAdd(x, b0, c20);
+            c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+            x = Vector512.Create(a[r3]);
+            c30 = Vector512.FusedMultiplyAdd(x, b0, c30);
+            c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+            a += aK;
+            b += ldb;
+        }
+
+        c00.Store(c); c01.Store(c + 16);
+        c10.Store(p1); c11.Store(p1 + 16);
+        c20.Store(p2); c21.Store(p2 + 16);
+        c30.Store(p3); c31.Store(p3 + 16);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
