@@ -5,10 +5,11 @@ namespace EsoLM.Modeling;
 
 /// <summary>
 /// Attention for training, one (sequence, head) per call. The forward is the inference kernel over the sequence's own
-/// keys (no second forward kernel); the backward recomputes S = Q·Kᵀ·scale and P = masked softmax(S) (zero outside each
-/// row's key ranges) as small dense GEMMs on packed q/k/v (as flash attention does) and forms dP = dO·Vᵀ,
-/// dS = P ⊙ (dP − rowsum(dO ⊙ O))·scale, dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dO. Callers run tasks in parallel with a
-/// single-threaded <see cref="ComputeContext"/>; scratch is per thread.
+/// keys (no second forward kernel). The backward recomputes S = Q·Kᵀ·scale and P = masked softmax(S) (zero outside each
+/// row's key ranges) and forms dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dO ⊙ O))·scale, dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dO:
+/// with the blocked kernel over the visible key spans (TrainingAttention.Blocked.cs) where <see cref="UseBlocked"/>
+/// allows, else with the plain reference, dense small GEMMs on gathered q/k/v (<see cref="BackwardPlain"/>). Callers run
+/// tasks in parallel with a single-threaded <see cref="ComputeContext"/>; scratch is per thread.
 /// </summary>
 internal static partial class TrainingAttention
 {
