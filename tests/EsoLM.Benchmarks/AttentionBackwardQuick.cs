@@ -7,8 +7,8 @@ using EsoLM.Tensors;
 namespace EsoLM.Benchmarks;
 
 /// <summary>
-/// <c>dotnet run -c Release --project tests/EsoLM.Benchmarks -- attnbwd [rounds]</c>: one layer of training attention at
-/// the <c>esolm bench train</c> batch (16 diffusion rows of L = 128 and 16 sequential rows of 2L = 256, variant B masks,
+/// <c>dotnet run -c Release --project tests/EsoLM.Benchmarks -- attnbwd [rounds] [L]</c>: one layer of training attention at
+/// the <c>esolm bench train</c> batch (16 diffusion rows of L (default 128) and 16 sequential rows of 2L, variant B masks,
 /// head width 64) for 4 heads (hidden 256) and 6 heads (hidden 384): the forward, the plain small-GEMM backward and the
 /// blocked backward, on one thread, timed alternately in the same rounds (best and median wall milliseconds per layer, and the process CPU time, which a loaded machine disturbs less).
 /// </summary>
@@ -17,15 +17,16 @@ internal static class AttentionBackwardQuick
     public static void Run(string[] args)
     {
         int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 15;
+        int length = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 128;
         foreach (int heads in new[] { 4, 6 })
         {
-            Shape(heads, rounds);
+            Shape(heads, rounds, length);
         }
     }
 
-    private static void Shape(int heads, int rounds)
+    private static void Shape(int heads, int rounds, int length)
     {
-        const int d = 64, length = 128, batch = 32;
+        const int d = 64, batch = 32;
         int hidden = heads * d;
         var rng = new Random(1);
         var sequences = new List<(int Start, int Count)>();
@@ -117,7 +118,7 @@ internal static class AttentionBackwardQuick
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"hidden {hidden}, {heads} heads × 64, batch {batch} (16 × L=128 diffusion-B, 16 × 2L=256 sequential-B), {rows} rows, 1 thread, {rounds} alternating rounds:"));
+            $"hidden {hidden}, {heads} heads × 64, batch {batch} (16 × L={length} diffusion-B, 16 × 2L={2 * length} sequential-B), {rows} rows, 1 thread, {rounds} alternating rounds:"));
         for (int i = 0; i < kernels.Length; i++)
         {
             var sorted = times[i].Order().ToArray();

@@ -5,7 +5,7 @@ namespace EsoLM.Benchmarks;
 /// <summary>
 /// Runs the BenchmarkDotNet suites: <c>dotnet run -c Release --project tests/EsoLM.Benchmarks -- --filter *</c>,
 /// or a quick GFLOP/s check: <c>… -- quick [threads] [MxKxN ...]</c>, or the training attention
-/// microbenchmark: <c>… -- attnbwd [rounds]</c>.
+/// microbenchmark: <c>… -- attnbwd [rounds] [L]</c>.
 /// </summary>
 public static class Program
 {
