@@ -158,7 +158,7 @@ internal static class Checkpoint
     public static string Describe(TrainerOptions t)
     {
         ArgumentNullException.ThrowIfNull(t);
-        return new JsonObject
+        var json = new JsonObject
         {
             ["batch"] = t.BatchSize,
             ["lr"] = t.LearningRate,
@@ -172,6 +172,12 @@ internal static class Checkpoint
             ["beta2"] = t.Optimizer.Beta2,
             ["eps"] = t.Optimizer.Epsilon,
             ["weight_decay"] = t.Optimizer.WeightDecay,
-        }.ToJsonString();
+        };
+        if (t.GradientAccumulation != 1)
+        {
+            json["grad_accum"] = t.GradientAccumulation; // only when used, so older checkpoints stay resumable
+        }
+
+        return json.ToJsonString();
     }
 }

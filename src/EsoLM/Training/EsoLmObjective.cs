@@ -104,7 +104,10 @@ internal sealed class EsoLmObjective
             _plan = new Plan(batch, length);
         }
 
+        var prof = (graph.Network as DiffusionTransformer)?.Profile;
+        long t = prof is null ? 0 : StepProfile.Start();
         SampleInto(x, batch, length, seed, step, _plan);
+        DiffusionTransformer.Mark(prof, StepPhase.Data, t);
         return Run(graph, x, batch, length, _plan, gradients, forEvaluation);
     }
 
@@ -119,7 +122,10 @@ internal sealed class EsoLmObjective
 
     private ObjectiveValue Run(ITrainingGraph graph, ReadOnlySpan<int> x, int batch, int length, Plan plan, IGradients? gradients, bool forEvaluation)
     {
+        var prof = (graph.Network as DiffusionTransformer)?.Profile;
+        long t = prof is null ? 0 : StepProfile.Start();
         BuildFrom(x, batch, length, plan, _batch, forEvaluation);
+        DiffusionTransformer.Mark(prof, StepPhase.Data, t);
         graph.Run(_batch, gradients);
         var rowLoss = graph.RowLosses;
         var weights = _batch.Weights;

@@ -6,8 +6,15 @@ public sealed record TrainerOptions
     /// <summary>Total optimizer steps (also when resuming: the run stops at this step).</summary>
     public int Steps { get; init; } = 1000;
 
-    /// <summary>Rows per batch.</summary>
+    /// <summary>Rows per batch (per micro-batch when <see cref="GradientAccumulation"/> is above 1).</summary>
     public int BatchSize { get; init; } = 32;
+
+    /// <summary>
+    /// Micro-batches of <see cref="BatchSize"/> rows per optimizer step, their gradients averaged (1: none). The step
+    /// sees the same data rows as one batch of GradientAccumulation × BatchSize rows and equals it in math (each micro-batch
+    /// draws its own corruption) while the activations only ever hold one micro-batch. Checkpoints fall on step boundaries.
+    /// </summary>
+    public int GradientAccumulation { get; init; } = 1;
 
     /// <summary>Peak learning rate.</summary>
     public double LearningRate { get; init; } = 3e-4;
@@ -41,6 +48,12 @@ public sealed record TrainerOptions
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(Steps, 1, nameof(Steps));
         ArgumentOutOfRangeException.ThrowIfLessThan(BatchSize, 1, nameof(BatchSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(GradientAccumulation, 1, nameof(GradientAccumulation));
+        if ((long)GradientAccumulation * BatchSize > int.MaxValue / 2)
+        {
+            throw new ArgumentOutOfRangeException(nameof(GradientAccumulation), GradientAccumulation,
+                $"GradientAccumulation × BatchSize ({GradientAccumulation} × {BatchSize}) must stay below {int.MaxValue / 2}.");
+        }
         if (!(LearningRate > 0 && double.IsFinite(LearningRate)))
         {
             throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be positive and finite.");
