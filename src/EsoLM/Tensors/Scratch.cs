@@ -33,7 +33,10 @@ internal static unsafe class Scratch
     /// <summary>A low-precision weight block widened to fp32 (GEMM).</summary>
     public const int Widened = 8;
 
-    private const int SlotCount = 9;
+    /// <summary>A packed once by the calling thread and read by every task of one small-M GEMM.</summary>
+    public const int SharedA = 9;
+
+    private const int SlotCount = 10;
 
     [ThreadStatic]
     private static float[]?[]? _buffers;
