@@ -84,6 +84,37 @@ internal static unsafe partial class Attention
         }
     }
 
+    /// <summary>
+    /// Widens bfloat16 values (exactly) into the calling thread's scratch slot <paramref name="slot"/> and returns them;
+    /// valid until the slot is requested again on this thread.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static Span<float> WidenBf16(ReadOnlySpan<ushort> source, int slot)
+    {
+        int n = source.Length;
+        float* dst = Scratch.Get(slot, n);
+        int i = 0;
+        fixed (ushort* src = source)
+        {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (; i + 32 <= n; i += 32)
+                {
+                    var x = Vector512.Load(src + i);
+                    Vector512.ShiftLeft(Vector512.WidenLower(x), 16).AsSingle().Store(dst + i);
+                    Vector512.ShiftLeft(Vector512.WidenUpper(x), 16).AsSingle().Store(dst + i + 16);
+                }
+            }
+
+            for (; i < n; i++)
+            {
+                dst[i] = LowPrecision.FromBFloat16(src[i]);
+            }
+        }
+
+        return new Span<float>(dst, n);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void OneQuery(SimdLevel simd, float* q, float* keys, float* values, int d, KeyRange vr, float* o,
         float scale, float* scores)
