@@ -19,8 +19,10 @@ namespace EsoLM.Cli.Bench;
 /// <param name="TokensPerPass">Mean window rows fed per forward pass (all sequences of the batch together).</param>
 /// <param name="Weights">Storage of the packed weight matrices (fp32, bf16, int8).</param>
 /// <param name="KvCache">Storage of the KV cache entries (fp32, bf16).</param>
+/// <param name="CpuSeconds">Process CPU seconds (user + system, all threads) per sample over the timed runs: less sensitive
+/// than wall time to other processes on a loaded machine (0 when extrapolated).</param>
 internal sealed record SampleBenchmarkRow(string Method, int Length, int Batch, double Seconds, int Nfe, bool Extrapolated, int MeasuredPasses,
-    double TokensPerPass, WeightFormat Weights = WeightFormat.Float32, WeightFormat KvCache = WeightFormat.Float32);
+    double TokensPerPass, WeightFormat Weights = WeightFormat.Float32, WeightFormat KvCache = WeightFormat.Float32, double CpuSeconds = 0);
 
 /// <summary>Result of <see cref="SampleBenchmark.Run"/>.</summary>
 /// <param name="Threads">Threads used.</param>
@@ -135,7 +137,13 @@ internal static class SampleBenchmark
                     foreach (var (format, kv, model) in models)
                     {
                         bool full = m != "mdlm" || mdlmFull || ((long)length * length * batch <= 256L * 256);
+                        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
                         var row = Measure(model, m, length, batch, selection, repeats, full) with { Weights = format, KvCache = kv };
+                        if (full)
+                        {
+                            row = row with { CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds / repeats / batch };
+                        }
+
                         rows.Add(row);
                         progress?.Invoke(string.Create(CultureInfo.InvariantCulture,
                             $"{row.Method,-9} {KernelBenchmark.WeightsName(row.Weights),-4} kv {KernelBenchmark.WeightsName(row.KvCache),-4} L={row.Length,-5} batch={row.Batch,-3} {row.Seconds,9:F3} s/sample  NFE {row.Nfe}{(row.Extrapolated ? " (extrapolated)" : "")}"));
@@ -305,6 +313,11 @@ internal static class SampleBenchmark
                 w.WriteNumber("length", r.Length);
                 w.WriteNumber("batch", r.Batch);
                 w.WriteNumber("seconds", Math.Round(r.Seconds, 4));
+                if (r.CpuSeconds > 0)
+                {
+                    w.WriteNumber("cpu_seconds", Math.Round(r.CpuSeconds, 4));
+                }
+
                 w.WriteNumber("nfe", r.Nfe);
                 w.WriteNumber("tokens_per_pass", Math.Round(r.TokensPerPass, 2));
                 if (r.Extrapolated)

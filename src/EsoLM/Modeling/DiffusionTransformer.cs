@@ -470,6 +470,16 @@ internal sealed class DiffusionTransformer : INetwork
             var cache = (KvCache)e.Cache;
             int head = task % heads;
             var visible = batch.Visible.Slice(e.RowStart, e.RowCount);
+            if (cache.Format == WeightFormat.BFloat16 && hd == 64 && e.RowCount < Attention.BlockedMinQueries
+                && model.Compute.Simd is SimdLevel.Vector512 or SimdLevel.Auto && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            {
+                // Decoding windows: keys and values are widened in registers as they stream in.
+                Attention.AttendHeadBf16(workspace.Qkv.AsSpan((e.RowStart * 3 * d) + (head * hd)), 3 * d, e.RowCount,
+                    cache.KeysBf16(layer, head), cache.ValuesBf16(layer, head), visible,
+                    workspace.AttentionOut.AsSpan((e.RowStart * d) + (head * hd)), d, scale);
+                return;
+            }
+
             if (cache.Format == WeightFormat.BFloat16)
             {
                 // Only the slots some query sees are widened (half the bytes read from memory; the fp32 copy stays in cache).

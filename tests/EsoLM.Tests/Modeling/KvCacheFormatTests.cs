@@ -71,6 +71,19 @@ public sealed class KvCacheFormatTests
         {
             Assert.True(Math.Abs(actual[i] - expected[i]) < 1e-4, $"{i}: {actual[i]} vs {expected[i]}");
         }
+
+        if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+        {
+            // The fused kernel (widening in registers) over two key ranges per query.
+            var twoRanges = Enumerable.Range(0, queries).Select(r => new KeyRange(0, 10 + r, 20, slots - r)).ToArray();
+            var fused = new float[queries * d];
+            Attention.AttendHeadBf16(q, d, queries, k16, v16, twoRanges, fused, d, 0.125f);
+            ReferenceKernels.AttendHead(q, d, queries, keys.Select(Round).ToArray(), values.Select(Round).ToArray(), d, twoRanges, expected, d, 0.125f);
+            for (int i = 0; i < fused.Length; i++)
+            {
+                Assert.True(Math.Abs(fused[i] - expected[i]) < 1e-4, $"fused {i}: {fused[i]} vs {expected[i]}");
+            }
+        }
     }
 
     private static float Round(float x)
