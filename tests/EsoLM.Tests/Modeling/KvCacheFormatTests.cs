@@ -35,6 +35,15 @@ public sealed class KvCacheFormatTests
     }
 
     [Fact]
+    public void Guide_snippet_builds_a_bf16_cache_backend()
+    {
+        var backend = new CpuBackend(new ComputeContext(), WeightFormat.BFloat16, kvCache: WeightFormat.BFloat16);
+        Assert.Equal(WeightFormat.BFloat16, backend.KvCache);
+        var model = (DiffusionTransformer)backend.Load(ModelParameters.CreateRandom(Config(), 1));
+        Assert.Equal(WeightFormat.BFloat16, model.CreateCache(8).Format);
+    }
+
+    [Fact]
     public void Bf16_cache_holds_half_the_bytes_and_refuses_int8()
     {
         var config = Config();
