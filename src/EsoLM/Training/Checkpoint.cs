@@ -22,7 +22,7 @@ namespace EsoLM.Training;
 /// <param name="Trainer">Trainer settings as JSON (steps and checkpoint interval excluded).</param>
 /// <param name="DataFingerprint">Fingerprint of the dataset rows.</param>
 /// <param name="Tokenizer">Tokenizer description, if any.</param>
-public sealed record CheckpointState(ModelConfig Config, ModelParameters Parameters, ModelParameters Ema, ModelParameters FirstMoment,
+internal sealed record CheckpointState(ModelConfig Config, ModelParameters Parameters, ModelParameters Ema, ModelParameters FirstMoment,
     ModelParameters SecondMoment, int Step, long OptimizerSteps, long EmaUpdates, string Objective, string Trainer, ulong DataFingerprint,
     TokenizerDescription? Tokenizer);
 
@@ -32,7 +32,7 @@ public sealed record CheckpointState(ModelConfig Config, ModelParameters Paramet
 /// the metadata. Written to a temporary name and moved, so a crash never leaves a half-written checkpoint. Random draws
 /// are keyed by (seed, step), so the step is the whole random state.
 /// </summary>
-public static class Checkpoint
+internal static class Checkpoint
 {
     /// <summary>Value of the <c>format</c> metadata entry.</summary>
     public const string FormatName = "esolm-checkpoint";

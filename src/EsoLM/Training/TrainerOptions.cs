@@ -66,36 +66,3 @@ public sealed record TrainerOptions
         Optimizer.Validate();
     }
 }
-
-/// <summary>Progress of a training run.</summary>
-/// <param name="Step">Steps done.</param>
-/// <param name="TotalSteps">Steps in the run.</param>
-/// <param name="Loss">Loss of the last step (per-token NELBO estimate).</param>
-/// <param name="LearningRate">Learning rate of the last step.</param>
-/// <param name="TokensPerSecond">Training throughput since the run (or resume) started.</param>
-/// <param name="Elapsed">Time since the run (or resume) started.</param>
-public readonly record struct TrainingProgress(int Step, int TotalSteps, double Loss, double LearningRate, double TokensPerSecond, TimeSpan Elapsed);
-
-/// <summary>Raised when the loss or the gradient becomes NaN or infinite; the last checkpoint on disk stays intact.</summary>
-public sealed class TrainingDivergedException : Exception
-{
-    /// <summary>Creates the exception.</summary>
-    public TrainingDivergedException()
-    {
-    }
-
-    /// <summary>Creates the exception with a message.</summary>
-    public TrainingDivergedException(string message)
-        : base(message)
-    {
-    }
-
-    /// <summary>Creates the exception with a message and a cause.</summary>
-    public TrainingDivergedException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-    }
-
-    /// <summary>The step at which the loss stopped being finite.</summary>
-    public int Step { get; init; }
-}

@@ -1,8 +1,8 @@
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 using FsCheck.Xunit;
 using Xunit.Abstractions;
 
-namespace EsoLM.Tests.Text.Grammar;
+namespace EsoLM.Tests.Data;
 
 /// <summary>Word order matters: permuting the words of a grammatical sentence almost always breaks it.</summary>
 public sealed class GrammarOrderPropertyTests(ITestOutputHelper output)

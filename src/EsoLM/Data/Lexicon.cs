@@ -1,6 +1,6 @@
 using System.Collections.Frozen;
 
-namespace EsoLM.Text.Grammar;
+namespace EsoLM.Data;
 
 /// <summary>The part of speech of a word form of the built-in language. Every word form has exactly one.</summary>
 internal enum WordCategory

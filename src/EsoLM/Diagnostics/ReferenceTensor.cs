@@ -1,12 +1,12 @@
 using System.Text.Json;
 
-namespace EsoLM.Validation;
+namespace EsoLM.Diagnostics;
 
 /// <summary>
 /// A tensor in the reference-vector JSON format: <c>{"dtype": "f32"|"f64"|"i64"|"bool", "shape": [...], "data": [...]}</c>,
 /// data flat in row-major order. f32 values are the shortest decimal of the float, so parsing them is bit-exact.
 /// </summary>
-public sealed class ReferenceTensor
+internal sealed class ReferenceTensor
 {
     private ReferenceTensor(string dtype, int[] shape, double[] values)
     {

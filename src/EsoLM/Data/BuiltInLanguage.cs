@@ -1,4 +1,4 @@
-namespace EsoLM.Text.Grammar;
+namespace EsoLM.Data;
 
 /// <summary>
 /// The built-in language: a small synthetic English-like language (about 250 word forms) whose sentences have number
@@ -31,10 +31,15 @@ public static class BuiltInLanguage
     /// <summary>Every word form of the lexicon (lower-case), in ordinal order.</summary>
     public static IReadOnlyList<string> Words => WordList;
 
-    /// <summary>Creates a seeded generator of the language.</summary>
+    /// <summary>Creates a seeded generator of the language, with the default bounds and probabilities.</summary>
+    /// <param name="seed">Seed; equal seeds give equal text.</param>
+    /// <returns>The generator.</returns>
+    public static GrammarGenerator CreateGenerator(ulong seed) => new(seed, null);
+
+    /// <summary>Creates a seeded generator of the language with other bounds and probabilities (tests, experiments).</summary>
     /// <param name="seed">Seed; equal seeds and options give equal text.</param>
     /// <param name="options">Bounds and probabilities; <see cref="GrammarOptions.Default" /> when null.</param>
-    public static GrammarGenerator CreateGenerator(ulong seed, GrammarOptions? options = null) => new(seed, options);
+    internal static GrammarGenerator CreateGenerator(ulong seed, GrammarOptions? options) => new(seed, options);
 
     /// <summary>
     /// A corpus of <paramref name="documents" /> documents of <paramref name="sentencesPerDocument" /> sentences each, drawn

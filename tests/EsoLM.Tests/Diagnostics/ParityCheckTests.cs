@@ -1,8 +1,8 @@
 using EsoLM.IO;
 using EsoLM.Tests.Support;
-using EsoLM.Validation;
+using EsoLM.Diagnostics;
 
-namespace EsoLM.Tests.Validation;
+namespace EsoLM.Tests.Diagnostics;
 
 public sealed class ParityCheckTests
 {

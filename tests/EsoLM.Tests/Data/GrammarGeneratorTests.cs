@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 using Xunit.Abstractions;
 
-namespace EsoLM.Tests.Text.Grammar;
+namespace EsoLM.Tests.Data;
 
 public sealed class GrammarGeneratorTests(ITestOutputHelper output)
 {

@@ -1,4 +1,4 @@
-namespace EsoLM.Text.Grammar;
+namespace EsoLM.Data;
 
 /// <summary>
 /// Bounds and probabilities of the built-in grammar. The four bounds (<see cref="MaxAdjectives" />, <see cref="MaxDepth" />,
@@ -6,7 +6,7 @@ namespace EsoLM.Text.Grammar;
 /// <see cref="GrammarGenerator" /> and <see cref="GrammarRecognizer" />; the probabilities only shape the distribution the
 /// generator samples from. Every property validates its value when set.
 /// </summary>
-public sealed record GrammarOptions
+internal sealed record GrammarOptions
 {
     /// <summary>Largest value accepted for <see cref="MaxAdjectives" />.</summary>
     public const int AdjectiveLimit = 4;

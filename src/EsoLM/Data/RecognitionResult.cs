@@ -1,4 +1,4 @@
-namespace EsoLM.Text.Grammar;
+namespace EsoLM.Data;
 
 /// <summary>What <see cref="GrammarRecognizer.Analyze" /> found in a text.</summary>
 /// <param name="TotalSentences">Sentences counted: every span that ends with ".". A trailing fragment is not counted.</param>

@@ -6,7 +6,7 @@ using EsoLM.Masks;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
 
-namespace EsoLM.Validation;
+namespace EsoLM.Diagnostics;
 
 /// <summary>One compared case of a parity run.</summary>
 /// <param name="Name">File and case, e.g. <c>diffusion_B/sampled</c> or <c>kv_sampling_B/greedy/step3</c>.</param>
@@ -14,12 +14,12 @@ namespace EsoLM.Validation;
 /// <param name="MaxAbsDiff">Largest absolute difference.</param>
 /// <param name="Passed">Whether the difference is within tolerance and every token choice matched.</param>
 /// <param name="Detail">What failed, when something did.</param>
-public sealed record ParityCase(string Name, long Values, double MaxAbsDiff, bool Passed, string? Detail = null);
+internal sealed record ParityCase(string Name, long Values, double MaxAbsDiff, bool Passed, string? Detail = null);
 
 /// <summary>The outcome of <see cref="ParityCheck.Run"/>.</summary>
 /// <param name="Cases">Every compared case.</param>
 /// <param name="Tolerance">The absolute tolerance used.</param>
-public sealed record ParityReport(IReadOnlyList<ParityCase> Cases, double Tolerance)
+internal sealed record ParityReport(IReadOnlyList<ParityCase> Cases, double Tolerance)
 {
     /// <summary>The largest difference over all cases.</summary>
     public double MaxAbsDiff => Cases.Count == 0 ? 0 : Cases.Max(c => c.MaxAbsDiff);
@@ -35,7 +35,7 @@ public sealed record ParityReport(IReadOnlyList<ParityCase> Cases, double Tolera
 /// and the cached sampling trace step by step (logits against the reference's cached and full forwards, token choices).
 /// Users run it (<c>esolm check-parity</c>) to validate a converted checkpoint.
 /// </summary>
-public static class ParityCheck
+internal static class ParityCheck
 {
     /// <summary>Runs every comparison the folder has files for, on <paramref name="backend"/> (default: the CPU backend).</summary>
     public static ParityReport Run(string folder, double tolerance = 1e-4, IComputeBackend? backend = null)

@@ -1,6 +1,6 @@
 using System.Numerics;
 
-namespace EsoLM.Text.Grammar;
+namespace EsoLM.Data;
 
 /// <summary>
 /// Decides membership in the built-in language: a recursive-descent parser over the word list that implements exactly the
@@ -33,7 +33,7 @@ public sealed class GrammarRecognizer
 
     /// <summary>Creates a recognizer for the language bounded by <paramref name="options" />.</summary>
     /// <param name="options">Only the bounds matter (probabilities do not); <see cref="GrammarOptions.Default" /> when null.</param>
-    public GrammarRecognizer(GrammarOptions? options = null)
+    internal GrammarRecognizer(GrammarOptions? options = null)
     {
         Options = options ?? GrammarOptions.Default;
         _maxAdjectives = Options.MaxAdjectives;
@@ -43,7 +43,7 @@ public sealed class GrammarRecognizer
     }
 
     /// <summary>The options whose bounds define the accepted language.</summary>
-    public GrammarOptions Options { get; }
+    internal GrammarOptions Options { get; }
 
     /// <summary>Whether <paramref name="sentence" /> is exactly one grammatical sentence (see the remarks for the format).</summary>
     /// <param name="sentence">One sentence, e.g. "The cats sleep."</param>

@@ -1,6 +1,6 @@
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 
-namespace EsoLM.Tests.Text.Grammar;
+namespace EsoLM.Tests.Data;
 
 public sealed class GrammarRecognizerTests
 {

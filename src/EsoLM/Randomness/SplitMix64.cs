@@ -1,4 +1,4 @@
-namespace EsoLM.Text.Grammar;
+namespace EsoLM.Randomness;
 
 /// <summary>
 /// SplitMix64 (Steele, Lea and Flood, 2014): a tiny, fixed pseudo-random generator, so a seed gives the same text on every

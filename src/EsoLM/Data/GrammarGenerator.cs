@@ -1,6 +1,7 @@
 using System.Text;
+using EsoLM.Randomness;
 
-namespace EsoLM.Text.Grammar;
+namespace EsoLM.Data;
 
 /// <summary>
 /// Samples sentences of the built-in language (see <see cref="BuiltInLanguage" />) from a seeded, deterministic stochastic
@@ -30,7 +31,7 @@ public sealed class GrammarGenerator
     /// <summary>Creates a generator.</summary>
     /// <param name="seed">Seed of the random stream; equal seeds and options give equal text.</param>
     /// <param name="options">Bounds and probabilities; <see cref="GrammarOptions.Default" /> when null.</param>
-    public GrammarGenerator(ulong seed, GrammarOptions? options = null)
+    internal GrammarGenerator(ulong seed, GrammarOptions? options = null)
     {
         Seed = seed;
         Options = options ?? GrammarOptions.Default;
@@ -41,7 +42,7 @@ public sealed class GrammarGenerator
     public ulong Seed { get; }
 
     /// <summary>The options in use.</summary>
-    public GrammarOptions Options { get; }
+    internal GrammarOptions Options { get; }
 
     /// <summary>Draws one sentence, e.g. "The cat that the dogs chase sleeps."</summary>
     /// <exception cref="InvalidOperationException">The options never produced a sentence within MaxWords words.</exception>
