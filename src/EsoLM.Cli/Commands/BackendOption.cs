@@ -23,18 +23,28 @@ internal static class BackendOption
     public static IComputeBackend Resolve(string? name, int threads, SimdLevel simd = SimdLevel.Auto) => Resolve(name, threads, simd, WeightFormat.Float32);
 
     /// <summary>Resolves a backend by name with the given CPU threads, SIMD width and weight storage (<c>--weights</c>).</summary>
-    public static IComputeBackend Resolve(string? name, int threads, SimdLevel simd, WeightFormat weights)
+    public static IComputeBackend Resolve(string? name, int threads, SimdLevel simd, WeightFormat weights) =>
+        Resolve(name, threads, simd, weights, WeightFormat.Float32);
+
+    /// <summary>Resolves a backend with the given weight storage and KV-cache storage (<c>--kv-cache</c>; CPU backend only).</summary>
+    public static IComputeBackend Resolve(string? name, int threads, SimdLevel simd, WeightFormat weights, WeightFormat kvCache)
     {
         var key = string.IsNullOrWhiteSpace(name) ? CpuBackend.BackendName : name.Trim().ToLowerInvariant();
         if (key == TorchBackend.BackendName || key.StartsWith(TorchBackend.BackendName + ":", StringComparison.Ordinal))
         {
+            if (kvCache != WeightFormat.Float32)
+            {
+                throw new ArgumentException($"--kv-cache {kvCache}: only the cpu backend stores its KV cache in another format than fp32.", nameof(kvCache));
+            }
+
             return Torch(key.Length > TorchBackend.BackendName.Length ? key[(TorchBackend.BackendName.Length + 1)..] : "cpu", threads);
         }
 
         return key switch
         {
-            CpuBackend.BackendName => threads <= 0 && simd == SimdLevel.Auto && weights == WeightFormat.Float32 ? CpuBackend.Default
-                : new CpuBackend(new ComputeContext(threads, simd), weights),
+            CpuBackend.BackendName => threads <= 0 && simd == SimdLevel.Auto && weights == WeightFormat.Float32 && kvCache == WeightFormat.Float32
+                ? CpuBackend.Default
+                : new CpuBackend(new ComputeContext(threads, simd), weights, kvCache),
             _ => throw new ArgumentException($"--backend '{name}' is not available; this build knows: {string.Join(", ", Names)}.", nameof(name)),
         };
     }
