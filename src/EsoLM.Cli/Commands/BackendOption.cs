@@ -6,11 +6,17 @@ using EsoLM.TorchSharp;
 
 namespace EsoLM.Cli.Commands;
 
-/// <summary>The shared <c>--backend NAME</c> option of train, sample, eval, bench and check-parity, and its resolution.</summary>
+/// <summary>
+/// The shared <c>--backend NAME</c> option of train, sample, eval, bench and check-parity, and its resolution. Names are
+/// parsed and resolved by the core's <see cref="ComputeBackendRegistry"/> (the parser the ML.NET stages use too); only
+/// <c>cpu</c>'s SIMD width and weight storage, which the registry's string does not carry, are handled here.
+/// </summary>
 internal static class BackendOption
 {
+    static BackendOption() => TorchBackendProvider.Register();
+
     /// <summary>The backend names this build of the CLI knows.</summary>
-    public static IReadOnlyList<string> Names { get; } = [CpuBackend.BackendName, "torch[:cpu|:cuda[:N]]"];
+    public static IReadOnlyList<string> Names => ComputeBackendRegistry.Usages;
 
     /// <summary>Creates the option (default <c>cpu</c>).</summary>
     public static Option<string> Create() => new("--backend")
@@ -25,34 +31,28 @@ internal static class BackendOption
     /// <summary>Resolves a backend by name with the given CPU threads, SIMD width and weight storage (<c>--weights</c>).</summary>
     public static IComputeBackend Resolve(string? name, int threads, SimdLevel simd, WeightFormat weights)
     {
-        var key = string.IsNullOrWhiteSpace(name) ? CpuBackend.BackendName : name.Trim().ToLowerInvariant();
-        if (key == TorchBackend.BackendName || key.StartsWith(TorchBackend.BackendName + ":", StringComparison.Ordinal))
-        {
-            return Torch(key.Length > TorchBackend.BackendName.Length ? key[(TorchBackend.BackendName.Length + 1)..] : "cpu", threads);
-        }
-
-        return key switch
-        {
-            CpuBackend.BackendName => threads <= 0 && simd == SimdLevel.Auto && weights == WeightFormat.Float32 ? CpuBackend.Default
-                : new CpuBackend(new ComputeContext(threads, simd), weights),
-            _ => throw new ArgumentException($"--backend '{name}' is not available; this build knows: {string.Join(", ", Names)}.", nameof(name)),
-        };
-    }
-
-    private static TorchBackend Torch(string device, int threads)
-    {
+        BackendSpec spec;
         try
         {
-            TorchRuntime.ParseDevice(device);
+            spec = ComputeBackendRegistry.Validate(name, "--backend");
         }
-        catch (ArgumentException)
+        catch (ArgumentOutOfRangeException e)
         {
-            throw new ArgumentOutOfRangeException(nameof(device), device, $"--backend torch:{device}: unknown device; use torch, torch:cpu, torch:cuda or torch:cuda:N.");
+            string hint = name?.Trim().StartsWith(TorchBackend.BackendName, StringComparison.OrdinalIgnoreCase) == true
+                ? " Use torch, torch:cpu, torch:cuda or torch:cuda:N."
+                : $" This build knows: {string.Join(", ", Names)}.";
+            throw new ArgumentException($"--backend '{name}' is not available: {e.Message.Split(" (Parameter", 2)[0].Split(" Actual value", 2)[0]}{hint}", nameof(name), e);
+        }
+
+        if (spec.Name == CpuBackend.BackendName)
+        {
+            return threads <= 0 && simd == SimdLevel.Auto && weights == WeightFormat.Float32 ? CpuBackend.Default
+                : new CpuBackend(new ComputeContext(threads, simd), weights);
         }
 
         try
         {
-            return new TorchBackend(new TorchBackendOptions { Device = device, CpuThreads = threads > 0 ? threads : null });
+            return ComputeBackendRegistry.Create(spec.ToString(), threads > 0 ? threads : null, "--backend");
         }
         catch (TorchBackendUnavailableException e)
         {
