@@ -34,7 +34,17 @@ public sealed class TorchBackendProvider : IComputeBackendProvider
     public static string DeviceOf(string? argument) => string.IsNullOrWhiteSpace(argument) ? "cpu" : argument.Trim().ToLowerInvariant();
 
     /// <inheritdoc />
-    public void ValidateArgument(string? argument) => TorchRuntime.ParseDevice(DeviceOf(argument));
+    public void ValidateArgument(string? argument)
+    {
+        try
+        {
+            TorchRuntime.ParseDevice(DeviceOf(argument));
+        }
+        catch (ArgumentException)
+        {
+            throw new ArgumentException($"unknown torch device '{argument}': use torch, torch:cpu, torch:cuda or torch:cuda:N.", nameof(argument));
+        }
+    }
 
     /// <inheritdoc />
     public IComputeBackend Create(string? argument, int? threads) =>

@@ -15,6 +15,12 @@ public sealed class MlRow
     public uint Seed { get; set; }
 }
 
+/// <summary>The generated-text column alone.</summary>
+public sealed class MlGenerated
+{
+    public string GeneratedText { get; set; } = string.Empty;
+}
+
 /// <summary>What the pipeline tests read back.</summary>
 public sealed class MlResult
 {

@@ -38,10 +38,8 @@ internal static class BackendOption
         }
         catch (ArgumentOutOfRangeException e)
         {
-            string hint = name?.Trim().StartsWith(TorchBackend.BackendName, StringComparison.OrdinalIgnoreCase) == true
-                ? " Use torch, torch:cpu, torch:cuda or torch:cuda:N."
-                : $" This build knows: {string.Join(", ", Names)}.";
-            throw new ArgumentException($"--backend '{name}' is not available: {e.Message.Split(" (Parameter", 2)[0].Split(" Actual value", 2)[0]}{hint}", nameof(name), e);
+            // The registry's message names the value and the accepted forms (e.g. torch[:cpu|:cuda[:N]]).
+            throw new ArgumentException($"--backend: {e.Message.Split(" (Parameter", 2)[0]}", nameof(name), e);
         }
 
         if (spec.Name == CpuBackend.BackendName)
