@@ -55,7 +55,7 @@ public sealed class DocsSnippets : IDisposable
     {
         var ml = new MLContext(seed: 1);
         var documents = ml.Data.LoadFromEnumerable(new[] { "abcabcabc abc", "cab cab cab cab", "bca bca bca" }.Select(t => new MlRow { Text = t }).ToArray());
-        #region mlnet
+        // docs/guide/gpu.md, "ML.NET pipelines" (copied there verbatim):
         TorchBackendProvider.Register(); // once at start-up: "torch", "torch:cpu", "torch:cuda", "torch:cuda:N" now resolve
         string backend = TorchRuntime.IsAvailable("cuda") ? "torch:cuda" : "torch:cpu";
         var estimator = ml.Transforms.Text.TrainEsoLm(new EsoLmTrainingOptions
@@ -67,7 +67,6 @@ public sealed class DocsSnippets : IDisposable
         });
         var model = estimator.Fit(documents);
         var generated = model.Transform(documents);
-        #endregion
         Assert.Equal("torch", model.Model.Transformer.Backend.Name);
         Assert.Equal(3, ml.Data.CreateEnumerable<MlGenerated>(generated, reuseRowObject: false).Count());
     }
