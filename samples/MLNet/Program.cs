@@ -3,7 +3,7 @@
 // can: its perplexity becomes one more feature of an ML.NET classifier. The sample reports the test metrics without
 // and with that feature, saves the whole pipeline to one zip, reloads it and checks the predictions are identical.
 using EsoLM.ML;
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Text;

@@ -2,7 +2,7 @@
 // For ML.NET pipelines see samples/MLNet (package EsoLM.ML).
 using EsoLM.Hosting;
 using EsoLM.Pipeline;
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 using EsoLM.Training;
 
 #region pipeline

@@ -1,7 +1,7 @@
 // QuickStart: train a tiny Eso-LM on the built-in language for a few steps, generate, check determinism.
 using EsoLM.Hosting;
 using EsoLM.Pipeline;
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 using EsoLM.Training;
 
 #region quickstart

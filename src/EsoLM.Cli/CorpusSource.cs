@@ -1,6 +1,6 @@
 #pragma warning disable CA2208 // Errors name the offending command-line option, not a method parameter.
 using EsoLM.Text;
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Cli;

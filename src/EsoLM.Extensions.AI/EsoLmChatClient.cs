@@ -7,19 +7,6 @@ using Microsoft.Extensions.AI;
 
 namespace EsoLM.Extensions.AI;
 
-/// <summary>Settings of <see cref="EsoLmChatClient"/>.</summary>
-public sealed class EsoLmChatClientOptions
-{
-    /// <summary>The model id reported in metadata and responses; a request whose <see cref="ChatOptions.ModelId"/> differs is refused.</summary>
-    public string ModelId { get; set; } = "esolm";
-
-    /// <summary>
-    /// Turns the conversation into the prompt text. Default (<see cref="EsoLmChatClient.FormatPrompt"/>): optional
-    /// <c>"system: {Instructions}\n"</c>, then one <c>"{role}: {text}\n"</c> line per message, then <c>"assistant: "</c>.
-    /// </summary>
-    public Func<IReadOnlyList<ChatMessage>, ChatOptions?, string>? PromptFormatter { get; set; }
-}
-
 /// <summary>
 /// An <see cref="IChatClient"/> over an Eso-LM. Safe for concurrent calls: every request rents a sampler from the
 /// generator's pool over the shared read-only weights, so a request's output depends only on its messages, options and
@@ -272,75 +259,4 @@ public sealed class EsoLmChatClient : IChatClient
     /// normally (they own their samplers; the shared weights are never released).
     /// </summary>
     public void Dispose() => Interlocked.Exchange(ref _disposed, 1);
-}
-
-/// <summary>Keys of EsoLM settings in <see cref="ChatOptions.AdditionalProperties"/>.</summary>
-public static class EsoLmChatOptionKeys
-{
-    /// <summary>Diffusion steps T (int).</summary>
-    public const string Steps = "esolm.steps";
-
-    /// <summary>α_eval ∈ [0, 1] (double).</summary>
-    public const string AlphaEval = "esolm.alpha_eval";
-
-    /// <summary>Sampler key (string), e.g. <c>esolm</c>, <c>mdlm</c>, <c>bd3</c>, <c>ar</c>.</summary>
-    public const string Sampler = "esolm.sampler";
-
-    /// <summary>Noise schedule key (string), e.g. <c>log-linear</c>, <c>cosine</c>.</summary>
-    public const string Schedule = "esolm.schedule";
-}
-
-/// <summary>Typed helpers that put EsoLM settings into <see cref="ChatOptions.AdditionalProperties"/>.</summary>
-public static class EsoLmChatOptionsExtensions
-{
-    /// <summary>Sets the diffusion steps (<c>esolm.steps</c>).</summary>
-    /// <param name="options">The options (modified and returned).</param>
-    /// <param name="steps">Steps ≥ 1.</param>
-    /// <returns><paramref name="options"/>.</returns>
-    public static ChatOptions WithEsoLmSteps(this ChatOptions options, int steps)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
-        return Set(options, EsoLmChatOptionKeys.Steps, steps);
-    }
-
-    /// <summary>Sets α_eval (<c>esolm.alpha_eval</c>).</summary>
-    /// <param name="options">The options (modified and returned).</param>
-    /// <param name="alphaEval">α_eval in [0, 1].</param>
-    /// <returns><paramref name="options"/>.</returns>
-    public static ChatOptions WithEsoLmAlphaEval(this ChatOptions options, double alphaEval)
-    {
-        if (!(alphaEval >= 0 && alphaEval <= 1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(alphaEval), alphaEval, "α_eval must be in [0, 1].");
-        }
-
-        return Set(options, EsoLmChatOptionKeys.AlphaEval, alphaEval);
-    }
-
-    /// <summary>Selects the sampler by key (<c>esolm.sampler</c>).</summary>
-    /// <param name="options">The options (modified and returned).</param>
-    /// <param name="sampler">The key.</param>
-    /// <returns><paramref name="options"/>.</returns>
-    public static ChatOptions WithEsoLmSampler(this ChatOptions options, string sampler)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(sampler);
-        return Set(options, EsoLmChatOptionKeys.Sampler, sampler);
-    }
-
-    /// <summary>Selects the noise schedule by key (<c>esolm.schedule</c>).</summary>
-    /// <param name="options">The options (modified and returned).</param>
-    /// <param name="schedule">The key.</param>
-    /// <returns><paramref name="options"/>.</returns>
-    public static ChatOptions WithEsoLmSchedule(this ChatOptions options, string schedule)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(schedule);
-        return Set(options, EsoLmChatOptionKeys.Schedule, schedule);
-    }
-
-    private static ChatOptions Set(ChatOptions options, string key, object value)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        (options.AdditionalProperties ??= [])[key] = value;
-        return options;
-    }
 }

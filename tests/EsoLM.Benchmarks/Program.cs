@@ -4,7 +4,8 @@ namespace EsoLM.Benchmarks;
 
 /// <summary>
 /// Runs the BenchmarkDotNet suites: <c>dotnet run -c Release --project tests/EsoLM.Benchmarks -- --filter *</c>,
-/// or a quick GFLOP/s check: <c>… -- quick [threads] [MxKxN ...]</c>.
+/// or a quick GFLOP/s check: <c>… -- quick [threads] [MxKxN ...]</c>, or the training attention
+/// microbenchmark: <c>… -- attnbwd [rounds] [L]</c>.
 /// </summary>
 public static class Program
 {
@@ -14,6 +15,12 @@ public static class Program
         if (args.Length > 0 && args[0] == "quick")
         {
             Quick.Run(args);
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "attnbwd")
+        {
+            AttentionBackwardQuick.Run(args);
             return;
         }
 

@@ -1,6 +1,6 @@
 using EsoLM.Modeling;
 using EsoLM.Training;
-using EsoLM.Validation;
+using EsoLM.Diagnostics;
 using static EsoLM.TorchSharp.Tests.TorchTestSupport;
 
 namespace EsoLM.TorchSharp.Tests;

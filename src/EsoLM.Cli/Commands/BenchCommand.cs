@@ -100,20 +100,46 @@ internal static class BenchCommand
         return cmd;
     }
 
-    /// <summary><c>esolm bench train [--json] [--threads N] [--steps K]</c>: training tokens/s for 4 layers, 256 hidden, L = 128, batch 32.</summary>
+    /// <summary>
+    /// <c>esolm bench train [--json] [--threads N] [--steps K] [--layers L] [--hidden H] [--heads A] [--cond C] [--length N]
+    /// [--batch B] [--alpha0 A] [--grad-accum N]</c>: training tokens/s (default: 4 layers, 256 hidden, 4 heads, cond 128,
+    /// L = 128, batch 32, α0 = 0.25, vocabulary 64) with the per-phase profile and the fraction of the FMA ceiling.
+    /// </summary>
     public static Command CreateTrain()
     {
         var json = JsonOption();
         var threads = ThreadsOption();
         var steps = new Option<int>("--steps") { Description = "Timed steps (after 2 warm-up steps).", DefaultValueFactory = _ => 5 };
+        var layers = new Option<int>("--layers") { Description = "Transformer blocks.", DefaultValueFactory = _ => 4 };
+        var hidden = new Option<int>("--hidden") { Description = "Hidden size.", DefaultValueFactory = _ => 256 };
+        var heads = new Option<int>("--heads") { Description = "Attention heads.", DefaultValueFactory = _ => 4 };
+        var cond = new Option<int>("--cond") { Description = "Conditioning width (capped at the hidden size).", DefaultValueFactory = _ => 128 };
+        var length = new Option<int>("--length") { Description = "Sequence length L.", DefaultValueFactory = _ => 128 };
+        var batch = new Option<int>("--batch") { Description = "Rows per (micro-)batch.", DefaultValueFactory = _ => 32 };
+        var alpha0 = new Option<double>("--alpha0") { Description = "α0 (0.25: both objective terms).", DefaultValueFactory = _ => 0.25 };
+        var accum = new Option<int>("--grad-accum") { Description = "Micro-batches per optimizer step.", DefaultValueFactory = _ => 1 };
+        var noCeiling = new Option<bool>("--no-ceiling") { Description = "Skip the FMA-ceiling measurement after the timed steps." };
         var backend = BackendOption.Create();
-        var cmd = new Command("train", "Training throughput: 4 layers, 256 hidden, L = 128, batch 32, α0 = 0.25 (both objective terms).")
+        var cmd = new Command("train", "Training throughput (default: 4 layers, 256 hidden, 4 heads, L = 128, batch 32, α0 = 0.25, both objective terms), " +
+            "the time per phase of a step, and the step's matrix GFLOP/s against the FMA ceiling measured in the same run.")
         {
-            json, threads, steps, backend,
+            json, threads, steps, backend, layers, hidden, heads, cond, length, batch, alpha0, accum, noCeiling,
         };
         cmd.SetAction(pr =>
         {
-            var r = ModelBenchmarks.Train(BackendOption.Resolve(pr.GetValue(backend), pr.GetValue(threads)), steps: pr.GetValue(steps));
+            static int Positive(int value, string name, int max) => value >= 1 && value <= max
+                ? value : throw new ArgumentException($"{name} is {value}; it must be in [1, {max}].");
+            double a0 = pr.GetValue(alpha0);
+            if (!(a0 >= 0 && a0 <= 1))
+            {
+                throw new ArgumentException($"--alpha0 is {a0}; it must be in [0, 1].");
+            }
+
+            var r = ModelBenchmarks.Train(BackendOption.Resolve(pr.GetValue(backend), pr.GetValue(threads)), Positive(pr.GetValue(layers), "--layers", 256),
+                Positive(pr.GetValue(hidden), "--hidden", 16384), Positive(pr.GetValue(heads), "--heads", 1024), Positive(pr.GetValue(length), "--length", 1 << 16),
+                Positive(pr.GetValue(batch), "--batch", 1 << 16), a0, Positive(pr.GetValue(steps), "--steps", 1_000_000), Positive(pr.GetValue(cond), "--cond", 16384),
+                Positive(pr.GetValue(accum), "--grad-accum", 4096), !pr.GetValue(noCeiling));
+            int threadCount = new Tensors.ComputeContext(pr.GetValue(threads)).MaxDegreeOfParallelism;
             if (pr.GetValue(json))
             {
                 using var stream = new MemoryStream();
@@ -129,8 +155,28 @@ internal static class BenchCommand
                     w.WriteNumber("alpha0", r.Alpha0);
                     w.WriteNumber("steps", r.Steps);
                     w.WriteNumber("allocated_bytes_per_step", r.AllocatedBytesPerStep);
-                    w.WriteNumber("threads", new Tensors.ComputeContext(pr.GetValue(threads)).MaxDegreeOfParallelism);
+                    w.WriteNumber("threads", threadCount);
                     w.WriteString("backend", pr.GetValue(backend));
+                    w.WriteNumber("heads", r.Heads);
+                    w.WriteNumber("cond_dim", r.CondDim);
+                    w.WriteNumber("vocab", r.VocabSize);
+                    w.WriteNumber("grad_accum", r.GradientAccumulation);
+                    if (r.Phases.Count > 0)
+                    {
+                        w.WriteStartObject("phase_seconds_per_step");
+                        foreach (var (name, value) in r.Phases)
+                        {
+                            w.WriteNumber(name, Math.Round(value, 6));
+                        }
+
+                        w.WriteEndObject();
+                        w.WriteNumber("matrix_gflop_per_step", Math.Round(r.MatrixFlopsPerStep / 1e9, 3));
+                        w.WriteNumber("step_matrix_gflops", Math.Round(r.StepGflops, 2));
+                        w.WriteNumber("gemm_phase_gflops", Math.Round(r.GemmPhaseGflops, 2));
+                        w.WriteNumber("fma_ceiling_gflops", Math.Round(r.FmaCeilingGflops, 2));
+                        w.WriteNumber("fma_ceiling_fraction", Math.Round(r.CeilingFraction, 4));
+                    }
+
                     w.WriteEndObject();
                 }
 
@@ -139,7 +185,19 @@ internal static class BenchCommand
             else
             {
                 Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"training: {r.TokensPerSecond:F0} tokens/s ({r.SecondsPerStep:F3} s/step), {r.Layers} layers × {r.Hidden} hidden, L={r.Length}, batch {r.Batch}, α0={r.Alpha0}; {r.AllocatedBytesPerStep} bytes allocated per step (all threads)"));
+                    $"training: {r.TokensPerSecond:F0} tokens/s ({r.SecondsPerStep:F3} s/step), {r.Layers} layers × {r.Hidden} hidden, {r.Heads} heads, L={r.Length}, batch {r.Batch}, α0={r.Alpha0}; {r.AllocatedBytesPerStep} bytes allocated per step (all threads)"));
+                if (r.Phases.Count > 0)
+                {
+                    var table = new Table().AddColumns("phase", "ms/step", "share");
+                    foreach (var (name, value) in r.Phases)
+                    {
+                        table.AddRow(name.StartsWith("gemm_", StringComparison.Ordinal) ? "  " + name : name, (value * 1e3).ToString("F1", CultureInfo.InvariantCulture), (value / r.SecondsPerStep).ToString("P1", CultureInfo.InvariantCulture));
+                    }
+
+                    AnsiConsole.Write(table);
+                    Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"matrix work {r.MatrixFlopsPerStep / 1e9:F1} GFLOP/step: {r.StepGflops:F1} GFLOP/s over the step, {r.GemmPhaseGflops:F1} inside the GEMMs; FMA ceiling {r.FmaCeilingGflops:F1} GFLOP/s → {r.CeilingFraction:P1} of it"));
+                }
             }
 
             return 0;

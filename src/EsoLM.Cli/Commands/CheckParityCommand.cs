@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using EsoLM.Validation;
+using EsoLM.Diagnostics;
 
 namespace EsoLM.Cli.Commands;
 

@@ -5,7 +5,7 @@ using EsoLM.Masks;
 using EsoLM.Modeling;
 using EsoLM.Sampling;
 using EsoLM.Tensors;
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 using Spectre.Console;
 using EsoLM.Text;
 using Microsoft.ML.Tokenizers;

@@ -44,12 +44,17 @@ internal static class TrainCommand
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Also checkpoint every N steps (0: only at the end).", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Model file to write (EMA weights); the checkpoint goes to OUT.ckpt.", DefaultValueFactory = _ => "model.safetensors" };
         var resume = new Option<string?>("--resume") { Description = "Checkpoint to continue from (OUT.ckpt), or the model file OUT whose checkpoint sits beside it." };
+        var gradAccum = new Option<int>("--grad-accum")
+        {
+            Description = "Micro-batches of --batch rows per optimizer step, gradients averaged: the effective batch is N × --batch while memory holds one micro-batch.",
+            DefaultValueFactory = _ => 1,
+        };
         var json = BenchCommand.JsonOption();
         var backend = BackendOption.Create();
         var cmd = new Command("train", "Train an Eso-LM on the built-in language or your text.")
         {
             corpus, tokenizer, variant, alpha0, layers, hidden, heads, length, batch, steps, lr, warmup, cosine, dropout, seed, threads, documents,
-            checkpointEvery, output, resume, json, backend,
+            checkpointEvery, output, resume, json, backend, gradAccum,
         };
         cmd.SetAction(pr =>
         {
@@ -57,7 +62,7 @@ internal static class TrainCommand
                 pr.GetValue(corpus)!, pr.GetValue(tokenizer), ParseVariant(pr.GetValue(variant)!), pr.GetValue(alpha0), pr.GetValue(layers), pr.GetValue(hidden),
                 pr.GetValue(heads), pr.GetValue(length), pr.GetValue(batch), pr.GetValue(steps), pr.GetValue(lr), pr.GetValue(warmup), pr.GetValue(cosine),
                 pr.GetValue(dropout), pr.GetValue(seed), pr.GetValue(threads), pr.GetValue(documents), pr.GetValue(checkpointEvery), pr.GetValue(output)!,
-                pr.GetValue(resume), pr.GetValue(backend)!);
+                pr.GetValue(resume), pr.GetValue(backend)!, pr.GetValue(gradAccum));
 
             // Ctrl+C and SIGTERM finish the current step, then the run writes its checkpoint and model and says how to resume.
             using var stop = new CancellationTokenSource();
@@ -118,6 +123,7 @@ internal static class TrainCommand
         {
             Steps = s.Steps,
             BatchSize = s.Batch,
+            GradientAccumulation = s.GradAccum,
             LearningRate = s.LearningRate,
             WarmupSteps = s.Warmup,
             Decay = s.Cosine ? LearningRateDecay.Cosine : LearningRateDecay.Constant,
@@ -258,6 +264,11 @@ internal static class TrainCommand
             "--steps", s.Steps.ToString(inv), "--lr", s.LearningRate.ToString("R", inv), "--warmup", s.Warmup.ToString(inv),
             "--dropout", s.Dropout.ToString("R", inv), "--seed", s.Seed.ToString(inv), "--documents", s.Documents.ToString(inv),
         ]);
+        if (s.GradAccum != 1)
+        {
+            parts.AddRange(["--grad-accum", s.GradAccum.ToString(inv)]);
+        }
+
         if (s.Cosine)
         {
             parts.Add("--cosine");
@@ -312,7 +323,7 @@ internal static class TrainCommand
 
     private static readonly Dictionary<string, string> OptionNames = new(StringComparer.Ordinal)
     {
-        ["Steps"] = "--steps", ["BatchSize"] = "--batch", ["LearningRate"] = "--lr", ["WarmupSteps"] = "--warmup", ["Dropout"] = "--dropout",
+        ["Steps"] = "--steps", ["BatchSize"] = "--batch", ["GradientAccumulation"] = "--grad-accum", ["LearningRate"] = "--lr", ["WarmupSteps"] = "--warmup", ["Dropout"] = "--dropout",
         ["CheckpointInterval"] = "--checkpoint-every", ["VocabSize"] = "--tokenizer", ["HiddenSize"] = "--hidden", ["Heads"] = "--heads",
         ["Layers"] = "--layers", ["ContextLength"] = "--length", ["CondDim"] = "--hidden",
     };
@@ -327,7 +338,7 @@ internal static class TrainCommand
 
     internal sealed record TrainSettings(IReadOnlyList<string> Corpus, string? Tokenizer, EsoLmVariant Variant, double Alpha0, int Layers, int Hidden, int Heads,
         int Length, int Batch, int Steps, double LearningRate, int Warmup, bool Cosine, float Dropout, ulong Seed, int Threads, int Documents,
-        int CheckpointEvery, string Output, string? Resume, string Backend = "cpu");
+        int CheckpointEvery, string Output, string? Resume, string Backend = "cpu", int GradAccum = 1);
 
     internal sealed record TrainReport(int Steps, double TrainLoss, double ValidationPerplexity, double TokensPerSecond, double Seconds, string ModelPath,
         string CheckpointPath, EsoLmTrainer Trainer, Tokenizer Tokenizer)

@@ -3,16 +3,6 @@ using EsoLM.Training;
 
 namespace EsoLM.Backends;
 
-/// <summary>What a forward call returns for each requested row.</summary>
-public enum ForwardOutput
-{
-    /// <summary>Raw logits over the vocabulary (before the mask logit is zeroed out), as the reference model returns them.</summary>
-    Logits = 0,
-
-    /// <summary>Log-probabilities of the zero-masked distribution: the mask id gets −∞, the rest is log-softmax of the logits.</summary>
-    LogProbabilities = 1,
-}
-
 /// <summary>
 /// An Eso-LM network loaded on a backend (spec §5: DiT with constant adaLN conditioning). Whole-batch calls only: one
 /// <see cref="Forward"/> runs every layer for every window of a <see cref="ForwardBatch"/> and copies only the requested
@@ -70,11 +60,4 @@ public interface INetwork
     /// <param name="optimizer">AdamW settings.</param>
     /// <param name="emaDecay">EMA decay (the shadow starts as a copy of the current weights).</param>
     ITrainingState CreateTrainingState(AdamWOptions optimizer, double emaDecay);
-}
-
-/// <summary>Scratch storage of forward calls, owned by one thread or session (not thread-safe).</summary>
-public interface IForwardWorkspace
-{
-    /// <summary>Bytes currently held.</summary>
-    long SizeInBytes { get; }
 }

@@ -9,7 +9,7 @@ namespace EsoLM.Diagnostics;
 /// <c>DOTNET_GCHeapHardLimit</c>). The estimates count the large float buffers (weights, optimizer state, activations,
 /// logits, KV caches); they are meant to refuse requests that cannot fit, not to predict the peak to the byte.
 /// </summary>
-public static class MemoryBudget
+internal static class MemoryBudget
 {
     /// <summary>Bytes this process can still allocate on the managed heap (approximately).</summary>
     public static long Available()

@@ -9,19 +9,7 @@ namespace EsoLM.Evaluation;
 /// <summary>One generation order σ shared by a batch (spec §2.3).</summary>
 /// <param name="SortIndex">Slot i is original position SortIndex[i]; slots from <paramref name="DiffusionCount"/> on are ascending.</param>
 /// <param name="DiffusionCount">n_d ~ Binomial(L, α0): the slots decoded "by diffusion" (random order).</param>
-public sealed record DecodingOrder(int[] SortIndex, int DiffusionCount);
-
-/// <summary>The importance-weighted ("exact") perplexity of a set of rows.</summary>
-/// <param name="Perplexity">exp(<paramref name="NllPerToken"/>).</param>
-/// <param name="NllPerToken">−Σ_rows log p̂(x) / (rows · L), with log p̂ = logsumexp_k log p(x | σ_k) − log K.</param>
-/// <param name="Orders">K, the orders per batch.</param>
-/// <param name="Tokens">rows · L.</param>
-public readonly record struct ExactLikelihoodResult(double Perplexity, double NllPerToken, int Orders, long Tokens);
-
-/// <summary>Progress of a long evaluation.</summary>
-/// <param name="Done">Units finished (batches).</param>
-/// <param name="Total">Units in all.</param>
-public readonly record struct EvaluationProgress(int Done, int Total);
+internal sealed record DecodingOrder(int[] SortIndex, int DiffusionCount);
 
 /// <summary>
 /// The importance-weighted "exact" likelihood of spec §2.3 (reference <c>_importance_weighted_loss</c>): for each of K
@@ -36,7 +24,7 @@ public readonly record struct EvaluationProgress(int Done, int Total);
 public static class ExactLikelihoodEvaluator
 {
     /// <summary>Draws order <paramref name="orderIndex"/> of batch <paramref name="batchIndex"/>.</summary>
-    public static DecodingOrder DrawOrder(int length, double alpha0, ulong seed, long batchIndex, int orderIndex)
+    internal static DecodingOrder DrawOrder(int length, double alpha0, ulong seed, long batchIndex, int orderIndex)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(length, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(orderIndex);
@@ -81,7 +69,7 @@ public static class ExactLikelihoodEvaluator
     /// <param name="order">The order.</param>
     /// <param name="logLikelihood">Receives log p(x_b | σ) per row (natural log).</param>
     /// <param name="scratch">Reusable batch buffer (optional).</param>
-    public static void OrderLogLikelihoods(ITrainingGraph graph, EsoLmVariant variant, ReadOnlySpan<int> x, int batch, int length, DecodingOrder order,
+    internal static void OrderLogLikelihoods(ITrainingGraph graph, EsoLmVariant variant, ReadOnlySpan<int> x, int batch, int length, DecodingOrder order,
         Span<double> logLikelihood, TrainingBatch? scratch = null) =>
         OrderLogLikelihoods(graph, EsoLmMaskPolicy.Of(variant), x, batch, length, order, logLikelihood, scratch);
 
@@ -98,7 +86,7 @@ public static class ExactLikelihoodEvaluator
     /// <param name="order">The order.</param>
     /// <param name="logLikelihood">Receives log p(x_b | σ) per row.</param>
     /// <param name="scratch">Reusable batch buffer (optional).</param>
-    public static void OrderLogLikelihoods(ITrainingGraph graph, IAttentionMaskPolicy policy, ReadOnlySpan<int> x, int batch, int length,
+    internal static void OrderLogLikelihoods(ITrainingGraph graph, IAttentionMaskPolicy policy, ReadOnlySpan<int> x, int batch, int length,
         DecodingOrder order, Span<double> logLikelihood, TrainingBatch? scratch = null)
     {
         ArgumentNullException.ThrowIfNull(graph);
@@ -166,7 +154,7 @@ public static class ExactLikelihoodEvaluator
     }
 
     /// <summary>log p̂ = logsumexp(<paramref name="orderLogLikelihoods"/>) − log K.</summary>
-    public static double LogMeanExp(ReadOnlySpan<double> orderLogLikelihoods)
+    internal static double LogMeanExp(ReadOnlySpan<double> orderLogLikelihoods)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(orderLogLikelihoods.Length, 1, nameof(orderLogLikelihoods));
         double max = double.NegativeInfinity;
@@ -248,7 +236,7 @@ public static class ExactLikelihoodEvaluator
     }
 
     /// <summary>Combines per-order log-likelihoods [rows, K] into the IW perplexity (every row counts L tokens).</summary>
-    public static ExactLikelihoodResult Combine(double[,] orderLogLikelihoods, int length)
+    internal static ExactLikelihoodResult Combine(double[,] orderLogLikelihoods, int length)
     {
         ArgumentNullException.ThrowIfNull(orderLogLikelihoods);
         ArgumentOutOfRangeException.ThrowIfLessThan(length, 1);

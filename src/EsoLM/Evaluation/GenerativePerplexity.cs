@@ -12,7 +12,7 @@ namespace EsoLM.Evaluation;
 /// <param name="NllPerToken">Σ nll / Σ counted tokens (nats).</param>
 /// <param name="Tokens">Counted tokens (scorer tokenization): every non-EOS token plus each sample's first EOS.</param>
 /// <param name="Retokenized">Whether the samples were re-tokenized through text for the scorer.</param>
-public readonly record struct GenerativePerplexityResult(double Perplexity, double NllPerToken, long Tokens, bool Retokenized);
+internal readonly record struct GenerativePerplexityResult(double Perplexity, double NllPerToken, long Tokens, bool Retokenized);
 
 /// <summary>
 /// Scores samples with an autoregressive Eso-LM (a model trained with α0 = 0, e.g. on the same corpus; the paper's GPT-2
@@ -24,7 +24,7 @@ public readonly record struct GenerativePerplexityResult(double Perplexity, doub
 /// generator's end-of-text id, each piece is decoded and encoded with the scorer's tokenizer, and the pieces are joined
 /// with the scorer's end-of-text id.
 /// </summary>
-public sealed class GenerativePerplexityScorer
+internal sealed class GenerativePerplexityScorer
 {
     private readonly ITrainingGraph _graph;
     private readonly TrainingBatch _batch = new();

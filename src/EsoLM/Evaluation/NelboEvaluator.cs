@@ -4,12 +4,6 @@ using EsoLM.Training;
 
 namespace EsoLM.Evaluation;
 
-/// <summary>The NELBO perplexity of a set of rows.</summary>
-/// <param name="Perplexity">exp(Σ nlls / Σ tokens).</param>
-/// <param name="NllPerToken">Σ nlls / Σ tokens (nats).</param>
-/// <param name="Tokens">Tokens counted (the reference's num_tokens bookkeeping).</param>
-public readonly record struct NelboResult(double Perplexity, double NllPerToken, long Tokens);
-
 /// <summary>
 /// NELBO perplexity as the reference reports it (spec §7): the training objective with ELBO weights, the same α0 and batch
 /// split as training, one (t, z_t) or z0 draw per sequence from a fixed seed, over every row; PPL = exp(Σ loss·num_tokens /

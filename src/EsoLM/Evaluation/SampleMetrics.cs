@@ -1,11 +1,11 @@
 using EsoLM.Text;
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Evaluation;
 
 /// <summary>Quality measures of generated samples that need no scorer model (spec §7).</summary>
-public static class SampleMetrics
+internal static class SampleMetrics
 {
     /// <summary>
     /// Shannon entropy (nats) of the unigram histogram of one sample's token ids (reference <c>metrics.record_entropy</c>):

@@ -4,7 +4,7 @@ using EsoLM.Caching;
 using EsoLM.Masks;
 using EsoLM.Schedules;
 using EsoLM.Text;
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 using Microsoft.ML.Tokenizers;
 
 namespace EsoLM.Hosting;

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace EsoLM.IO;
 
 /// <summary>Writes files atomically: readers see either the old file or the complete new one, never a partial write.</summary>
-public static partial class AtomicFile
+internal static partial class AtomicFile
 {
     private const int BufferSize = 1 << 20;
 

@@ -11,7 +11,7 @@ namespace EsoLM.IO;
 /// <param name="Parameters">The weights (for a trained model: the EMA weights, which inference uses).</param>
 /// <param name="Tokenizer">The tokenizer description, when the file has one.</param>
 /// <param name="Metadata">All metadata entries of the file, reserved ones included.</param>
-public sealed record ModelFileContents(
+internal sealed record ModelFileContents(
     ModelConfig Config,
     ModelParameters Parameters,
     TokenizerDescription? Tokenizer,
@@ -36,7 +36,7 @@ public sealed record ModelFileContents(
 /// <c>__metadata__</c> holds the format tag, the model config (JSON) and the self-contained tokenizer description, so a
 /// model loads with nothing else. Files are written to a temporary name and moved into place.
 /// </summary>
-public static class ModelFile
+internal static class ModelFile
 {
     /// <summary>Value of the <c>format</c> metadata entry.</summary>
     public const string FormatName = "esolm";

@@ -4,4 +4,4 @@ namespace EsoLM.IO;
 /// <param name="Name">The key to store it under; must be unique and not <c>__metadata__</c>.</param>
 /// <param name="Shape">Dimensions, outermost first; empty for a scalar. Their product must equal <paramref name="Data"/>'s length.</param>
 /// <param name="Data">The elements in row-major order.</param>
-public readonly record struct NamedTensor(string Name, IReadOnlyList<int> Shape, ReadOnlyMemory<float> Data);
+internal readonly record struct NamedTensor(string Name, IReadOnlyList<int> Shape, ReadOnlyMemory<float> Data);

@@ -19,7 +19,7 @@ public static class ReferenceImport
     }
 
     /// <summary>Loads every parameter of <paramref name="config"/> from an open safetensors reader, by key name.</summary>
-    public static ModelParameters FromReader(SafetensorsReader reader, ModelConfig config)
+    internal static ModelParameters FromReader(SafetensorsReader reader, ModelConfig config)
     {
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentNullException.ThrowIfNull(config);
@@ -42,7 +42,7 @@ public static class ReferenceImport
     /// Loads an EMA parameter list stored as tensors named <paramref name="prefix"/>0, <paramref name="prefix"/>1, … in
     /// registration order (how a converter writes the reference checkpoint's <c>ema.shadow_params</c> list).
     /// </summary>
-    public static ModelParameters FromParameterList(SafetensorsReader reader, ModelConfig config, string prefix = "ema.shadow_params.")
+    internal static ModelParameters FromParameterList(SafetensorsReader reader, ModelConfig config, string prefix = "ema.shadow_params.")
     {
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentNullException.ThrowIfNull(config);

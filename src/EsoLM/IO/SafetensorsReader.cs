@@ -11,7 +11,7 @@ namespace EsoLM.IO;
 /// there with a <see cref="SafetensorsFormatException"/>; later reads convert F32, F16 and BF16 to
 /// <see cref="float"/>. Reads are serialized internally, so one reader may be shared between threads.
 /// </summary>
-public sealed class SafetensorsReader : IDisposable
+internal sealed class SafetensorsReader : IDisposable
 {
     private const int ChunkBytes = 1 << 16;
 

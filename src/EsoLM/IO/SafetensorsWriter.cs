@@ -11,7 +11,7 @@ namespace EsoLM.IO;
 /// order) padded with spaces so the data region starts at an 8-byte-aligned offset, then the tensors' bytes,
 /// contiguous and little-endian.
 /// </summary>
-public static class SafetensorsWriter
+internal static class SafetensorsWriter
 {
     private const int ChunkFloats = 1 << 14;
 

@@ -1,7 +1,7 @@
 namespace EsoLM.IO;
 
 /// <summary>Element types this library reads from safetensors files.</summary>
-public enum TensorDataType
+internal enum TensorDataType
 {
     /// <summary>IEEE 754 binary32 (<c>"F32"</c>), 4 bytes per element.</summary>
     F32,

@@ -9,7 +9,7 @@ namespace EsoLM.IO;
 /// <param name="Shape">Dimensions, outermost first (row-major); empty for a scalar.</param>
 /// <param name="Begin">First byte of the tensor, relative to the data region.</param>
 /// <param name="End">One past the last byte of the tensor, relative to the data region.</param>
-public sealed record TensorInfo(string Name, TensorDataType DataType, IReadOnlyList<int> Shape, long Begin, long End)
+internal sealed record TensorInfo(string Name, TensorDataType DataType, IReadOnlyList<int> Shape, long Begin, long End)
 {
     /// <summary>Number of elements: the product of <see cref="Shape"/> (1 for a scalar, 0 if any dimension is 0).</summary>
     public long ElementCount

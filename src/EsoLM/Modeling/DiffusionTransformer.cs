@@ -182,6 +182,55 @@ internal sealed class DiffusionTransformer : INetwork
     /// </summary>
     public void RefreshFromParameters()
     {
+        RefreshConditioning();
+        foreach (var blk in _blocks)
+        {
+            blk.Qkv.Repack(blk.QkvWeight.Data);
+            blk.Out.Repack(blk.OutWeight.Data);
+            blk.Mlp1.Repack(blk.Mlp1Weight.Data);
+            blk.Mlp2.Repack(blk.Mlp2Weight.Data);
+        }
+
+        _head.Repack(Parameters["output_layer.linear.weight"].Data);
+    }
+
+    /// <summary>
+    /// The packed copy of each weight matrix, by index into <see cref="Parameters"/>.<see cref="ModelParameters.Tensors"/>
+    /// (the optimizer re-packs the panels it updates, then only <see cref="RefreshConditioning"/> is left to do).
+    /// </summary>
+    internal IReadOnlyDictionary<int, PackedMatrix> PackedByTensor()
+    {
+        var map = new Dictionary<int, PackedMatrix>();
+        var tensors = Parameters.Tensors;
+        void Add(ParameterTensor tensor, PackedMatrix packed)
+        {
+            for (int i = 0; i < tensors.Count; i++)
+            {
+                if (ReferenceEquals(tensors[i], tensor))
+                {
+                    map.Add(i, packed);
+                    return;
+                }
+            }
+
+            throw new InvalidOperationException($"The packed weight {tensor.Name} is not one of the network's parameters.");
+        }
+
+        foreach (var blk in _blocks)
+        {
+            Add(blk.QkvWeight, blk.Qkv);
+            Add(blk.OutWeight, blk.Out);
+            Add(blk.Mlp1Weight, blk.Mlp1);
+            Add(blk.Mlp2Weight, blk.Mlp2);
+        }
+
+        Add(Parameters["output_layer.linear.weight"], _head);
+        return map;
+    }
+
+    /// <summary>Re-derives the constant conditioning and the adaLN modulations from <see cref="Parameters"/> (not the packed weights).</summary>
+    internal void RefreshConditioning()
+    {
         var p = Parameters;
         // c = SiLU(W2·SiLU(W0·e + b0) + b2), e = the sinusoid of σ = 0 (half ones, half zeros). The pre-activations are
         // kept because the training graph back-propagates through them.
@@ -192,14 +241,9 @@ internal sealed class DiffusionTransformer : INetwork
         foreach (var blk in _blocks)
         {
             Affine(blk.AdaWeight.Data, blk.AdaBias.Data, _conditioning, blk.Modulation);
-            blk.Qkv.Repack(blk.QkvWeight.Data);
-            blk.Out.Repack(blk.OutWeight.Data);
-            blk.Mlp1.Repack(blk.Mlp1Weight.Data);
-            blk.Mlp2.Repack(blk.Mlp2Weight.Data);
         }
 
         Affine(p["output_layer.adaLN_modulation.weight"].Data, p["output_layer.adaLN_modulation.bias"].Data, _conditioning, _finalModulation);
-        _head.Repack(p["output_layer.linear.weight"].Data);
     }
 
     /// <summary>The packed blocks (read by the training graph).</summary>
@@ -322,12 +366,16 @@ internal sealed class DiffusionTransformer : INetwork
         var ctx = Compute;
         int d = Config.HiddenSize, heads = Config.Heads, hidden4 = Config.MlpHidden;
         float eps = Config.LayerNormEps;
+        var prof = Profile;
+        long t = prof is null ? 0 : StepProfile.Start();
         var emb = Parameters["vocab_embed.embedding"].Data;
         var x0 = buffers.Layer(0).X.AsSpan(0, rows * d);
         for (int r = 0; r < rows; r++)
         {
             emb.AsSpan(tokens[r] * d, d).CopyTo(x0.Slice(r * d, d));
         }
+
+        t = Mark(prof, StepPhase.Residual, t);
 
         for (int layer = 0; layer < _blocks.Length; layer++)
         {
@@ -344,27 +392,110 @@ internal sealed class DiffusionTransformer : INetwork
 
             // Attention branch.
             Normalization.LayerNormModulated(ctx, x, a1, rows, d, blk.Norm1, mod.Slice(d, d), mod[..d], eps, Stats(b.Mean1, rows), Stats(b.Rstd1, rows));
+            t = Mark(prof, StepPhase.LayerNorm, t);
             Gemm.MultiplyTransposed(ctx, a1, rows, blk.Qkv, default, qkv);
-            _rotary.Apply(qkv, rows, 3 * d, 0, heads, positions);
-            _rotary.Apply(qkv, rows, 3 * d, d, heads, positions);
+            t = Mark(prof, StepPhase.GemmForward, t);
+            ApplyRotary(ctx, qkv, rows, d, heads, positions);
+            t = Mark(prof, StepPhase.Rotary, t);
             attention.Attend(layer, b.Qkv, b.Att);
+            t = Mark(prof, StepPhase.AttentionForward, t);
             Gemm.MultiplyTransposed(ctx, b.Att.AsSpan(0, rows * d), rows, blk.Out, default, b.O.AsSpan(0, rows * d));
-            Residual(x, b.O.AsSpan(0, rows * d), mod.Slice(2 * d, d), mid, rows, d, dropoutRate, dropoutSeed, layer, 0);
+            t = Mark(prof, StepPhase.GemmForward, t);
+            Residual(ctx, x, b.O.AsSpan(0, rows * d), mod.Slice(2 * d, d), mid, rows, d, dropoutRate, dropoutSeed, layer, 0);
+            t = Mark(prof, StepPhase.Residual, t);
 
             // MLP branch.
             Normalization.LayerNormModulated(ctx, mid, a2, rows, d, blk.Norm2, mod.Slice(4 * d, d), mod.Slice(3 * d, d), eps, Stats(b.Mean2, rows),
                 Stats(b.Rstd2, rows));
+            t = Mark(prof, StepPhase.LayerNorm, t);
             Gemm.MultiplyTransposed(ctx, a2, rows, blk.Mlp1, blk.Mlp1Bias, u);
-            Activations.GeluTanh(u, g);
+            t = Mark(prof, StepPhase.GemmForward, t);
+            Activations.GeluTanh(ctx, u, g);
+            t = Mark(prof, StepPhase.Activations, t);
             Gemm.MultiplyTransposed(ctx, g, rows, blk.Mlp2, blk.Mlp2Bias, b.M.AsSpan(0, rows * d));
-            Residual(mid, b.M.AsSpan(0, rows * d), mod.Slice(5 * d, d), b.Next.AsSpan(0, rows * d), rows, d, dropoutRate, dropoutSeed, layer, 1);
+            t = Mark(prof, StepPhase.GemmForward, t);
+            prof?.CountGemm(rows, 3 * d, d);
+            prof?.CountGemm(rows, d, d);
+            prof?.CountGemm(rows, hidden4, d);
+            prof?.CountGemm(rows, d, hidden4);
+            Residual(ctx, mid, b.M.AsSpan(0, rows * d), mod.Slice(5 * d, d), b.Next.AsSpan(0, rows * d), rows, d, dropoutRate, dropoutSeed, layer, 1);
+            t = Mark(prof, StepPhase.Residual, t);
         }
     }
 
+    /// <summary>Adds the time since <paramref name="start"/> to a phase when profiling; returns the next start.</summary>
+    internal static long Mark(StepProfile? profile, StepPhase phase, long start) => profile is null ? 0 : profile.Stop(phase, start);
+
+    /// <summary>When set, training steps through this network record their time per phase (benchmarks only).</summary>
+    internal StepProfile? Profile { get; set; }
+
     private static Span<float> Stats(float[]? stats, int rows) => stats is null ? default : stats.AsSpan(0, rows);
 
-    /// <summary>output = x + gate ⊙ dropout(branch) per row (in place when output is x).</summary>
-    private static void Residual(ReadOnlySpan<float> x, ReadOnlySpan<float> branch, ReadOnlySpan<float> gate, Span<float> output, int rows, int d,
+    /// <summary>Rows per parallel block of the row-wise steps (rotary, residual).</summary>
+    private const int RowBlock = 32;
+
+    /// <summary>RoPE on the q and k parts of every qkv row, blocks of rows on the worker threads (rows are independent).</summary>
+    private unsafe void ApplyRotary(ComputeContext ctx, Span<float> qkv, int rows, int d, int heads, ReadOnlySpan<int> positions)
+    {
+        if (ctx.MaxDegreeOfParallelism == 1 || rows <= RowBlock)
+        {
+            _rotary.Apply(qkv, rows, 3 * d, 0, heads, positions);
+            _rotary.Apply(qkv, rows, 3 * d, d, heads, positions);
+            return;
+        }
+
+        fixed (float* p = qkv)
+        fixed (int* pos = positions)
+        {
+            var body = new RotaryTask(_rotary, p, pos, rows, d, heads);
+            ParallelTasks.Run(ctx, (rows + RowBlock - 1) / RowBlock, ref body);
+        }
+    }
+
+    private readonly unsafe struct RotaryTask(RotaryTable rotary, float* qkv, int* positions, int rows, int d, int heads) : ITaskBody
+    {
+        public void Run(int task)
+        {
+            int r0 = task * RowBlock, n = Math.Min(RowBlock, rows - r0);
+            var span = new Span<float>(qkv + ((long)r0 * 3 * d), n * 3 * d);
+            var pos = new ReadOnlySpan<int>(positions + r0, n);
+            rotary.Apply(span, n, 3 * d, 0, heads, pos);
+            rotary.Apply(span, n, 3 * d, d, heads, pos);
+        }
+    }
+
+    /// <summary>output = x + gate ⊙ dropout(branch) per row (in place when output is x), blocks of rows on the worker threads.</summary>
+    private static unsafe void Residual(ComputeContext ctx, ReadOnlySpan<float> x, ReadOnlySpan<float> branch, ReadOnlySpan<float> gate, Span<float> output,
+        int rows, int d, float dropoutRate, ulong dropoutSeed, int layer, int which)
+    {
+        if (ctx.MaxDegreeOfParallelism == 1 || rows <= RowBlock)
+        {
+            Residual(x, branch, gate, output, 0, rows, d, dropoutRate, dropoutSeed, layer, which);
+            return;
+        }
+
+        fixed (float* px = x, pb = branch, pg = gate, po = output)
+        {
+            var body = new ResidualTask(px, pb, pg, po, x.Overlaps(output), rows, d, dropoutRate, dropoutSeed, layer, which);
+            ParallelTasks.Run(ctx, (rows + RowBlock - 1) / RowBlock, ref body);
+        }
+    }
+
+    private readonly unsafe struct ResidualTask(float* x, float* branch, float* gate, float* output, bool inPlace, int rows, int d, float dropoutRate,
+        ulong dropoutSeed, int layer, int which) : ITaskBody
+    {
+        public void Run(int task)
+        {
+            int r0 = task * RowBlock, n = Math.Min(RowBlock, rows - r0);
+            long at = (long)r0 * d;
+            var o = new Span<float>(output + at, n * d);
+            var xs = inPlace ? o : new ReadOnlySpan<float>(x + at, n * d);
+            Residual(xs, new ReadOnlySpan<float>(branch + at, n * d), new ReadOnlySpan<float>(gate, d), o, r0, n, d, dropoutRate, dropoutSeed, layer, which);
+        }
+    }
+
+    /// <summary>Rows [first, first + rows) (the spans start at row first; the dropout mask is keyed by the absolute row).</summary>
+    private static void Residual(ReadOnlySpan<float> x, ReadOnlySpan<float> branch, ReadOnlySpan<float> gate, Span<float> output, int first, int rows, int d,
         float dropoutRate, ulong dropoutSeed, int layer, int which)
     {
         bool inPlace = x.Overlaps(output);
@@ -381,7 +512,7 @@ internal sealed class DiffusionTransformer : INetwork
                 float keepScale = 1f / (1f - dropoutRate);
                 for (int i = 0; i < d; i++)
                 {
-                    o[i] += gate[i] * branch[(r * d) + i] * DropMask(dropoutRate, dropoutSeed, layer, which, r, i, keepScale);
+                    o[i] += gate[i] * branch[(r * d) + i] * DropMask(dropoutRate, dropoutSeed, layer, which, first + r, i, keepScale);
                 }
             }
             else

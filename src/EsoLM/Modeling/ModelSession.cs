@@ -9,7 +9,7 @@ namespace EsoLM.Modeling;
 /// one KV cache per sequence, and offers the three forward modes of Eso-LMs on whole batches — diffusion mode over a
 /// permuted sequence, sequential mode over the 2L input [z0 ; x], and the incremental cached step of spec §4.3.
 /// </summary>
-public sealed class ModelSession
+internal sealed class ModelSession
 {
     private readonly ForwardBatch _batch = new();
     private readonly IKvCache[] _caches;

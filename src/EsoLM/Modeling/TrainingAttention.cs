@@ -5,12 +5,13 @@ namespace EsoLM.Modeling;
 
 /// <summary>
 /// Attention for training, one (sequence, head) per call. The forward is the inference kernel over the sequence's own
-/// keys (no second forward kernel); the backward recomputes S = Q·Kᵀ·scale and P = masked softmax(S) (zero outside each
-/// row's key ranges) as small dense GEMMs on packed q/k/v (as flash attention does) and forms dP = dO·Vᵀ,
-/// dS = P ⊙ (dP − rowsum(dO ⊙ O))·scale, dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dO. Callers run tasks in parallel with a
-/// single-threaded <see cref="ComputeContext"/>; scratch is per thread.
+/// keys (no second forward kernel). The backward recomputes S = Q·Kᵀ·scale and P = masked softmax(S) (zero outside each
+/// row's key ranges) and forms dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dO ⊙ O))·scale, dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dO:
+/// with the blocked kernel over the visible key spans (TrainingAttention.Blocked.cs) where <see cref="UseBlocked"/>
+/// allows, else with the plain reference, dense small GEMMs on gathered q/k/v (<see cref="BackwardPlain"/>). Callers run
+/// tasks in parallel with a single-threaded <see cref="ComputeContext"/>; scratch is per thread.
 /// </summary>
-internal static class TrainingAttention
+internal static partial class TrainingAttention
 {
     [ThreadStatic]
     private static float[]? _buffer;
@@ -31,7 +32,28 @@ internal static class TrainingAttention
             output.AsSpan((rowStart * hidden) + (head * headDim)), hidden, scale);
     }
 
+    /// <summary>
+    /// Adds dQ, dK and dV of one (sequence, head) into <paramref name="dQkv"/> (q, k, v columns of the head), given the
+    /// packed qkv rows, the attention output and its gradient: the blocked kernel where <see cref="UseBlocked"/> allows,
+    /// otherwise the plain small-GEMM path.
+    /// </summary>
     public static void Backward(ComputeContext ctx1, float[] qkv, float[] output, float[] dOut, int rowStart, int n, int head,
+        int hidden, int headDim, ReadOnlySpan<KeyRange> visible, float scale, float[] dQkv)
+    {
+        if (UseBlocked(ctx1.Simd, n, headDim))
+        {
+            BackwardBlocked(qkv, output, dOut, rowStart, n, head, hidden, headDim, visible, scale, dQkv);
+        }
+        else
+        {
+            BackwardPlain(ctx1, qkv, output, dOut, rowStart, n, head, hidden, headDim, visible, scale, dQkv);
+        }
+    }
+
+    /// <summary>
+    /// The plain reference: dense n×n small GEMMs on gathered q/k/v (P recomputed, zero outside each row's key ranges).
+    /// </summary>
+    public static void BackwardPlain(ComputeContext ctx1, float[] qkv, float[] output, float[] dOut, int rowStart, int n, int head,
         int hidden, int headDim, ReadOnlySpan<KeyRange> visible, float scale, float[] dQkv)
     {
         int nh = n * headDim;

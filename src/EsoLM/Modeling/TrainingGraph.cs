@@ -2,6 +2,7 @@ using EsoLM.Backends;
 using EsoLM.Randomness;
 using System.Numerics.Tensors;
 using EsoLM.Tensors;
+using EsoLM.Training;
 
 namespace EsoLM.Modeling;
 
@@ -58,6 +59,9 @@ internal sealed class TrainingGraph : ITrainingGraph
     private float[] _dBig = [];
     private float[] _dQkv = [];
     private float[] _dAtt = [];
+    private float[] _partials = [];
+    private readonly float[] _wScaled;
+    private readonly float[] _onePlusScale;
 
     // Constants recomputed from the parameters every pass.
     private readonly float[][] _dMod;
@@ -103,6 +107,8 @@ internal sealed class TrainingGraph : ITrainingGraph
             $"blocks.{l}.mlp.0.weight", $"blocks.{l}.mlp.0.bias", $"blocks.{l}.mlp.2.weight", $"blocks.{l}.mlp.2.bias",
             $"blocks.{l}.adaLN_modulation.weight", $"blocks.{l}.adaLN_modulation.bias",
         }).ToArray();
+        _wScaled = new float[_d];
+        _onePlusScale = new float[_d];
         _dc = new double[cfg.CondDim];
         _dz2 = new double[cfg.CondDim];
         _ds1 = new double[cfg.CondDim];
@@ -154,7 +160,10 @@ internal sealed class TrainingGraph : ITrainingGraph
         if (gradients is not null)
         {
             BackwardLayers(batch, gradients);
+            var prof = _model.Profile;
+            long t = prof is null ? 0 : StepProfile.Start();
             BackwardConstants(gradients);
+            Mark(prof, StepPhase.Conditioning, t);
         }
 
         return result;
@@ -217,6 +226,7 @@ internal sealed class TrainingGraph : ITrainingGraph
             _dBig = new float[r * _hidden4];
             _dQkv = new float[r * 3 * d];
             _dAtt = new float[r * d];
+            _partials = new float[TrainingKernels.Blocks(Math.Max(r, LossChunk)) * Math.Max(2 * d, _hidden4)];
         }
 
         if (_chunkIn.Length == 0)
@@ -311,6 +321,8 @@ internal sealed class TrainingGraph : ITrainingGraph
         var normW = p["output_layer.norm_final.weight"].Data;
         var headW = p["output_layer.linear.weight"].Data;
         var ctx = _model.Compute;
+        var prof = _model.Profile;
+        long t = prof is null ? 0 : StepProfile.Start();
         double total = 0;
         for (int start = 0; start < lossCount; start += LossChunk)
         {
@@ -320,10 +332,14 @@ internal sealed class TrainingGraph : ITrainingGraph
                 _xf.AsSpan(_lossRows[start + i] * d, d).CopyTo(_chunkIn.AsSpan(i * d, d));
             }
 
+            t = Mark(prof, StepPhase.Residual, t);
             Normalization.LayerNormModulated(ctx, _chunkIn.AsSpan(0, n * d), _chunkA.AsSpan(0, n * d), n, d, normW, _model.FinalModulation.AsSpan(d, d),
                 _model.FinalModulation.AsSpan(0, d), _eps, _chunkStats.AsSpan(0, n), _chunkStats.AsSpan(LossChunk, n));
+            t = Mark(prof, StepPhase.LayerNorm, t);
             var logits = _logits.AsSpan(0, n * v);
             Gemm.MultiplyTransposed(ctx, _chunkA.AsSpan(0, n * d), n, _model.Head, p["output_layer.linear.bias"].Data, logits);
+            prof?.CountGemm(n, v, d);
+            t = Mark(prof, StepPhase.GemmForward, t);
             for (int i = 0; i < n; i++)
             {
                 int r = _lossRows[start + i];
@@ -344,24 +360,33 @@ internal sealed class TrainingGraph : ITrainingGraph
                 }
             }
 
+            t = Mark(prof, StepPhase.Loss, t);
             if (grads is not null)
             {
                 Gemm.Multiply(ctx, logits, _chunkA.AsSpan(0, n * d), grads["output_layer.linear.weight"].Data, v, d, n, transposeA: true, accumulate: true);
+                t = Mark(prof, StepPhase.GemmWeightGradient, t);
                 var db = grads["output_layer.linear.bias"].Data;
                 for (int i = 0; i < n; i++)
                 {
                     TensorPrimitives.Add(db, logits.Slice(i * v, v), db);
                 }
 
+                t = Mark(prof, StepPhase.Loss, t);
                 var dA = _dChunkA.AsSpan(0, n * d);
                 Gemm.Multiply(ctx, logits, headW, dA, n, d, v);
+                prof?.CountGemm(v, d, n);
+                prof?.CountGemm(n, d, v);
+                t = Mark(prof, StepPhase.GemmInputGradient, t);
                 var dIn = _dA.AsSpan(0, n * d);
                 LayerNormBackward(_chunkIn.AsSpan(0, n * d), _chunkStats.AsSpan(0, n), _chunkStats.AsSpan(LossChunk, n), dA, dIn, n, normW,
                     _model.FinalModulation.AsSpan(d, d), grads["output_layer.norm_final.weight"].Data, _dFmod.AsSpan(d, d), _dFmod.AsSpan(0, d));
+                t = Mark(prof, StepPhase.LayerNorm, t);
                 for (int i = 0; i < n; i++)
                 {
                     dIn.Slice(i * d, d).CopyTo(_dH.AsSpan(_lossRows[start + i] * d, d));
                 }
+
+                t = Mark(prof, StepPhase.Residual, t);
             }
         }
 
@@ -374,6 +399,8 @@ internal sealed class TrainingGraph : ITrainingGraph
         var p = _model.Parameters;
         int rows = batch.RowCount, d = _d, h4 = _hidden4;
         float scale = 1f / MathF.Sqrt(_hd);
+        var prof = _model.Profile;
+        long t = prof is null ? 0 : StepProfile.Start();
         for (int l = _layers - 1; l >= 0; l--)
         {
             var blk = _model.Blocks[l];
@@ -385,36 +412,62 @@ internal sealed class TrainingGraph : ITrainingGraph
             // MLP branch: next = mid + g2 ⊙ drop(m).
             var dM = _dA.AsSpan(0, rows * d);
             GateBackward(dH, _m[l], mod.AsSpan(5 * d, d), dM, dmod.AsSpan(5 * d, d), rows, l, 1);
-            Gemm.Multiply(ctx, dM, _g[l], grads[Name(l, Part.Mlp2W)].Data, d, h4, rows, transposeA: true, accumulate: true);
-            ColumnSum(dM, grads[Name(l, Part.Mlp2B)].Data, rows, d);
+            t = Mark(prof, StepPhase.Residual, t);
+            WeightGradient(ctx, dM, _g[l], grads[Name(l, Part.Mlp2W)].Data, d, h4, rows);
+            t = Mark(prof, StepPhase.GemmWeightGradient, t);
+            TrainingKernels.ColumnSum(ctx, dM, grads[Name(l, Part.Mlp2B)].Data, rows, d, _partials);
+            t = Mark(prof, StepPhase.Residual, t);
             var dG = _dBig.AsSpan(0, rows * h4);
             Gemm.Multiply(ctx, dM, p[Name(l, Part.Mlp2W)].Data, dG, rows, h4, d);
+            t = Mark(prof, StepPhase.GemmInputGradient, t);
             GeluBackward(_u[l], _dBig, rows * h4);
-            Gemm.Multiply(ctx, dG, _a2[l], grads[Name(l, Part.Mlp0W)].Data, h4, d, rows, transposeA: true, accumulate: true);
-            ColumnSum(dG, grads[Name(l, Part.Mlp0B)].Data, rows, h4);
+            t = Mark(prof, StepPhase.Activations, t);
+            WeightGradient(ctx, dG, _a2[l], grads[Name(l, Part.Mlp0W)].Data, h4, d, rows);
+            t = Mark(prof, StepPhase.GemmWeightGradient, t);
+            TrainingKernels.ColumnSum(ctx, dG, grads[Name(l, Part.Mlp0B)].Data, rows, h4, _partials);
+            t = Mark(prof, StepPhase.Residual, t);
             var dA2 = _dAtt.AsSpan(0, rows * d);
             Gemm.Multiply(ctx, dG, p[Name(l, Part.Mlp0W)].Data, dA2, rows, d, h4);
+            t = Mark(prof, StepPhase.GemmInputGradient, t);
             var dMid = _dMid.AsSpan(0, rows * d);
             LayerNormBackward(_mid[l].AsSpan(0, rows * d), _mean2[l], _rstd2[l], dA2, dMid, rows, blk.Norm2, mod.AsSpan(4 * d, d),
                 grads[Name(l, Part.Norm2)].Data, dmod.AsSpan(4 * d, d), dmod.AsSpan(3 * d, d));
-            TensorPrimitives.Add(dMid, dH, dMid);
+            t = Mark(prof, StepPhase.LayerNorm, t);
+            TrainingKernels.Add(ctx, dMid, dH, dMid);
 
             // Attention branch: mid = x + g1 ⊙ drop(o).
             var dO = _dA.AsSpan(0, rows * d);
             GateBackward(dMid, _o[l], mod.AsSpan(2 * d, d), dO, dmod.AsSpan(2 * d, d), rows, l, 0);
-            Gemm.Multiply(ctx, dO, _att[l], grads[Name(l, Part.Out)].Data, d, d, rows, transposeA: true, accumulate: true);
+            t = Mark(prof, StepPhase.Residual, t);
+            WeightGradient(ctx, dO, _att[l], grads[Name(l, Part.Out)].Data, d, d, rows);
+            t = Mark(prof, StepPhase.GemmWeightGradient, t);
             var dAtt = _dAtt.AsSpan(0, rows * d);
             Gemm.Multiply(ctx, dO, p[Name(l, Part.Out)].Data, dAtt, rows, d, d);
+            t = Mark(prof, StepPhase.GemmInputGradient, t);
             Array.Clear(_dQkv, 0, rows * 3 * d);
             AttentionBackward(batch, l, scale);
+            t = Mark(prof, StepPhase.AttentionBackward, t);
             var dQkv = _dQkv.AsSpan(0, rows * 3 * d);
-            RotaryBackward(dQkv, rows, batch.Positions);
-            Gemm.Multiply(ctx, dQkv, _a1[l], grads[Name(l, Part.Qkv)].Data, 3 * d, d, rows, transposeA: true, accumulate: true);
+            TrainingKernels.RotaryBackward(ctx, dQkv, rows, d, _heads, _hd, batch.Positions, _model.Rotary);
+            t = Mark(prof, StepPhase.Rotary, t);
+            WeightGradient(ctx, dQkv, _a1[l], grads[Name(l, Part.Qkv)].Data, 3 * d, d, rows);
+            t = Mark(prof, StepPhase.GemmWeightGradient, t);
             var dA1 = _dA.AsSpan(0, rows * d);
             Gemm.Multiply(ctx, dQkv, p[Name(l, Part.Qkv)].Data, dA1, rows, d, 3 * d);
+            t = Mark(prof, StepPhase.GemmInputGradient, t);
             LayerNormBackward(_x[l].AsSpan(0, rows * d), _mean1[l], _rstd1[l], dA1, dH, rows, blk.Norm1, mod.AsSpan(d, d),
                 grads[Name(l, Part.Norm1)].Data, dmod.AsSpan(d, d), dmod.AsSpan(0, d));
-            TensorPrimitives.Add(dH, dMid, dH);
+            t = Mark(prof, StepPhase.LayerNorm, t);
+            TrainingKernels.Add(ctx, dH, dMid, dH);
+            t = Mark(prof, StepPhase.Residual, t);
+            if (prof is not null)
+            {
+                // Weight and input gradients of the four products: twice the forward's work.
+                prof.CountGemm(2 * rows, 3 * d, d);
+                prof.CountGemm(2 * rows, d, d);
+                prof.CountGemm(2 * rows, h4, d);
+                prof.CountGemm(2 * rows, d, h4);
+            }
         }
 
         var dE = grads["vocab_embed.embedding"].Data;
@@ -424,12 +477,26 @@ internal sealed class TrainingGraph : ITrainingGraph
             var dst = dE.AsSpan(tokens[r] * d, d);
             TensorPrimitives.Add(dst, _dH.AsSpan(r * d, d), dst);
         }
+
+        Mark(prof, StepPhase.Residual, t);
     }
+
+    /// <summary>dW[outputs, inputs] += dYᵀ·X over <paramref name="rows"/> rows (see <see cref="TrainingKernels.WeightGradient"/>).</summary>
+    private static void WeightGradient(ComputeContext ctx, ReadOnlySpan<float> dY, ReadOnlySpan<float> x, Span<float> dW, int outputs, int inputs, int rows) =>
+        TrainingKernels.WeightGradient(ctx, dY, x, dW, outputs, inputs, rows);
+
+    private static long Mark(StepProfile? profile, StepPhase phase, long start) => DiffusionTransformer.Mark(profile, phase, start);
 
     /// <summary>Backprop through out = x + gate ⊙ drop(branch): dBranch = dOut ⊙ gate ⊙ mask, dGate += Σ dOut ⊙ drop(branch).</summary>
     private void GateBackward(ReadOnlySpan<float> dOut, float[] branch, ReadOnlySpan<float> gate, Span<float> dBranch, Span<float> dGate, int rows, int layer, int which)
     {
         int d = _d;
+        if (DropoutRate == 0)
+        {
+            TrainingKernels.GateBackward(_model.Compute, dOut, branch.AsSpan(0, rows * d), gate, dBranch, dGate, rows, d, _partials);
+            return;
+        }
+
         float keepScale = DropoutRate > 0 ? 1f / (1f - DropoutRate) : 1f;
         for (int r = 0; r < rows; r++)
         {
@@ -457,31 +524,6 @@ internal sealed class TrainingGraph : ITrainingGraph
     {
         var body = new AttentionTask(this, batch, l, scale, backward: true);
         ParallelTasks.Run(_model.Compute, batch.SequenceCount * _heads, ref body);
-    }
-
-    /// <summary>The transpose of the rotation: applies RoPE with −θ to the q and k gradients.</summary>
-    private void RotaryBackward(Span<float> dQkv, int rows, ReadOnlySpan<int> positions)
-    {
-        int half = _hd / 2, stride = 3 * _d;
-        var table = _model.Rotary;
-        for (int r = 0; r < rows; r++)
-        {
-            var cos = table.Cos(positions[r]);
-            var sin = table.Sin(positions[r]);
-            for (int part = 0; part < 2; part++)
-            {
-                for (int h = 0; h < _heads; h++)
-                {
-                    var x = dQkv.Slice((r * stride) + (part * _d) + (h * _hd), _hd);
-                    for (int j = 0; j < half; j++)
-                    {
-                        float a = x[j], b = x[j + half];
-                        x[j] = (a * cos[j]) + (b * sin[j]);
-                        x[j + half] = (b * cos[j]) - (a * sin[j]);
-                    }
-                }
-            }
-        }
     }
 
     /// <summary>Modulation and sigma-map gradients from the accumulated dmod (mod = W·c + b, c = SiLU(W2·SiLU(W0·e + b0) + b2)).</summary>
@@ -557,9 +599,13 @@ internal sealed class TrainingGraph : ITrainingGraph
     /// rstd·(dn − mean(dn) − n·mean(dn⊙n)) with dn = dy⊙w⊙(1+scale).
     /// </summary>
     private void LayerNormBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, ReadOnlySpan<float> dy, Span<float> dx,
-        int rows, ReadOnlySpan<float> w, ReadOnlySpan<float> scale, Span<float> dw, Span<float> dScale, Span<float> dShift)
+        int rows, ReadOnlySpan<float> w, ReadOnlySpan<float> scale, Span<float> dw, Span<float> dScale, Span<float> dShift) =>
+        TrainingKernels.LayerNormBackward(_model.Compute, x, mean, rstd, dy, dx, rows, _d, w, scale, dw, dScale, dShift, _partials, _wScaled, _onePlusScale);
+
+    /// <summary>The plain serial LayerNorm backward (kept as the reference the parallel kernel is tested against).</summary>
+    internal static void LayerNormBackwardReference(ReadOnlySpan<float> x, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, ReadOnlySpan<float> dy,
+        Span<float> dx, int rows, int d, ReadOnlySpan<float> w, ReadOnlySpan<float> scale, Span<float> dw, Span<float> dScale, Span<float> dShift)
     {
-        int d = _d;
         Span<float> n = d <= 1024 ? stackalloc float[d] : new float[d];
         Span<float> dn = d <= 1024 ? stackalloc float[d] : new float[d];
         for (int r = 0; r < rows; r++)
@@ -628,14 +674,6 @@ internal sealed class TrainingGraph : ITrainingGraph
                 float th = t[i];
                 g[i] *= (0.5f * (1f + th)) + (x2[i] * (1f - (th * th)));
             }
-        }
-    }
-
-    private static void ColumnSum(ReadOnlySpan<float> m, Span<float> acc, int rows, int cols)
-    {
-        for (int r = 0; r < rows; r++)
-        {
-            TensorPrimitives.Add(acc, m.Slice(r * cols, cols), acc);
         }
     }
 

@@ -32,6 +32,42 @@ internal static class Activations
         }
     }
 
+    /// <summary>
+    /// <see cref="GeluTanh(ReadOnlySpan{float}, Span{float})"/> over blocks of <see cref="ParallelElements"/> on the
+    /// context's threads (element-wise, so the bits do not depend on the thread count).
+    /// </summary>
+    /// <param name="context">Threads.</param>
+    /// <param name="x">Input.</param>
+    /// <param name="y">Output (same length as <paramref name="x"/>; may be <paramref name="x"/>).</param>
+    public static unsafe void GeluTanh(ComputeContext context, ReadOnlySpan<float> x, Span<float> y)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentOutOfRangeException.ThrowIfLessThan(y.Length, x.Length, nameof(y));
+        if (context.MaxDegreeOfParallelism == 1 || x.Length <= ParallelElements)
+        {
+            GeluTanh(x, y);
+            return;
+        }
+
+        fixed (float* px = x, py = y)
+        {
+            var body = new GeluTask(px, py, x.Length);
+            ParallelTasks.Run(context, (x.Length + ParallelElements - 1) / ParallelElements, ref body);
+        }
+    }
+
+    /// <summary>Elements per parallel block (a multiple of the serial chunk, so blocks split exactly where the serial loop does).</summary>
+    internal const int ParallelElements = 8 * Chunk;
+
+    private readonly unsafe struct GeluTask(float* x, float* y, int n) : ITaskBody
+    {
+        public void Run(int task)
+        {
+            int s = task * ParallelElements, len = Math.Min(ParallelElements, n - s);
+            GeluTanh(new ReadOnlySpan<float>(x + s, len), new Span<float>(y + s, len));
+        }
+    }
+
     /// <summary>SiLU: x·sigmoid(x). In place allowed.</summary>
     /// <param name="x">Input.</param>
     /// <param name="y">Output (same length as <paramref name="x"/>; may be <paramref name="x"/>).</param>

@@ -3,13 +3,14 @@ using System.Numerics.Tensors;
 namespace EsoLM.Tensors;
 
 /// <summary>Layer normalisation without bias, as the DiT uses it, optionally fused with the adaLN modulation.</summary>
-internal static class Normalization
+internal static unsafe class Normalization
 {
     /// <summary>
     /// For each of <paramref name="rows"/> rows of width <paramref name="dim"/>:
     /// y = (x − mean)/sqrt(var + eps) · weight · (1 + scale) + shift. <paramref name="scale"/> and
     /// <paramref name="shift"/> may be empty (then 0). Variance is the biased (population) variance.
-    /// <paramref name="y"/> may be <paramref name="x"/> (in place). Vectorised (TensorPrimitives); single-threaded.
+    /// <paramref name="y"/> may be <paramref name="x"/> (in place). Vectorised (TensorPrimitives); blocks of rows run on the context's
+    /// threads (rows are independent, so every thread count gives the same bits).
     /// </summary>
     /// <param name="context">Threads and SIMD width.</param>
     /// <param name="x">Input rows.</param>
@@ -79,7 +80,45 @@ internal static class Normalization
             shift = shift[..dim];
         }
 
-        for (int r = 0; r < rows; r++)
+        // Rows are independent: blocks of rows on the worker threads give the same bits as one serial loop.
+        int blockRows = Math.Max(1, ParallelElements / dim);
+        if (context.MaxDegreeOfParallelism == 1 || rows <= blockRows)
+        {
+            VectorRows(x, y, 0, rows, dim, weight, scale, shift, eps, mean, rstd);
+            return;
+        }
+
+        fixed (float* px = x, py = y, pw = weight, pscale = scale, pshift = shift, pmean = mean, prstd = rstd)
+        {
+            var body = new RowsTask(px, py, pw, scale.IsEmpty ? null : pscale, shift.IsEmpty ? null : pshift, record ? pmean : null, record ? prstd : null,
+                rows, dim, eps, blockRows);
+            ParallelTasks.Run(context, (rows + blockRows - 1) / blockRows, ref body);
+        }
+    }
+
+    /// <summary>Elements per parallel block of rows.</summary>
+    private const int ParallelElements = 8192;
+
+    private readonly unsafe struct RowsTask(float* x, float* y, float* weight, float* scale, float* shift, float* mean, float* rstd, int rows, int dim,
+        float eps, int blockRows) : ITaskBody
+    {
+        public void Run(int task)
+        {
+            int r0 = task * blockRows, r1 = Math.Min(rows, r0 + blockRows);
+            long at = (long)r0 * dim, len = (long)(r1 - r0) * dim;
+            VectorRows(new ReadOnlySpan<float>(x + at, (int)len), new Span<float>(y + at, (int)len), r0, r1 - r0, dim,
+                new ReadOnlySpan<float>(weight, dim), scale == null ? default : new ReadOnlySpan<float>(scale, dim),
+                shift == null ? default : new ReadOnlySpan<float>(shift, dim), eps,
+                mean == null ? default : new Span<float>(mean, rows), rstd == null ? default : new Span<float>(rstd, rows));
+        }
+    }
+
+    /// <summary>The vectorised rows [first, first + count) (x and y start at row first; mean and rstd are indexed by the absolute row).</summary>
+    private static void VectorRows(ReadOnlySpan<float> x, Span<float> y, int first, int count, int dim, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, float eps, Span<float> mean, Span<float> rstd)
+    {
+        bool record = !mean.IsEmpty;
+        for (int r = 0; r < count; r++)
         {
             var xr = x.Slice(r * dim, dim);
             var yr = y.Slice(r * dim, dim);
@@ -89,8 +128,8 @@ internal static class Normalization
             float inv = (float)(1.0 / Math.Sqrt(var + eps));
             if (record)
             {
-                mean[r] = mu;
-                rstd[r] = inv;
+                mean[first + r] = mu;
+                rstd[first + r] = inv;
             }
 
             TensorPrimitives.Multiply(yr, inv, yr);

@@ -140,6 +140,39 @@ internal sealed unsafe class PackedMatrix
         }
     }
 
+    /// <summary>
+    /// Re-packs only rows [<paramref name="firstRow"/>, <paramref name="firstRow"/> + <paramref name="rowCount"/>) of W
+    /// (whole panels: <paramref name="firstRow"/> a multiple of <see cref="PanelWidth"/>, and the range a multiple of it or
+    /// reaching <see cref="Rows"/>). Other panels are untouched, so disjoint ranges may be packed concurrently (the
+    /// optimizer packs each chunk it has just updated).
+    /// </summary>
+    /// <param name="weights">Row-major values of the whole matrix, <see cref="Rows"/> × <see cref="Cols"/> of them.</param>
+    /// <param name="firstRow">First row to pack.</param>
+    /// <param name="rowCount">Rows to pack.</param>
+    public void RepackRows(ReadOnlySpan<float> weights, int firstRow, int rowCount)
+    {
+        CheckLength(weights);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstRow);
+        ArgumentOutOfRangeException.ThrowIfLessThan(rowCount, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(firstRow + rowCount, Rows, nameof(rowCount));
+        if (firstRow % PanelWidth != 0 || (rowCount % PanelWidth != 0 && firstRow + rowCount != Rows))
+        {
+            throw new ArgumentException(
+                $"Rows [{firstRow}, {firstRow + rowCount}) are not whole panels of {PanelWidth} rows (matrix of {Rows} rows).", nameof(rowCount));
+        }
+
+        if (Format != WeightFormat.Float32)
+        {
+            PackLow(weights, firstRow / PanelWidth, (rowCount + PanelWidth - 1) / PanelWidth);
+            return;
+        }
+
+        fixed (float* src = weights)
+        {
+            GemmKernels.PackPanels(src + ((nint)firstRow * Cols), Cols, 1, rowCount, Cols, Data + ((nint)firstRow * Cols));
+        }
+    }
+
     /// <summary>Copies W back out in row-major [<see cref="Rows"/>, <see cref="Cols"/>] order (the stored, possibly rounded values).</summary>
     public void CopyTo(Span<float> destination)
     {

@@ -3,7 +3,7 @@ using Microsoft.ML.Tokenizers;
 namespace EsoLM.Text;
 
 /// <summary>What EsoLM does with any <see cref="Tokenizer"/>: encode a document, describe it for a model file.</summary>
-public static class TokenizerExtensions
+internal static class TokenizerExtensions
 {
     /// <summary>
     /// Encodes <paramref name="text"/> into token ids as an Eso-LM sees a document: the tokenizer's own ids, without the

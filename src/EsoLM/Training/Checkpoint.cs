@@ -22,7 +22,7 @@ namespace EsoLM.Training;
 /// <param name="Trainer">Trainer settings as JSON (steps and checkpoint interval excluded).</param>
 /// <param name="DataFingerprint">Fingerprint of the dataset rows.</param>
 /// <param name="Tokenizer">Tokenizer description, if any.</param>
-public sealed record CheckpointState(ModelConfig Config, ModelParameters Parameters, ModelParameters Ema, ModelParameters FirstMoment,
+internal sealed record CheckpointState(ModelConfig Config, ModelParameters Parameters, ModelParameters Ema, ModelParameters FirstMoment,
     ModelParameters SecondMoment, int Step, long OptimizerSteps, long EmaUpdates, string Objective, string Trainer, ulong DataFingerprint,
     TokenizerDescription? Tokenizer);
 
@@ -32,7 +32,7 @@ public sealed record CheckpointState(ModelConfig Config, ModelParameters Paramet
 /// the metadata. Written to a temporary name and moved, so a crash never leaves a half-written checkpoint. Random draws
 /// are keyed by (seed, step), so the step is the whole random state.
 /// </summary>
-public static class Checkpoint
+internal static class Checkpoint
 {
     /// <summary>Value of the <c>format</c> metadata entry.</summary>
     public const string FormatName = "esolm-checkpoint";
@@ -158,7 +158,7 @@ public static class Checkpoint
     public static string Describe(TrainerOptions t)
     {
         ArgumentNullException.ThrowIfNull(t);
-        return new JsonObject
+        var json = new JsonObject
         {
             ["batch"] = t.BatchSize,
             ["lr"] = t.LearningRate,
@@ -172,6 +172,12 @@ public static class Checkpoint
             ["beta2"] = t.Optimizer.Beta2,
             ["eps"] = t.Optimizer.Epsilon,
             ["weight_decay"] = t.Optimizer.WeightDecay,
-        }.ToJsonString();
+        };
+        if (t.GradientAccumulation != 1)
+        {
+            json["grad_accum"] = t.GradientAccumulation; // only when used, so older checkpoints stay resumable
+        }
+
+        return json.ToJsonString();
     }
 }

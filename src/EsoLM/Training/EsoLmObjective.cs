@@ -11,7 +11,7 @@ namespace EsoLM.Training;
 /// <param name="Time">Diffusion time t (diffusion rows only).</param>
 /// <param name="Noisy">The noisy sequence z_t (diffusion) or z0 (sequential), in original order.</param>
 /// <param name="SortIndex">The permutation: slot i holds original position SortIndex[i]; clean positions come first.</param>
-public sealed record RowCorruption(bool Sequential, double Time, int[] Noisy, int[] SortIndex);
+internal sealed record RowCorruption(bool Sequential, double Time, int[] Noisy, int[] SortIndex);
 
 /// <summary>The value of the objective on one batch.</summary>
 /// <param name="Loss">Per-token NELBO estimate: diffusion term per diffusion token + sequential term per sequential token.</param>
@@ -19,7 +19,7 @@ public sealed record RowCorruption(bool Sequential, double Time, int[] Noisy, in
 /// <param name="SequentialLoss">Σ of the sequential term over its rows (unnormalised).</param>
 /// <param name="DiffusionTokens">Tokens in the diffusion rows.</param>
 /// <param name="SequentialTokens">Tokens in the sequential rows.</param>
-public readonly record struct ObjectiveValue(double Loss, double DiffusionLoss, double SequentialLoss, int DiffusionTokens, int SequentialTokens)
+internal readonly record struct ObjectiveValue(double Loss, double DiffusionLoss, double SequentialLoss, int DiffusionTokens, int SequentialTokens)
 {
     /// <summary>Tokens the loss is normalised over for perplexity bookkeeping (diffusion tokens, or sequential ones if there are none).</summary>
     public int NumTokens => DiffusionTokens > 0 ? DiffusionTokens : SequentialTokens;
@@ -33,7 +33,7 @@ public readonly record struct ObjectiveValue(double Loss, double DiffusionLoss, 
 /// plain AR training and α0 = 1 MDLM-style training through the same code. Random draws are keyed by (seed, step, row,
 /// position), so a batch's corruption does not depend on threads or on what ran before.
 /// </summary>
-public sealed class EsoLmObjective
+internal sealed class EsoLmObjective
 {
     private readonly TrainingBatch _batch = new();
     private KeyRange[] _ranges = [];
@@ -104,7 +104,10 @@ public sealed class EsoLmObjective
             _plan = new Plan(batch, length);
         }
 
+        var prof = (graph.Network as DiffusionTransformer)?.Profile;
+        long t = prof is null ? 0 : StepProfile.Start();
         SampleInto(x, batch, length, seed, step, _plan);
+        DiffusionTransformer.Mark(prof, StepPhase.Data, t);
         return Run(graph, x, batch, length, _plan, gradients, forEvaluation);
     }
 
@@ -119,7 +122,10 @@ public sealed class EsoLmObjective
 
     private ObjectiveValue Run(ITrainingGraph graph, ReadOnlySpan<int> x, int batch, int length, Plan plan, IGradients? gradients, bool forEvaluation)
     {
+        var prof = (graph.Network as DiffusionTransformer)?.Profile;
+        long t = prof is null ? 0 : StepProfile.Start();
         BuildFrom(x, batch, length, plan, _batch, forEvaluation);
+        DiffusionTransformer.Mark(prof, StepPhase.Data, t);
         graph.Run(_batch, gradients);
         var rowLoss = graph.RowLosses;
         var weights = _batch.Weights;

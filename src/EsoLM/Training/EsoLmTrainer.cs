@@ -139,7 +139,7 @@ public sealed class EsoLmTrainer
     {
         var watch = Stopwatch.StartNew();
         int startStep = Step;
-        int rowTokens = Options.BatchSize * _data.Length;
+        int rowTokens = Options.BatchSize * Options.GradientAccumulation * _data.Length;
         var last = new TrainingProgress(Step, Options.Steps, double.NaN, 0, 0, TimeSpan.Zero);
         while (Step < Options.Steps)
         {
@@ -162,32 +162,59 @@ public sealed class EsoLmTrainer
         return last;
     }
 
-    /// <summary>One optimizer step; returns its loss.</summary>
+    /// <summary>
+    /// One optimizer step (over <see cref="TrainerOptions.GradientAccumulation"/> micro-batches); returns its loss (the
+    /// mean of the micro-batches' losses).
+    /// </summary>
     public double TrainStep()
     {
-        int b = Options.BatchSize, length = _data.Length;
-        _data.FillBatch(Step, b, Options.Seed, _batchTokens);
+        int b = Options.BatchSize, length = _data.Length, micro = Options.GradientAccumulation;
+        var prof = (Model as DiffusionTransformer)?.Profile;
+        long t = prof is null ? 0 : StepProfile.Start();
         _gradients.Clear();
-        _graph.DropoutSeed = Randomness.CounterHash.Key(Options.Seed, (ulong)Step, 0xD0);
-        var value = _objective.Evaluate(_graph, _batchTokens, b, length, Options.Seed, Step, _gradients);
-        double norm = _gradients.Norm();
-        if (!double.IsFinite(value.Loss) || !double.IsFinite(norm))
+        t = DiffusionTransformer.Mark(prof, StepPhase.Optimizer, t);
+        double loss = 0;
+        for (int k = 0; k < micro; k++)
+        {
+            // Micro-batch k of step s is drawn as step s·N + k: its data rows are rows [k·B, (k+1)·B) of the step's
+            // N·B-row batch, and its corruption and dropout keys are its own (N = 1: exactly the plain step).
+            long key = ((long)Step * micro) + k;
+            t = prof is null ? 0 : StepProfile.Start();
+            _data.FillBatch(key, b, Options.Seed, _batchTokens);
+            DiffusionTransformer.Mark(prof, StepPhase.Data, t);
+            _graph.DropoutSeed = Randomness.CounterHash.Key(Options.Seed, (ulong)key, 0xD0);
+            var value = _objective.Evaluate(_graph, _batchTokens, b, length, Options.Seed, key, _gradients);
+            loss = micro == 1 ? value.Loss : loss + (value.Loss / micro);
+        }
+
+        t = prof is null ? 0 : StepProfile.Start();
+        // The gradients hold the SUM over the micro-batches; the step uses their mean.
+        double norm = micro == 1 ? _gradients.Norm() : _gradients.Norm() / micro;
+        if (!double.IsFinite(loss) || !double.IsFinite(norm))
         {
             throw new TrainingDivergedException(
-                $"Training diverged at step {Step + 1}: loss {value.Loss}, gradient norm {norm}. The weights were not updated; the last checkpoint is intact. " +
+                $"Training diverged at step {Step + 1}: loss {loss}, gradient norm {norm}. The weights were not updated; the last checkpoint is intact. " +
                 "Try a lower learning rate or a longer warm-up.")
             { Step = Step + 1 };
         }
 
+        double factor = micro == 1 ? 1 : 1.0 / micro;
         if (Options.GradientClip > 0 && norm > Options.GradientClip)
         {
-            _gradients.Scale((float)(Options.GradientClip / (norm + 1e-6)));
+            factor *= Options.GradientClip / (norm + 1e-6);
         }
+
+        if (factor != 1)
+        {
+            _gradients.Scale((float)factor);
+        }
+
+        DiffusionTransformer.Mark(prof, StepPhase.GradientNorm, t);
 
         _state.Update(_gradients, _schedule.At(Step));
         _state.UpdateEma();
         Step++;
-        return value.Loss;
+        return loss;
     }
 
     /// <summary>Writes the training state (atomically).</summary>

@@ -1,22 +1,12 @@
 namespace EsoLM.Training;
 
-/// <summary>The shape of the learning rate after warm-up.</summary>
-public enum LearningRateDecay
-{
-    /// <summary>Constant after a linear warm-up (the reference's <c>get_constant_schedule_with_warmup</c>).</summary>
-    Constant = 0,
-
-    /// <summary>Cosine decay to <see cref="LearningRateSchedule.MinimumFactor"/>·peak at the last step.</summary>
-    Cosine = 1,
-}
-
 /// <summary>Linear warm-up from 0 to the peak over <see cref="WarmupSteps"/> steps, then constant or cosine.</summary>
 /// <param name="Peak">Peak learning rate.</param>
 /// <param name="WarmupSteps">Warm-up length in steps.</param>
 /// <param name="TotalSteps">Total steps (cosine decay ends here).</param>
 /// <param name="Decay">What follows the warm-up.</param>
 /// <param name="MinimumFactor">Cosine floor as a fraction of the peak.</param>
-public sealed record LearningRateSchedule(double Peak, int WarmupSteps, int TotalSteps, LearningRateDecay Decay = LearningRateDecay.Constant,
+internal sealed record LearningRateSchedule(double Peak, int WarmupSteps, int TotalSteps, LearningRateDecay Decay = LearningRateDecay.Constant,
     double MinimumFactor = 0.1)
 {
     /// <summary>The learning rate used for update number <paramref name="step"/> (0-based).</summary>

@@ -6,8 +6,15 @@ public sealed record TrainerOptions
     /// <summary>Total optimizer steps (also when resuming: the run stops at this step).</summary>
     public int Steps { get; init; } = 1000;
 
-    /// <summary>Rows per batch.</summary>
+    /// <summary>Rows per batch (per micro-batch when <see cref="GradientAccumulation"/> is above 1).</summary>
     public int BatchSize { get; init; } = 32;
+
+    /// <summary>
+    /// Micro-batches of <see cref="BatchSize"/> rows per optimizer step, their gradients averaged (1: none). The step
+    /// sees the same data rows as one batch of GradientAccumulation × BatchSize rows and equals it in math (each micro-batch
+    /// draws its own corruption) while the activations only ever hold one micro-batch. Checkpoints fall on step boundaries.
+    /// </summary>
+    public int GradientAccumulation { get; init; } = 1;
 
     /// <summary>Peak learning rate.</summary>
     public double LearningRate { get; init; } = 3e-4;
@@ -41,6 +48,12 @@ public sealed record TrainerOptions
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(Steps, 1, nameof(Steps));
         ArgumentOutOfRangeException.ThrowIfLessThan(BatchSize, 1, nameof(BatchSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(GradientAccumulation, 1, nameof(GradientAccumulation));
+        if ((long)GradientAccumulation * BatchSize > int.MaxValue / 2)
+        {
+            throw new ArgumentOutOfRangeException(nameof(GradientAccumulation), GradientAccumulation,
+                $"GradientAccumulation × BatchSize ({GradientAccumulation} × {BatchSize}) must stay below {int.MaxValue / 2}.");
+        }
         if (!(LearningRate > 0 && double.IsFinite(LearningRate)))
         {
             throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be positive and finite.");
@@ -65,37 +78,4 @@ public sealed record TrainerOptions
         ArgumentOutOfRangeException.ThrowIfNegative(CheckpointInterval, nameof(CheckpointInterval));
         Optimizer.Validate();
     }
-}
-
-/// <summary>Progress of a training run.</summary>
-/// <param name="Step">Steps done.</param>
-/// <param name="TotalSteps">Steps in the run.</param>
-/// <param name="Loss">Loss of the last step (per-token NELBO estimate).</param>
-/// <param name="LearningRate">Learning rate of the last step.</param>
-/// <param name="TokensPerSecond">Training throughput since the run (or resume) started.</param>
-/// <param name="Elapsed">Time since the run (or resume) started.</param>
-public readonly record struct TrainingProgress(int Step, int TotalSteps, double Loss, double LearningRate, double TokensPerSecond, TimeSpan Elapsed);
-
-/// <summary>Raised when the loss or the gradient becomes NaN or infinite; the last checkpoint on disk stays intact.</summary>
-public sealed class TrainingDivergedException : Exception
-{
-    /// <summary>Creates the exception.</summary>
-    public TrainingDivergedException()
-    {
-    }
-
-    /// <summary>Creates the exception with a message.</summary>
-    public TrainingDivergedException(string message)
-        : base(message)
-    {
-    }
-
-    /// <summary>Creates the exception with a message and a cause.</summary>
-    public TrainingDivergedException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-    }
-
-    /// <summary>The step at which the loss stopped being finite.</summary>
-    public int Step { get; init; }
 }

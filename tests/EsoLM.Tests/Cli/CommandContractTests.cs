@@ -88,7 +88,7 @@ public sealed class CommandContractTests : IDisposable
     [Fact]
     public void Train_with_a_wordpiece_vocabulary_uses_its_mask_token_and_sample_reads_the_tokenizer_from_the_file()
     {
-        var words = System.Text.RegularExpressions.Regex.Matches(EsoLM.Text.Grammar.BuiltInLanguage.Corpus(0, 2000, 4).ToLowerInvariant(), @"\w+|[^\w\s]")
+        var words = System.Text.RegularExpressions.Regex.Matches(EsoLM.Data.BuiltInLanguage.Corpus(0, 2000, 4).ToLowerInvariant(), @"\w+|[^\w\s]")
             .Select(m => m.Value).Distinct().Order(StringComparer.Ordinal).ToList();
         string[] lines = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", .. words[..(words.Count / 2)], "[MASK]", .. words[(words.Count / 2)..]];
         var vocab = Path.Combine(_dir, "vocab.txt");

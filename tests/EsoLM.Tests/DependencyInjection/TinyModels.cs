@@ -2,7 +2,7 @@ using EsoLM.Hosting;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
 using EsoLM.Text;
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 
 namespace EsoLM.Tests.DependencyInjection;
 

@@ -4,7 +4,7 @@ using EsoLM.Text;
 using EsoLM.Masks;
 using EsoLM.Pipeline;
 using EsoLM.Sampling;
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 using EsoLM.Training;
 using Microsoft.Extensions.DependencyInjection;
 

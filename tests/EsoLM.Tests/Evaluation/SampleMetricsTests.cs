@@ -53,7 +53,7 @@ public sealed class SampleMetricsTests
     [Fact]
     public void Real_text_of_the_language_is_valid()
     {
-        var docs = EsoLM.Text.Grammar.BuiltInLanguage.CreateGenerator(42).Documents(20, 3);
+        var docs = EsoLM.Data.BuiltInLanguage.CreateGenerator(42).Documents(20, 3);
         var ids = docs.SelectMany(d => Tok.Encode(d).Append(Eos)).ToArray();
         var windows = Enumerable.Range(0, ids.Length / 64).Select(i => (IReadOnlyList<int>)ids.AsSpan(i * 64, 64).ToArray()).ToList();
         Assert.Equal(1.0, SampleMetrics.Validity(windows, Tok).ValidityRate);

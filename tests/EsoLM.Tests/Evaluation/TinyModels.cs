@@ -2,7 +2,7 @@ using EsoLM.Masks;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
 using EsoLM.Text;
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 using EsoLM.Training;
 
 namespace EsoLM.Tests.Evaluation;

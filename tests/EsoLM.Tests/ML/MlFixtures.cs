@@ -1,5 +1,5 @@
 using EsoLM.ML;
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 

@@ -5,7 +5,7 @@ using EsoLM.Sampling;
 using EsoLM.Tensors;
 using EsoLM.Tests.DependencyInjection;
 using EsoLM.Tests.Modeling;
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 using EsoLM.Training;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -2,7 +2,7 @@ using System.Text.Json;
 using EsoLM.Masks;
 using EsoLM.Tensors;
 using EsoLM.Tests.Support;
-using EsoLM.Validation;
+using EsoLM.Diagnostics;
 
 namespace EsoLM.Tests.Masks;
 

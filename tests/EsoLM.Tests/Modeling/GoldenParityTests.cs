@@ -1,5 +1,5 @@
 using EsoLM.Tests.Support;
-using EsoLM.Validation;
+using EsoLM.Diagnostics;
 
 namespace EsoLM.Tests.Modeling;
 

@@ -1,7 +1,7 @@
 using EsoLM.Hosting;
 using EsoLM.Pipeline;
 using EsoLM.Tests.DependencyInjection;
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 using EsoLM.Training;
 
 namespace EsoLM.Tests.Pipeline;

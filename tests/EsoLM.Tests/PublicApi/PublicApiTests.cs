@@ -7,8 +7,9 @@ namespace EsoLM.Tests.PublicApi;
 
 /// <summary>
 /// The public surface of each package, dumped by reflection (sorted, one line per member) and compared with the
-/// checked-in <c>api/{Assembly}.txt</c>. On a mismatch the actual dump is written to <c>api/{Assembly}.received.txt</c>.
-/// To accept a change deliberately: <c>ESOLM_UPDATE_API_BASELINE=1 dotnet test tests/EsoLM.Tests --filter PublicApi</c>.
+/// checked-in <c>api/{Assembly}.txt</c>. The test never rewrites the baseline: on a mismatch it fails with a diff and
+/// writes the actual dump to <c>artifacts/api/{Assembly}.received.txt</c> (outside the source tree, git-ignored).
+/// To accept a change deliberately, run <c>scripts/update-api-baseline.sh</c>, review <c>git diff api/</c> and commit it.
 /// </summary>
 public sealed class PublicApiTests
 {
@@ -26,39 +27,51 @@ public sealed class PublicApiTests
             _ => typeof(EsoLmChatClient).Assembly,
         };
         var actual = Dump(assembly);
-        var dir = Path.Combine(RepositoryRoot(), "api");
-        var baselinePath = Path.Combine(dir, assemblyName + ".txt");
-        var receivedPath = Path.Combine(dir, assemblyName + ".received.txt");
-        if (Environment.GetEnvironmentVariable("ESOLM_UPDATE_API_BASELINE") == "1")
-        {
-            File.WriteAllText(baselinePath, actual);
-            File.Delete(receivedPath);
-            return;
-        }
-
+        var root = RepositoryRoot();
+        var baselinePath = Path.Combine(root, "api", assemblyName + ".txt");
+        var receivedDir = Path.Combine(root, "artifacts", "api");
+        var receivedPath = Path.Combine(receivedDir, assemblyName + ".received.txt");
         var expected = File.Exists(baselinePath) ? File.ReadAllText(baselinePath).ReplaceLineEndings("\n") : string.Empty;
         if (expected == actual)
         {
-            File.Delete(receivedPath);
+            if (File.Exists(receivedPath))
+            {
+                File.Delete(receivedPath); // a stale file from an earlier mismatch
+            }
+
             return;
         }
 
+        Directory.CreateDirectory(receivedDir);
         File.WriteAllText(receivedPath, actual);
-        var expectedLines = expected.Split('\n').ToHashSet(StringComparer.Ordinal);
-        var actualLines = actual.Split('\n').ToHashSet(StringComparer.Ordinal);
+        Assert.Fail($"The public API of {assemblyName} differs from api/{assemblyName}.txt (- baseline, + actual). The actual " +
+            $"surface is in {receivedPath}. If the change is deliberate, run scripts/update-api-baseline.sh, review " +
+            $"`git diff api/` and commit it.\n{Diff(expected, actual)}");
+    }
+
+    /// <summary>Lines only in the baseline (<c>-</c>) and only in the actual dump (<c>+</c>), each in file order.</summary>
+    internal static string Diff(string expected, string actual)
+    {
+        const int MaxLines = 400;
+        var expectedLines = expected.Split('\n');
+        var actualLines = actual.Split('\n');
+        var expectedSet = expectedLines.ToHashSet(StringComparer.Ordinal);
+        var actualSet = actualLines.ToHashSet(StringComparer.Ordinal);
+        var lines = expectedLines.Where(l => l.Length > 0 && !actualSet.Contains(l)).Select(l => "- " + l)
+            .Concat(actualLines.Where(l => l.Length > 0 && !expectedSet.Contains(l)).Select(l => "+ " + l))
+            .ToList();
         var diff = new StringBuilder();
-        foreach (var line in expected.Split('\n').Where(l => !actualLines.Contains(l)))
+        foreach (var line in lines.Take(MaxLines))
         {
-            diff.Append("- ").AppendLine(line);
+            diff.AppendLine(line);
         }
 
-        foreach (var line in actual.Split('\n').Where(l => !expectedLines.Contains(l)))
+        if (lines.Count > MaxLines)
         {
-            diff.Append("+ ").AppendLine(line);
+            diff.Append("… and ").Append(lines.Count - MaxLines).AppendLine(" more changed lines (see the received file).");
         }
 
-        Assert.Fail($"The public API of {assemblyName} changed (actual written to {receivedPath}). If deliberate, run " +
-            $"ESOLM_UPDATE_API_BASELINE=1 dotnet test tests/EsoLM.Tests --filter PublicApi and commit api/{assemblyName}.txt.\n{diff}");
+        return diff.ToString();
     }
 
     internal static string RepositoryRoot()

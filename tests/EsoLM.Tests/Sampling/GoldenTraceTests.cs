@@ -3,7 +3,7 @@ using EsoLM.IO;
 using EsoLM.Modeling;
 using EsoLM.Sampling;
 using EsoLM.Tests.Support;
-using EsoLM.Validation;
+using EsoLM.Diagnostics;
 
 namespace EsoLM.Tests.Sampling;
 

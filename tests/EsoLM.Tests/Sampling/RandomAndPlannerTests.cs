@@ -2,7 +2,7 @@ using System.Text.Json;
 using EsoLM.Sampling;
 using EsoLM.Schedules;
 using EsoLM.Tests.Support;
-using EsoLM.Validation;
+using EsoLM.Diagnostics;
 
 namespace EsoLM.Tests.Sampling;
 

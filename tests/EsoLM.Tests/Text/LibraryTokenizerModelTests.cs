@@ -2,7 +2,7 @@ using System.Text.RegularExpressions;
 using EsoLM.Hosting;
 using EsoLM.Pipeline;
 using EsoLM.Text;
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 using EsoLM.Training;
 using Microsoft.ML.Tokenizers;
 

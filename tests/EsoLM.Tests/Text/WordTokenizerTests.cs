@@ -1,5 +1,5 @@
 using EsoLM.Text;
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 
 namespace EsoLM.Tests.Text;
 

@@ -4,7 +4,7 @@ using EsoLM.Masks;
 using EsoLM.Modeling;
 using EsoLM.Tests.Support;
 using EsoLM.Training;
-using EsoLM.Validation;
+using EsoLM.Diagnostics;
 
 namespace EsoLM.Tests.Training;
 

@@ -44,12 +44,14 @@ internal sealed class CpuTrainingState : ITrainingState
     private readonly DiffusionTransformer _network;
     private readonly AdamW _optimizer;
     private readonly ExponentialMovingAverage _ema;
+    private readonly IReadOnlyDictionary<int, Tensors.PackedMatrix> _packed;
 
     public CpuTrainingState(DiffusionTransformer network, AdamWOptions optimizer, double emaDecay)
     {
         _network = network;
         _optimizer = new AdamW(network.Config, optimizer);
         _ema = new ExponentialMovingAverage(network.Parameters, emaDecay);
+        _packed = network.PackedByTensor();
     }
 
     public INetwork Network => _network;
@@ -61,11 +63,23 @@ internal sealed class CpuTrainingState : ITrainingState
     public void Update(IGradients gradients, double learningRate)
     {
         ArgumentNullException.ThrowIfNull(gradients);
-        _optimizer.Step(_network.Parameters, CpuGradients.Of(gradients, _network.Config, nameof(gradients)), learningRate);
-        _network.RefreshFromParameters();
+        var prof = _network.Profile;
+        long t = prof is null ? 0 : StepProfile.Start();
+        // The optimizer re-packs each weight chunk it has just updated (in cache, on the worker threads); only the small
+        // conditioning and adaLN modulations are re-derived afterwards.
+        _optimizer.Step(_network.Compute, _network.Parameters, CpuGradients.Of(gradients, _network.Config, nameof(gradients)), learningRate, _packed);
+        t = DiffusionTransformer.Mark(prof, StepPhase.Optimizer, t);
+        _network.RefreshConditioning();
+        DiffusionTransformer.Mark(prof, StepPhase.Repack, t);
     }
 
-    public void UpdateEma() => _ema.Update(_network.Parameters);
+    public void UpdateEma()
+    {
+        var prof = _network.Profile;
+        long t = prof is null ? 0 : StepProfile.Start();
+        _ema.Update(_network.Compute, _network.Parameters);
+        DiffusionTransformer.Mark(prof, StepPhase.Ema, t);
+    }
 
     public TrainingStateSnapshot CopyToHost() => new(_network.Parameters.Clone(), _ema.Shadow.Clone(), _optimizer.FirstMoment.Clone(),
         _optimizer.SecondMoment.Clone(), _optimizer.StepCount, _ema.UpdateCount);
