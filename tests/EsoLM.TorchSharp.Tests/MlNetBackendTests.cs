@@ -1,6 +1,6 @@
 using EsoLM.Backends;
 using EsoLM.ML;
-using EsoLM.Text.Grammar;
+using EsoLM.Data;
 using Microsoft.ML;
 
 namespace EsoLM.TorchSharp.Tests;
