@@ -18,8 +18,11 @@ namespace EsoLM.Cli.Bench;
 /// <param name="MeasuredPasses">Passes actually timed.</param>
 /// <param name="TokensPerPass">Mean window rows fed per forward pass (all sequences of the batch together).</param>
 /// <param name="Weights">Storage of the packed weight matrices (fp32, bf16, int8).</param>
+/// <param name="KvCache">Storage of the KV cache entries (fp32, bf16).</param>
+/// <param name="CpuSeconds">Process CPU seconds (user + system, all threads) per sample over the timed runs: less sensitive
+/// than wall time to other processes on a loaded machine (0 when extrapolated).</param>
 internal sealed record SampleBenchmarkRow(string Method, int Length, int Batch, double Seconds, int Nfe, bool Extrapolated, int MeasuredPasses,
-    double TokensPerPass, WeightFormat Weights = WeightFormat.Float32);
+    double TokensPerPass, WeightFormat Weights = WeightFormat.Float32, WeightFormat KvCache = WeightFormat.Float32, double CpuSeconds = 0);
 
 /// <summary>Result of <see cref="SampleBenchmark.Run"/>.</summary>
 /// <param name="Threads">Threads used.</param>
@@ -69,11 +72,18 @@ internal static class SampleBenchmark
     /// <param name="progress">Receives a line per finished configuration.</param>
     /// <param name="backend">Compute backend name (default <c>cpu</c>).</param>
     /// <param name="weights">Weight formats to time (default fp32 only); each gets its own rows beside fp32.</param>
+    /// <param name="kvCaches">KV-cache formats to time (default fp32 only); every weight format runs with each.</param>
     public static SampleBenchmarkResult Run(IReadOnlyList<int> lengths, IReadOnlyList<int> batches, int threads = -1, int repeats = 1,
         bool mdlmFull = false, IReadOnlyCollection<string>? methods = null, Action<string>? progress = null, string backend = "cpu",
-        IReadOnlyList<WeightFormat>? weights = null)
+        IReadOnlyList<WeightFormat>? weights = null, IReadOnlyList<WeightFormat>? kvCaches = null)
     {
         weights ??= [WeightFormat.Float32];
+        kvCaches ??= [WeightFormat.Float32];
+        if (kvCaches.Count == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(kvCaches), 0, "At least one KV-cache format is needed.");
+        }
+
         if (weights.Count == 0)
         {
             throw new ArgumentOutOfRangeException(nameof(weights), 0, "At least one weight format is needed.");
@@ -103,12 +113,13 @@ internal static class SampleBenchmark
 
         var compute = new ComputeContext(threads);
         var parameters = ModelParameters.CreateRandom(Config(lengths.Max()), 2025, 0.02f);
-        var models = weights.Distinct()
-            .Select(f => (Weights: f, Network: Commands.BackendOption.Resolve(backend, threads, SimdLevel.Auto, f).Load(parameters))).ToArray();
+        var models = weights.Distinct().SelectMany(f => kvCaches.Distinct().Select(kv => (Weights: f, Kv: kv)))
+            .Select(c => (c.Weights, c.Kv, Network: Commands.BackendOption.Resolve(backend, threads, SimdLevel.Auto, c.Weights, c.Kv).Load(parameters)))
+            .ToArray();
         var selection = new TokenSelectionOptions { TopP = 0.9 };
 
         // Warm-up (JIT to tier 1, caches, pools) on a short length.
-        foreach (var (_, model) in models)
+        foreach (var (_, _, model) in models)
         {
             foreach (var m in methods)
             {
@@ -123,13 +134,19 @@ internal static class SampleBenchmark
             {
                 foreach (var m in Methods.Where(methods.Contains))
                 {
-                    foreach (var (format, model) in models)
+                    foreach (var (format, kv, model) in models)
                     {
                         bool full = m != "mdlm" || mdlmFull || ((long)length * length * batch <= 256L * 256);
-                        var row = Measure(model, m, length, batch, selection, repeats, full) with { Weights = format };
+                        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+                        var row = Measure(model, m, length, batch, selection, repeats, full) with { Weights = format, KvCache = kv };
+                        if (full)
+                        {
+                            row = row with { CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds / repeats / batch };
+                        }
+
                         rows.Add(row);
                         progress?.Invoke(string.Create(CultureInfo.InvariantCulture,
-                            $"{row.Method,-9} {KernelBenchmark.WeightsName(row.Weights),-4} L={row.Length,-5} batch={row.Batch,-3} {row.Seconds,9:F3} s/sample  NFE {row.Nfe}{(row.Extrapolated ? " (extrapolated)" : "")}"));
+                            $"{row.Method,-9} {KernelBenchmark.WeightsName(row.Weights),-4} kv {KernelBenchmark.WeightsName(row.KvCache),-4} L={row.Length,-5} batch={row.Batch,-3} {row.Seconds,9:F3} s/sample  NFE {row.Nfe}{(row.Extrapolated ? " (extrapolated)" : "")}"));
                     }
                 }
             }
@@ -292,9 +309,15 @@ internal static class SampleBenchmark
                 w.WriteStartObject();
                 w.WriteString("method", r.Method);
                 w.WriteString("weights", KernelBenchmark.WeightsName(r.Weights));
+                w.WriteString("kv_cache", KernelBenchmark.WeightsName(r.KvCache));
                 w.WriteNumber("length", r.Length);
                 w.WriteNumber("batch", r.Batch);
                 w.WriteNumber("seconds", Math.Round(r.Seconds, 4));
+                if (r.CpuSeconds > 0)
+                {
+                    w.WriteNumber("cpu_seconds", Math.Round(r.CpuSeconds, 4));
+                }
+
                 w.WriteNumber("nfe", r.Nfe);
                 w.WriteNumber("tokens_per_pass", Math.Round(r.TokensPerPass, 2));
                 if (r.Extrapolated)
@@ -308,16 +331,17 @@ internal static class SampleBenchmark
 
             w.WriteEndArray();
             w.WriteStartObject("ratios");
-            foreach (var group in result.Rows.GroupBy(r => (r.Length, r.Batch, r.Weights)))
+            foreach (var group in result.Rows.GroupBy(r => (r.Length, r.Batch, r.Weights, r.KvCache)))
             {
                 double Get(string m) => group.FirstOrDefault(r => r.Method == m)?.Seconds ?? double.NaN;
                 double eso = Get("esolm_b");
-                string suffix = group.Key.Weights == WeightFormat.Float32 ? "" : "_" + KernelBenchmark.WeightsName(group.Key.Weights);
+                string suffix = (group.Key.Weights == WeightFormat.Float32 ? "" : "_" + KernelBenchmark.WeightsName(group.Key.Weights))
+                    + (group.Key.KvCache == WeightFormat.Float32 ? "" : "_kv_" + KernelBenchmark.WeightsName(group.Key.KvCache));
                 w.WriteStartObject(string.Create(CultureInfo.InvariantCulture, $"L{group.Key.Length}_b{group.Key.Batch}{suffix}"));
-                if (group.Key.Weights != WeightFormat.Float32)
+                if (group.Key.Weights != WeightFormat.Float32 || group.Key.KvCache != WeightFormat.Float32)
                 {
                     double fp32 = result.Rows.FirstOrDefault(r => r.Method == "esolm_b" && r.Length == group.Key.Length && r.Batch == group.Key.Batch
-                        && r.Weights == WeightFormat.Float32)?.Seconds ?? double.NaN;
+                        && r.Weights == WeightFormat.Float32 && r.KvCache == WeightFormat.Float32)?.Seconds ?? double.NaN;
                     WriteRatio(w, "esolm_fp32_over_this", fp32 / eso);
                 }
 
@@ -366,10 +390,11 @@ internal static class SampleBenchmarkCommand
         var methods = new System.CommandLine.Option<string>("--methods") { Description = "Methods, comma-separated: " + string.Join(',', SampleBenchmark.Methods) + ".", DefaultValueFactory = _ => string.Join(',', SampleBenchmark.Methods) };
         var backend = Commands.BackendOption.Create();
         var weights = new System.CommandLine.Option<string>("--weights") { Description = "Weight formats, comma-separated: fp32, bf16, int8 (each gets its own rows).", DefaultValueFactory = _ => "fp32" };
+        var kvCache = new System.CommandLine.Option<string>("--kv-cache") { Description = "KV-cache formats, comma-separated: fp32 (exact), bf16 (each gets its own rows).", DefaultValueFactory = _ => "fp32" };
         var mdlmFull = new System.CommandLine.Option<bool>("--mdlm-full") { Description = "Time all L MDLM passes everywhere (default: only where L²·batch ≤ 256²; elsewhere 8 passes, extrapolated and marked so)." };
         var cmd = new System.CommandLine.Command("sample", "Table 3: seconds per sample at NFE = L for AR, MDLM, BD3-LM (L′ = 4, 16) and Eso-LM (B) on a random-weight GPT-2-vocabulary model.")
         {
-            json, threads, lengths, batches, repeats, methods, mdlmFull, backend, weights,
+            json, threads, lengths, batches, repeats, methods, mdlmFull, backend, weights, kvCache,
         };
         cmd.SetAction(pr =>
         {
@@ -380,9 +405,11 @@ internal static class SampleBenchmarkCommand
                 var ms = pr.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                 var ws = pr.GetValue(weights)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                     .Select(x => Commands.WeightsOption.Parse(x, "--weights")).ToArray();
+                var kvs = pr.GetValue(kvCache)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(x => Commands.WeightsOption.ParseKvCache(x)).ToArray();
                 string loadBefore = LoadAverage();
                 var result = SampleBenchmark.Run(ls, bs, pr.GetValue(threads), pr.GetValue(repeats), pr.GetValue(mdlmFull), ms, line => Console.Error.WriteLine(line),
-                    pr.GetValue(backend)!, ws);
+                    pr.GetValue(backend)!, ws, kvs);
                 string load = $"{loadBefore} (start) / {LoadAverage()} (end)";
                 if (pr.GetValue(json))
                 {
@@ -394,7 +421,7 @@ internal static class SampleBenchmarkCommand
                     foreach (var r in result.Rows)
                     {
                         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                            $"{r.Method,-9} {KernelBenchmark.WeightsName(r.Weights),-4} L={r.Length,-5} batch={r.Batch,-3} {r.Seconds,9:F3} s/sample  NFE {r.Nfe}{(r.Extrapolated ? " (extrapolated)" : "")}"));
+                            $"{r.Method,-9} {KernelBenchmark.WeightsName(r.Weights),-4} kv {KernelBenchmark.WeightsName(r.KvCache),-4} L={r.Length,-5} batch={r.Batch,-3} {r.Seconds,9:F3} s/sample  NFE {r.Nfe}{(r.Extrapolated ? " (extrapolated)" : "")}"));
                     }
                 }
 

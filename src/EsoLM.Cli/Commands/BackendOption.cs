@@ -29,7 +29,11 @@ internal static class BackendOption
     public static IComputeBackend Resolve(string? name, int threads, SimdLevel simd = SimdLevel.Auto) => Resolve(name, threads, simd, WeightFormat.Float32);
 
     /// <summary>Resolves a backend by name with the given CPU threads, SIMD width and weight storage (<c>--weights</c>).</summary>
-    public static IComputeBackend Resolve(string? name, int threads, SimdLevel simd, WeightFormat weights)
+    public static IComputeBackend Resolve(string? name, int threads, SimdLevel simd, WeightFormat weights) =>
+        Resolve(name, threads, simd, weights, WeightFormat.Float32);
+
+    /// <summary>Resolves a backend with the given weight storage and KV-cache storage (<c>--kv-cache</c>; CPU backend only).</summary>
+    public static IComputeBackend Resolve(string? name, int threads, SimdLevel simd, WeightFormat weights, WeightFormat kvCache)
     {
         BackendSpec spec;
         try
@@ -44,8 +48,14 @@ internal static class BackendOption
 
         if (spec.Name == CpuBackend.BackendName)
         {
-            return threads <= 0 && simd == SimdLevel.Auto && weights == WeightFormat.Float32 ? CpuBackend.Default
-                : new CpuBackend(new ComputeContext(threads, simd), weights);
+            return threads <= 0 && simd == SimdLevel.Auto && weights == WeightFormat.Float32 && kvCache == WeightFormat.Float32
+                ? CpuBackend.Default
+                : new CpuBackend(new ComputeContext(threads, simd), weights, kvCache);
+        }
+
+        if (kvCache != WeightFormat.Float32)
+        {
+            throw new ArgumentException($"--kv-cache {kvCache}: only the cpu backend stores its KV cache in another format than fp32.", nameof(kvCache));
         }
 
         try

@@ -49,16 +49,17 @@ internal static class SampleCommand
         var json = BenchCommand.JsonOption();
         var backend = BackendOption.Create();
         var weights = WeightsOption.Create();
+        var kvCache = WeightsOption.CreateKvCache();
         var cmd = new Command("sample", "Generate text from a model (streams the committed prefix).")
         {
-            model, sampler, variant, allowMismatch, alpha, steps, block, topP, topK, temperature, greedy, seed, count, length, prompt, threads, json, backend, weights,
+            model, sampler, variant, allowMismatch, alpha, steps, block, topP, topK, temperature, greedy, seed, count, length, prompt, threads, json, backend, weights, kvCache,
         };
         cmd.SetAction(pr =>
         {
             var settings = new Settings(pr.GetValue(model)!, pr.GetValue(sampler), pr.GetValue(variant), pr.GetValue(allowMismatch), pr.GetValue(alpha),
                 pr.GetValue(steps), pr.GetValue(block), pr.GetValue(topP), pr.GetValue(topK), pr.GetValue(temperature), pr.GetValue(greedy),
                 pr.GetValue(seed), pr.GetValue(count), pr.GetValue(length), pr.GetValue(prompt), pr.GetValue(threads), pr.GetValue(json),
-                pr.GetValue(backend)!) { Weights = pr.GetValue(weights)! };
+                pr.GetValue(backend)!) { Weights = pr.GetValue(weights)!, KvCache = pr.GetValue(kvCache)! };
             return Run(settings);
         });
         return cmd;
@@ -69,6 +70,9 @@ internal static class SampleCommand
     {
         /// <summary>Weight storage: fp32, bf16 or int8 (<c>--weights</c>).</summary>
         public string Weights { get; init; } = "fp32";
+
+        /// <summary>KV-cache storage: fp32 or bf16 (<c>--kv-cache</c>).</summary>
+        public string KvCache { get; init; } = "fp32";
     }
 
     private static int Run(Settings s)
@@ -128,7 +132,8 @@ internal static class SampleCommand
 
         CliFiles.RequireFile(s.Model, "--model", "Model file");
 
-        var loaded = EsoLmModel.Load(s.Model, BackendOption.Resolve(s.Backend, s.Threads, Tensors.SimdLevel.Auto, WeightsOption.Parse(s.Weights)));
+        var loaded = EsoLmModel.Load(s.Model, BackendOption.Resolve(s.Backend, s.Threads, Tensors.SimdLevel.Auto, WeightsOption.Parse(s.Weights),
+            WeightsOption.ParseKvCache(s.KvCache)));
         var config = loaded.Config;
         if ((uint)config.MaskTokenId >= (uint)config.VocabSize)
         {

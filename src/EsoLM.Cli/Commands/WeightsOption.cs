@@ -21,4 +21,19 @@ internal static class WeightsOption
         "int8" or "i8" => WeightFormat.Int8,
         _ => throw new ArgumentException($"{option}: '{value}' is not a weight format (expected fp32, bf16 or int8).", option),
     };
+
+    /// <summary>Creates the <c>--kv-cache fp32|bf16</c> option (default fp32, exact).</summary>
+    public static Option<string> CreateKvCache() => new("--kv-cache")
+    {
+        Description = "KV-cache storage: fp32 (exact, default) or bf16 (half the bytes each cached attention pass reads; fp32 accumulation).",
+        DefaultValueFactory = _ => "fp32",
+    };
+
+    /// <summary>Parses a <c>--kv-cache</c> value: fp32 or bf16; anything else is an <see cref="ArgumentException"/> naming the option.</summary>
+    public static WeightFormat ParseKvCache(string? value, string option = "--kv-cache") => value?.Trim().ToLowerInvariant() switch
+    {
+        "fp32" or "float32" or "f32" => WeightFormat.Float32,
+        "bf16" or "bfloat16" => WeightFormat.BFloat16,
+        _ => throw new ArgumentException($"{option}: '{value}' is not a KV-cache format (expected fp32 or bf16).", option),
+    };
 }

@@ -1,5 +1,6 @@
 using EsoLM.Backends;
 using EsoLM.Modeling;
+using EsoLM.Tensors;
 
 namespace EsoLM.Caching;
 
@@ -12,25 +13,41 @@ namespace EsoLM.Caching;
 internal sealed class KvCache : IKvCache
 {
     private readonly float[] _data;
+    private readonly ushort[] _half;
     private readonly int _headStride;
     private readonly int _layerStride;
 
     /// <summary>Creates an empty cache for <paramref name="capacity"/> slots.</summary>
-    public KvCache(ModelConfig config, int capacity)
+    /// <param name="config">The model shape.</param>
+    /// <param name="capacity">Slots.</param>
+    /// <param name="format">Storage of the entries: <see cref="WeightFormat.Float32"/> (exact, the default) or
+    /// <see cref="WeightFormat.BFloat16"/> (half the bytes each attention pass reads; products still accumulate in fp32).</param>
+    public KvCache(ModelConfig config, int capacity, WeightFormat format = WeightFormat.Float32)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        if (format is not (WeightFormat.Float32 or WeightFormat.BFloat16))
+        {
+            throw new ArgumentOutOfRangeException(nameof(format), format, "A KV cache stores Float32 or BFloat16 entries.");
+        }
+
         config.Validate();
         Layers = config.Layers;
         Heads = config.Heads;
         HeadDim = config.HeadDim;
         Capacity = capacity;
+        Format = format;
         _headStride = checked(capacity * HeadDim);
         _layerStride = checked(2 * Heads * _headStride);
-        _data = new float[checked((long)_layerStride * Layers) <= Array.MaxLength
+        int length = checked((long)_layerStride * Layers) <= Array.MaxLength
             ? _layerStride * Layers
-            : throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "The cache would exceed the largest array .NET allows.")];
+            : throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "The cache would exceed the largest array .NET allows.");
+        _data = format == WeightFormat.Float32 ? new float[length] : [];
+        _half = format == WeightFormat.BFloat16 ? new ushort[length] : [];
     }
+
+    /// <summary>How the entries are stored.</summary>
+    public WeightFormat Format { get; }
 
     /// <summary>Number of slots.</summary>
     public int Capacity { get; }
@@ -51,7 +68,7 @@ internal sealed class KvCache : IKvCache
     public int Length { get; set; }
 
     /// <summary>Bytes held.</summary>
-    public long SizeInBytes => (long)_data.Length * sizeof(float);
+    public long SizeInBytes => ((long)_data.Length * sizeof(float)) + ((long)_half.Length * sizeof(ushort));
 
     /// <summary>Forgets the contents (keeps the memory).</summary>
     public void Reset() => Length = 0;
@@ -62,4 +79,11 @@ internal sealed class KvCache : IKvCache
     /// <summary>Values of one head: [Capacity, HeadDim].</summary>
     internal Span<float> Values(int layer, int head) =>
         _data.AsSpan((layer * _layerStride) + ((Heads + head) * _headStride), _headStride);
+
+    /// <summary>bfloat16 keys of one head: [Capacity, HeadDim] (a <see cref="WeightFormat.BFloat16"/> cache).</summary>
+    internal Span<ushort> KeysBf16(int layer, int head) => _half.AsSpan((layer * _layerStride) + (head * _headStride), _headStride);
+
+    /// <summary>bfloat16 values of one head: [Capacity, HeadDim] (a <see cref="WeightFormat.BFloat16"/> cache).</summary>
+    internal Span<ushort> ValuesBf16(int layer, int head) =>
+        _half.AsSpan((layer * _layerStride) + ((Heads + head) * _headStride), _headStride);
 }

@@ -269,7 +269,7 @@ internal sealed class DiffusionTransformer : INetwork
     public ForwardWorkspace CreateWorkspace() => new(Config);
 
     /// <summary>Creates an empty KV cache with <paramref name="capacity"/> slots for one sequence.</summary>
-    public KvCache CreateCache(int capacity) => new(Config, capacity);
+    public KvCache CreateCache(int capacity) => new(Config, capacity, CpuBackend.KvCache);
 
     /// <summary>
     /// Runs the network over every window of <paramref name="batch"/>: writes each window's K/V into its cache, attends
@@ -554,6 +554,24 @@ internal sealed class DiffusionTransformer : INetwork
             for (int head = 0; head < Config.Heads; head++)
             {
                 var cache = (KvCache)e.Cache;
+                if (cache.Format == WeightFormat.BFloat16)
+                {
+                    var keys16 = cache.KeysBf16(layer, head);
+                    var values16 = cache.ValuesBf16(layer, head);
+                    for (int r = 0; r < e.RowCount; r++)
+                    {
+                        int src = ((e.RowStart + r) * 3 * d) + (head * hd);
+                        int dst = (e.WriteSlot + r) * hd;
+                        for (int i = 0; i < hd; i++)
+                        {
+                            keys16[dst + i] = LowPrecision.ToBFloat16(qkv[src + d + i]);
+                            values16[dst + i] = LowPrecision.ToBFloat16(qkv[src + (2 * d) + i]);
+                        }
+                    }
+
+                    continue;
+                }
+
                 var keys = cache.Keys(layer, head);
                 var values = cache.Values(layer, head);
                 for (int r = 0; r < e.RowCount; r++)
@@ -582,10 +600,39 @@ internal sealed class DiffusionTransformer : INetwork
             var e = batch.Entries[task / heads];
             var cache = (KvCache)e.Cache;
             int head = task % heads;
+            var visible = batch.Visible.Slice(e.RowStart, e.RowCount);
+            if (cache.Format == WeightFormat.BFloat16 && hd == 64 && e.RowCount < Attention.BlockedMinQueries
+                && model.Compute.Simd is SimdLevel.Vector512 or SimdLevel.Auto && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            {
+                // Decoding windows: keys and values are widened in registers as they stream in.
+                Attention.AttendHeadBf16(workspace.Qkv.AsSpan((e.RowStart * 3 * d) + (head * hd)), 3 * d, e.RowCount,
+                    cache.KeysBf16(layer, head), cache.ValuesBf16(layer, head), visible,
+                    workspace.AttentionOut.AsSpan((e.RowStart * d) + (head * hd)), d, scale);
+                return;
+            }
+
+            if (cache.Format == WeightFormat.BFloat16)
+            {
+                // Only the slots some query sees are widened (half the bytes read from memory; the fp32 copy stays in cache).
+                int end = 0;
+                foreach (var vr in visible)
+                {
+                    end = Math.Max(end, vr.MaxEnd);
+                }
+
+                int n = Math.Max(end, 1) * hd;
+                var keys = Attention.WidenBf16(cache.KeysBf16(layer, head)[..n], Scratch.WideKeys);
+                var values = Attention.WidenBf16(cache.ValuesBf16(layer, head)[..n], Scratch.WideValues);
+                Attention.AttendHead(model.Compute.Simd,
+                    workspace.Qkv.AsSpan((e.RowStart * 3 * d) + (head * hd)), 3 * d, e.RowCount, keys, values, hd, visible,
+                    workspace.AttentionOut.AsSpan((e.RowStart * d) + (head * hd)), d, scale);
+                return;
+            }
+
             Attention.AttendHead(model.Compute.Simd,
                 workspace.Qkv.AsSpan((e.RowStart * 3 * d) + (head * hd)), 3 * d, e.RowCount,
                 cache.Keys(layer, head), cache.Values(layer, head), hd,
-                batch.Visible.Slice(e.RowStart, e.RowCount),
+                visible,
                 workspace.AttentionOut.AsSpan((e.RowStart * d) + (head * hd)), d, scale);
         }
     }

@@ -170,13 +170,80 @@ internal sealed class FastSelection
         int top = TensorPrimitives.IndexOfMax<double>(x);
         double xb = double.NegativeInfinity;
         int ib = int.MaxValue;
-        if (_options.TopP < 1 && !NucleusBoundary(x, max, _options.TopP, out xb, out ib))
+        ulong b = new CounterRandom(key.Seed, key.SequenceId).Base(DrawPurpose.Token, key.Step, key.Position);
+        if (_options.TopP < 1)
         {
-            return -1;
+            // The winner of the unfiltered Gumbel-max is the winner of the filtered one whenever the nucleus keeps it (the
+            // kept set is a subset of all entries). A Gumbel-max draw is a sample of the softmax, so it lies inside the
+            // nucleus with probability ≈ p: one extra pass (its preceding mass) then decides, without any sort.
+            int w = LazyArgmax(x, top, b, double.NegativeInfinity, int.MaxValue);
+            if (w >= 0 && InNucleus(x, max, _options.TopP, w) == 1)
+            {
+                return w;
+            }
+
+            if (!NucleusBoundary(x, max, _options.TopP, out xb, out ib))
+            {
+                return -1;
+            }
         }
 
-        ulong b = new CounterRandom(key.Seed, key.SequenceId).Base(DrawPurpose.Token, key.Step, key.Position);
         return LazyArgmax(x, top, b, xb, ib);
+    }
+
+    /// <summary>
+    /// Whether the reference nucleus keeps entry <paramref name="w"/>: 1 when it surely does (its preceding mass in the
+    /// descending (value, then id) order is below p), 0 when it surely does not, −1 when the mass is within 1e-9 of p.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private int InNucleus(ReadOnlySpan<double> x, double max, double p, int w)
+    {
+        var e = _e.AsSpan(0, x.Length);
+        TensorPrimitives.Subtract(x, max, e);
+        TensorPrimitives.Exp(e, e);
+        double xw = x[w];
+        int v = 0;
+        double total = 0, before = 0;
+        ref double x0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        ref double e0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(e);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var wv = Vector512.Create(xw);
+            var lanes = Vector512.Create(0L, 1, 2, 3, 4, 5, 6, 7);
+            var wi = Vector512.Create((long)w);
+            Vector512<double> t = default, a = default;
+            for (; v + 8 <= x.Length; v += 8)
+            {
+                var xv = Vector512.LoadUnsafe(ref x0, (nuint)v);
+                var ev = Vector512.LoadUnsafe(ref e0, (nuint)v);
+                var ahead = Vector512.GreaterThan(xv, wv)
+                    | (Vector512.Equals(xv, wv) & Vector512.LessThan(lanes + Vector512.Create((long)v), wi).AsDouble());
+                t += ev;
+                a += ev & ahead;
+            }
+
+            total = Vector512.Sum(t);
+            before = Vector512.Sum(a);
+        }
+
+        for (; v < x.Length; v++)
+        {
+            double ev = e[v];
+            total += ev;
+            if (x[v] > xw || (x[v] == xw && v < w))
+            {
+                before += ev;
+            }
+        }
+
+        if (before == 0)
+        {
+            return 1; // the first entry of the order is always kept
+        }
+
+        double margin = 1e-9 * total;
+        double target = p * total;
+        return before < target - margin ? 1 : before > target + margin ? 0 : -1;
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]

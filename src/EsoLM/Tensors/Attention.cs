@@ -84,6 +84,178 @@ internal static unsafe partial class Attention
         }
     }
 
+    /// <summary>
+    /// <see cref="AttendHead"/> over a bfloat16 key/value buffer (head width 64, Vector512, few queries — decoding): keys and
+    /// values are widened in registers as they are read, so each step reads half the bytes of an fp32 cache. Scores,
+    /// softmax and the weighted sum are computed in fp32 exactly as <see cref="OneQuery"/> does on the widened entries.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AttendHeadBf16(ReadOnlySpan<float> queries, int queryStride, int queryCount,
+        ReadOnlySpan<ushort> keys, ReadOnlySpan<ushort> values, ReadOnlySpan<KeyRange> visible,
+        Span<float> output, int outputStride, float scale)
+    {
+        const int d = 64;
+        if (!Vector512.IsHardwareAccelerated)
+        {
+            throw new PlatformNotSupportedException("The fused bf16 attention kernel needs Vector512.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(visible.Length, queryCount, nameof(visible));
+        ArgumentOutOfRangeException.ThrowIfNotEqual(values.Length, keys.Length, nameof(values));
+        if (queryCount <= 0)
+        {
+            return;
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(queries.Length, ((queryCount - 1) * queryStride) + d, nameof(queries));
+        ArgumentOutOfRangeException.ThrowIfLessThan(output.Length, ((queryCount - 1) * outputStride) + d, nameof(output));
+        int slots = keys.Length / d;
+        for (int r = 0; r < queryCount; r++)
+        {
+            var vr = visible[r];
+            if (vr.Count != 0 && (vr.Start0 < 0 || vr.Start1 < 0 || vr.End0 < vr.Start0 || vr.End1 < vr.Start1 || vr.MaxEnd > slots))
+            {
+                throw new ArgumentOutOfRangeException(nameof(visible), vr, $"Key ranges must lie in [0, {slots}).");
+            }
+        }
+
+        float* scores = Scratch.Get(Scratch.Scores, Math.Max(slots, 1));
+        fixed (float* pq = queries)
+        fixed (ushort* pk = keys)
+        fixed (ushort* pv = values)
+        fixed (float* po = output)
+        {
+            for (int r = 0; r < queryCount; r++)
+            {
+                float* o = po + ((nint)r * outputStride);
+                new Span<float>(o, d).Clear();
+                var vr = visible[r];
+                if (vr.Count != 0)
+                {
+                    OneQueryBf16(pq + ((nint)r * queryStride), pk, pv, vr, o, scale, scores);
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void OneQueryBf16(float* q, ushort* keys, ushort* values, KeyRange vr, float* o, float scale, float* scores)
+    {
+        float max = float.NegativeInfinity;
+        var q0 = Vector512.Load(q) * scale;
+        var q1 = Vector512.Load(q + 16) * scale;
+        var q2 = Vector512.Load(q + 32) * scale;
+        var q3 = Vector512.Load(q + 48) * scale;
+        for (int pass = 0; pass < 2; pass++)
+        {
+            int s = pass == 0 ? vr.Start0 : vr.Start1, e = pass == 0 ? vr.End0 : vr.End1;
+            for (int kk = s; kk < e; kk++)
+            {
+                ushort* kp = keys + ((nint)kk * 64);
+                var lo = Vector512.Load(kp);
+                var hi = Vector512.Load(kp + 32);
+                var k0 = Vector512.ShiftLeft(Vector512.WidenLower(lo), 16).AsSingle();
+                var k1 = Vector512.ShiftLeft(Vector512.WidenUpper(lo), 16).AsSingle();
+                var k2 = Vector512.ShiftLeft(Vector512.WidenLower(hi), 16).AsSingle();
+                var k3 = Vector512.ShiftLeft(Vector512.WidenUpper(hi), 16).AsSingle();
+                var acc = Vector512.FusedMultiplyAdd(q1, k1, q0 * k0);
+                acc = Vector512.FusedMultiplyAdd(q2, k2, acc);
+                acc = Vector512.FusedMultiplyAdd(q3, k3, acc);
+                float v = HorizontalSum(acc);
+                scores[kk] = v;
+                max = MathF.Max(max, v);
+            }
+        }
+
+        double sum = 0;
+        for (int pass = 0; pass < 2; pass++)
+        {
+            int s = pass == 0 ? vr.Start0 : vr.Start1, e = pass == 0 ? vr.End0 : vr.End1;
+            if (e > s)
+            {
+                var span = new Span<float>(scores + s, e - s);
+                TensorPrimitives.Subtract(span, max, span);
+                TensorPrimitives.Exp(span, span);
+                sum += TensorPrimitives.Sum<float>(span);
+            }
+        }
+
+        Vector512<float> o0 = default, o1 = default, o2 = default, o3 = default;
+        Vector512<float> p0 = default, p1 = default, p2 = default, p3 = default;
+        for (int pass = 0; pass < 2; pass++)
+        {
+            int s = pass == 0 ? vr.Start0 : vr.Start1, e = pass == 0 ? vr.End0 : vr.End1;
+            int kk = s;
+            for (; kk + 2 <= e; kk += 2)
+            {
+                ushort* vp = values + ((nint)kk * 64);
+                var w0 = Vector512.Create(scores[kk]);
+                var w1 = Vector512.Create(scores[kk + 1]);
+                var a = Vector512.Load(vp);
+                var b = Vector512.Load(vp + 32);
+                var c = Vector512.Load(vp + 64);
+                var f = Vector512.Load(vp + 96);
+                o0 = Vector512.FusedMultiplyAdd(w0, Vector512.ShiftLeft(Vector512.WidenLower(a), 16).AsSingle(), o0);
+                o1 = Vector512.FusedMultiplyAdd(w0, Vector512.ShiftLeft(Vector512.WidenUpper(a), 16).AsSingle(), o1);
+                o2 = Vector512.FusedMultiplyAdd(w0, Vector512.ShiftLeft(Vector512.WidenLower(b), 16).AsSingle(), o2);
+                o3 = Vector512.FusedMultiplyAdd(w0, Vector512.ShiftLeft(Vector512.WidenUpper(b), 16).AsSingle(), o3);
+                p0 = Vector512.FusedMultiplyAdd(w1, Vector512.ShiftLeft(Vector512.WidenLower(c), 16).AsSingle(), p0);
+                p1 = Vector512.FusedMultiplyAdd(w1, Vector512.ShiftLeft(Vector512.WidenUpper(c), 16).AsSingle(), p1);
+                p2 = Vector512.FusedMultiplyAdd(w1, Vector512.ShiftLeft(Vector512.WidenLower(f), 16).AsSingle(), p2);
+                p3 = Vector512.FusedMultiplyAdd(w1, Vector512.ShiftLeft(Vector512.WidenUpper(f), 16).AsSingle(), p3);
+            }
+
+            if (kk < e)
+            {
+                ushort* vp = values + ((nint)kk * 64);
+                var w0 = Vector512.Create(scores[kk]);
+                var a = Vector512.Load(vp);
+                var b = Vector512.Load(vp + 32);
+                o0 = Vector512.FusedMultiplyAdd(w0, Vector512.ShiftLeft(Vector512.WidenLower(a), 16).AsSingle(), o0);
+                o1 = Vector512.FusedMultiplyAdd(w0, Vector512.ShiftLeft(Vector512.WidenUpper(a), 16).AsSingle(), o1);
+                o2 = Vector512.FusedMultiplyAdd(w0, Vector512.ShiftLeft(Vector512.WidenLower(b), 16).AsSingle(), o2);
+                o3 = Vector512.FusedMultiplyAdd(w0, Vector512.ShiftLeft(Vector512.WidenUpper(b), 16).AsSingle(), o3);
+            }
+        }
+
+        var inv = Vector512.Create((float)(1.0 / sum));
+        ((o0 + p0) * inv).Store(o);
+        ((o1 + p1) * inv).Store(o + 16);
+        ((o2 + p2) * inv).Store(o + 32);
+        ((o3 + p3) * inv).Store(o + 48);
+    }
+
+    /// <summary>
+    /// Widens bfloat16 values (exactly) into the calling thread's scratch slot <paramref name="slot"/> and returns them;
+    /// valid until the slot is requested again on this thread.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static Span<float> WidenBf16(ReadOnlySpan<ushort> source, int slot)
+    {
+        int n = source.Length;
+        float* dst = Scratch.Get(slot, n);
+        int i = 0;
+        fixed (ushort* src = source)
+        {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (; i + 32 <= n; i += 32)
+                {
+                    var x = Vector512.Load(src + i);
+                    Vector512.ShiftLeft(Vector512.WidenLower(x), 16).AsSingle().Store(dst + i);
+                    Vector512.ShiftLeft(Vector512.WidenUpper(x), 16).AsSingle().Store(dst + i + 16);
+                }
+            }
+
+            for (; i < n; i++)
+            {
+                dst[i] = LowPrecision.FromBFloat16(src[i]);
+            }
+        }
+
+        return new Span<float>(dst, n);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void OneQuery(SimdLevel simd, float* q, float* keys, float* values, int d, KeyRange vr, float* o,
         float scale, float* scores)

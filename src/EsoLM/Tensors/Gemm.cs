@@ -138,7 +138,7 @@ internal static unsafe class Gemm
             return;
         }
 
-        int mr = GemmKernels.MicroRows(context.Simd);
+        int mr = GemmKernels.MicroRows(context.Simd, m);
         int full = m < GemmKernels.SmallM ? 0 : m / mr * mr;
         if (full > 0)
         {

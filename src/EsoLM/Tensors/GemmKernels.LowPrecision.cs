@@ -29,7 +29,7 @@ internal static unsafe partial class GemmKernels
     internal static void MultiplyLow(int threads, SimdLevel simd, float* a, in LowB b, float* c, float* bias, int m, int n, int k, bool accumulate)
     {
         bool fused = FusedLow(simd, b.Format);
-        int mr = MicroRows(simd);
+        int mr = MicroRows(simd, m);
         int full = fused ? (m < SmallM ? 0 : m / mr * mr) : m;
         if (full > 0)
         {

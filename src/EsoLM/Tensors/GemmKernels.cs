@@ -27,6 +27,17 @@ internal static unsafe partial class GemmKernels
     };
 
     /// <summary>
+    /// Micro-tile rows for an m-row product: on Vector512, 8 when that tiles m exactly and 12 does not (16 or 32 rows of
+    /// batched decoding), else <see cref="MicroRows(SimdLevel)"/>. Every tile height computes each element with the same
+    /// operations in the same order, so the choice never changes a result.
+    /// </summary>
+    internal static int MicroRows(SimdLevel simd, int m) =>
+        simd == SimdLevel.Vector512 && m % 12 != 0 && m % 8 == 0 && m <= MaxSharedA ? 8 : MicroRows(simd);
+
+    /// <summary>Up to this many rows, A is packed once by the caller and shared by every task instead of once per task.</summary>
+    internal const int MaxSharedA = 64;
+
+    /// <summary>
     /// Packs op(B) [n, k] (element (j, p) at src[j·rowStride + p·colStride]) into NR-wide k-major panels, zero-padded.
     /// </summary>
     internal static void PackPanels(float* src, nint rowStride, nint colStride, int n, int k, float* dst)
@@ -249,13 +260,14 @@ internal static unsafe partial class GemmKernels
         public WeightFormat Format;
         public void* LowData;
         public float* Scales;
+        public float* SharedA;
     }
 
     /// <summary>C[m, n] = op(A)·B (+ bias) (+ C) with B pre-packed in NR panels of depth K.</summary>
     internal static void Blocked(int threads, SimdLevel simd, float* a, nint aRowStride, nint aColStride, float* b,
         float* c, nint ldc, float* bias, int m, int n, int k, bool accumulate, in LowB low = default)
     {
-        int mr = MicroRows(simd);
+        int mr = MicroRows(simd, m);
         int panels = (n + NR - 1) / NR;
         int mc = mr * McPanels;
         int mBlocks = (m + mc - 1) / mc;
@@ -269,6 +281,23 @@ internal static unsafe partial class GemmKernels
 
         int panelsPerChunk = (panels + nChunks - 1) / nChunks;
         nChunks = (panels + panelsPerChunk - 1) / panelsPerChunk;
+
+        // Few rows split over many column chunks: pack A once here (every task would otherwise pack the same block).
+        float* sharedA = null;
+        if (nChunks > 1 && m <= MaxSharedA)
+        {
+            sharedA = Scratch.Get(Scratch.SharedA, mBlocks * mc * k);
+            for (int ib = 0; ib < mBlocks; ib++)
+            {
+                int i0 = ib * mc, rows = Math.Min(mc, m - i0);
+                int pad = (rows + mr - 1) / mr * mr;
+                float* block = sharedA + ((nint)ib * mc * k);
+                for (int p0 = 0; p0 < k; p0 += KC)
+                {
+                    PackA(a, aRowStride, aColStride, i0, rows, p0, Math.Min(KC, k - p0), mr, block + ((nint)pad * p0));
+                }
+            }
+        }
         var args = new BlockedArgs
         {
             A = a,
@@ -291,6 +320,7 @@ internal static unsafe partial class GemmKernels
             Format = low.Format,
             LowData = low.Data,
             Scales = low.Scales,
+            SharedA = sharedA,
         };
         WorkerPool.Run(threads, mBlocks * nChunks, &BlockedTask, &args);
     }
@@ -305,14 +335,14 @@ internal static unsafe partial class GemmKernels
         int mr = g.Mr, k = g.K;
         nint ldc = g.Ldc;
         int mcPad = (mc + mr - 1) / mr * mr;
-        float* pack = Scratch.Get(Scratch.PackA, mcPad * k);
+        float* pack = g.SharedA != null ? g.SharedA + ((nint)ib * g.Mc * k) : Scratch.Get(Scratch.PackA, mcPad * k);
         float* tile = Scratch.Get(Scratch.Tile, mr * NR);
         bool widen = g.Format != WeightFormat.Float32;
         float* widened = widen ? Scratch.Get(Scratch.Widened, KC * NR) : null;
         var low = new LowB(g.Format, g.LowData, g.Scales);
 
         // Pack the whole A block once (KC-deep blocks, each mr-row k-major panels), then stream the B panels.
-        for (int p0 = 0; p0 < k; p0 += KC)
+        for (int p0 = 0; g.SharedA == null && p0 < k; p0 += KC)
         {
             PackA(g.A, g.ARowStride, g.AColStride, i0, mc, p0, Math.Min(KC, k - p0), mr, pack + ((nint)mcPad * p0));
         }
@@ -385,7 +415,14 @@ internal static unsafe partial class GemmKernels
     {
         if (simd == SimdLevel.Vector512)
         {
-            Tile512(kc, a, b, c, ldc, bias, load);
+            if (mr == 8)
+            {
+                Tile512x8(kc, a, b, c, ldc, bias, load);
+            }
+            else
+            {
+                Tile512(kc, a, b, c, ldc, bias, load);
+            }
         }
         else if (simd == SimdLevel.Vector256)
         {

@@ -33,7 +33,16 @@ internal static unsafe class Scratch
     /// <summary>A low-precision weight block widened to fp32 (GEMM).</summary>
     public const int Widened = 8;
 
-    private const int SlotCount = 9;
+    /// <summary>A packed once by the calling thread and read by every task of one small-M GEMM.</summary>
+    public const int SharedA = 9;
+
+    /// <summary>bfloat16 cached keys widened to fp32 (attention over a bf16 KV cache).</summary>
+    public const int WideKeys = 10;
+
+    /// <summary>bfloat16 cached values widened to fp32 (attention over a bf16 KV cache).</summary>
+    public const int WideValues = 11;
+
+    private const int SlotCount = 12;
 
     [ThreadStatic]
     private static float[]?[]? _buffers;

@@ -79,6 +79,38 @@ public sealed class FastSelectionTests
     }
 
     [Fact]
+    public void Fast_path_equals_plain_path_on_random_options_ties_and_minus_infinity()
+    {
+        // Property: for random logits shapes (flat, spread, heavy ties, a few dominant entries), −∞ entries, and random
+        // temperature / top-k (incl. k = 1) / top-p (incl. tiny p and p = 1), the fast path picks the plain path's token.
+        var rng = new Random(2026);
+        foreach (int v in new[] { 97, 1000, 50258 })
+        {
+            int rows = v > 10000 ? 40 : 300;
+            for (int trial = 0; trial < rows; trial++)
+            {
+                int mask = rng.Next(v);
+                double p = rng.Next(6) switch { 0 => 1.0, 1 => 1e-9, 2 => 0.999, _ => 0.05 + (0.9 * rng.NextDouble()) };
+                int k = rng.Next(5) switch { 0 => 1, 1 => rng.Next(2, 50), _ => 0 };
+                double t = rng.Next(3) == 0 ? 0.3 + (2 * rng.NextDouble()) : 1.0;
+                var options = new TokenSelectionOptions { TopP = p, TopK = k, Temperature = t };
+                var selector = new TokenSelector(v, mask, options);
+                var logits = Logits(v, trial % 5, (v * 1000) + trial);
+                int infinite = rng.Next(4) == 0 ? rng.Next(1, v / 2) : 0;
+                for (int i = 0; i < infinite; i++)
+                {
+                    logits[rng.Next(v)] = float.NegativeInfinity;
+                }
+
+                var key = new DrawKey((ulong)rng.Next(), rng.Next(8), rng.Next(100), rng.Next(v));
+                int expected = selector.SelectReference(logits, key);
+                Assert.Equal(expected, selector.Select(logits, key));
+                Assert.NotEqual(mask, expected);
+            }
+        }
+    }
+
+    [Fact]
     public void Non_finite_rows_take_the_plain_path()
     {
         const int v = 200, mask = 0;

@@ -9,7 +9,7 @@ public sealed class GemmTests
     [
         (1, 1, 1), (1, 7, 65), (1, 768, 100), (2, 33, 31), (3, 64, 64), (5, 17, 97), (7, 7, 7), (11, 65, 40),
         (12, 32, 32), (13, 300, 33), (63, 1000, 7), (65, 65, 65), (1, 1000, 63), (100, 7, 129), (48, 257, 96),
-        (97, 520, 200), (25, 40, 70), (36, 64, 33),
+        (97, 520, 200), (25, 40, 70), (36, 64, 33), (8, 40, 66), (16, 384, 1000), (32, 70, 300), (40, 300, 200), (64, 33, 500),
     ];
 
     public static TheoryData<SimdLevel, int> Paths()
@@ -50,6 +50,29 @@ public sealed class GemmTests
                     TensorTestData.AssertClose(expected, actual, tol, $"{simd}/{threads}t {m}x{k}x{n} bias={withBias} acc={accumulate}");
                 }
             }
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Rows_do_not_depend_on_the_tile_height_or_shared_packing(int threads)
+    {
+        // 16 and 32 rows take 8-row tiles (and A packed once for all tasks); 24 and 48 rows take 12-row tiles. The same
+        // row must come out bit-identical, so a sequence's logits do not depend on how many others share its batch.
+        var ctx = new ComputeContext(threads, SimdLevel.Auto);
+        const int k = 300, n = 777;
+        var a = TensorTestData.Random(48 * k, 5);
+        var w = TensorTestData.Random(n * k, 6);
+        var bias = TensorTestData.Random(n, 7);
+        var packed = PackedMatrix.Pack(w, n, k);
+        var full = new float[48 * n];
+        Gemm.MultiplyTransposed(ctx, a, 48, packed, bias, full);
+        foreach (int m in new[] { 16, 24, 32, 40 })
+        {
+            var part = new float[m * n];
+            Gemm.MultiplyTransposed(ctx, a.AsSpan(0, m * k), m, packed, bias, part);
+            Assert.True(part.AsSpan().SequenceEqual(full.AsSpan(0, m * n)), $"{m} rows differ from the same rows of a 48-row product");
         }
     }
 

@@ -29,19 +29,42 @@ public sealed class CpuBackend : IComputeBackend
     /// faster, approximate <see cref="WeightFormat.BFloat16"/> / <see cref="WeightFormat.Int8"/> for sampling and evaluation
     /// (products still accumulate in fp32; such networks cannot be trained).</param>
     public CpuBackend(ComputeContext? compute, WeightFormat weights)
+        : this(compute, weights, WeightFormat.Float32)
+    {
+    }
+
+    /// <summary>
+    /// Creates a CPU backend whose networks pack their weight matrices in <paramref name="weights"/> and whose KV caches
+    /// store keys and values in <paramref name="kvCache"/>.
+    /// </summary>
+    /// <param name="compute">Threads and SIMD width; null = <see cref="ComputeContext.Default"/>.</param>
+    /// <param name="weights">Storage of the packed matrices (see <see cref="CpuBackend(ComputeContext?, WeightFormat)"/>).</param>
+    /// <param name="kvCache">Storage of cached keys and values: <see cref="WeightFormat.Float32"/> (exact, the default) or
+    /// <see cref="WeightFormat.BFloat16"/> (half the bytes every cached attention pass reads, which bounds batched sampling
+    /// at long lengths; attention still accumulates in fp32). <see cref="WeightFormat.Int8"/> is not a cache format.</param>
+    public CpuBackend(ComputeContext? compute, WeightFormat weights, WeightFormat kvCache)
     {
         if (!Enum.IsDefined(weights))
         {
             throw new ArgumentOutOfRangeException(nameof(weights), weights, "Unknown weight format (Float32, BFloat16 or Int8).");
         }
 
+        if (kvCache is not (WeightFormat.Float32 or WeightFormat.BFloat16))
+        {
+            throw new ArgumentOutOfRangeException(nameof(kvCache), kvCache, "A KV cache stores Float32 or BFloat16 entries.");
+        }
+
         Compute = compute ?? ComputeContext.Default;
         Weights = weights;
+        KvCache = kvCache;
         Description = new BackendDescription(BackendName, $"cpu ({Compute.Simd}, {Compute.MaxDegreeOfParallelism} threads)", DataTypeName(weights));
     }
 
     /// <summary>How the networks of this backend store their packed weight matrices.</summary>
     public WeightFormat Weights { get; }
+
+    /// <summary>How the KV caches of this backend's networks store keys and values.</summary>
+    public WeightFormat KvCache { get; }
 
     /// <summary>The data-type name of a weight format: <c>float32</c>, <c>bfloat16</c> or <c>int8</c>.</summary>
     /// <param name="weights">The format.</param>
