@@ -45,10 +45,10 @@ public sealed class EsoLmTrainingEstimator : IEstimator<EsoLmTextGenerationTrans
             throw new ArgumentException($"Column '{column.Name}' holds no non-empty text to train on.", nameof(input));
         }
 
-        EsoLmBackends.CreateCompute(_options.Backend, _options.Threads, nameof(EsoLmTrainingOptions.Backend)); // today: the managed CPU engine, Threads wide
+        var backend = EsoLmBackends.Create(_options.Backend, _options.Threads, nameof(EsoLmTrainingOptions.Backend));
         // Without a tokenizer: characters of the column plus an unknown-character token, so that any text can be scored later.
         var core = _options.ToCore();
-        core = core with { Tokenizer = core.Tokenizer ?? CharTokenizer.FromCorpus(string.Concat(documents), withUnknownToken: true) };
+        core = core with { Tokenizer = core.Tokenizer ?? CharTokenizer.FromCorpus(string.Concat(documents), withUnknownToken: true), Backend = backend };
         var trained = new EsoLmEstimator(core).Fit(documents, progress, cancellationToken);
         return new EsoLmTextGenerationTransformer(new GenerationStage(trained.Model, _options.Generation));
     }

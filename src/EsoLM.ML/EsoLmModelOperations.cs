@@ -66,7 +66,7 @@ public static class EsoLmModelOperations
         ArgumentNullException.ThrowIfNull(stream);
         if (backend is not null)
         {
-            EsoLmBackends.CreateCompute(backend, null, nameof(backend));
+            EsoLmBackends.Validate(backend, null, nameof(backend));
         }
 
         using var buffer = new MemoryStream();

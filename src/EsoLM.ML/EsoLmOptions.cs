@@ -44,7 +44,7 @@ public sealed class EsoLmGenerationOptions
     /// <summary>Rows a cursor generates together (one sampler batch per distinct setting).</summary>
     public int BatchSize { get; set; } = 16;
 
-    /// <summary>Compute backend (<see cref="EsoLmBackends"/>); applies when the model is read from a file or a saved pipeline.</summary>
+    /// <summary>Compute backend: <c>auto</c>/<c>cpu</c>, or a registered name such as <c>torch:cuda</c> (<see cref="EsoLmBackends"/>); applies when the model is read from a file or a saved pipeline.</summary>
     public string Backend { get; set; } = EsoLmBackends.Auto;
 
     /// <summary>Kernel threads; null = all cores.</summary>
@@ -84,7 +84,7 @@ public sealed class EsoLmGenerationOptions
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThan(BatchSize, 1, nameof(BatchSize));
-        EsoLmBackends.CreateCompute(Backend, Threads, nameof(Backend));
+        EsoLmBackends.Validate(Backend, Threads, nameof(Backend));
     }
 }
 
@@ -115,7 +115,7 @@ public sealed class EsoLmScoringOptions
     /// <summary>Rows a cursor reads ahead and scores together.</summary>
     public int BatchSize { get; set; } = 16;
 
-    /// <summary>Compute backend (<see cref="EsoLmBackends"/>); applies when the model is read from a file or a saved pipeline.</summary>
+    /// <summary>Compute backend: <c>auto</c>/<c>cpu</c>, or a registered name such as <c>torch:cuda</c> (<see cref="EsoLmBackends"/>); applies when the model is read from a file or a saved pipeline.</summary>
     public string Backend { get; set; } = EsoLmBackends.Auto;
 
     /// <summary>Kernel threads; null = all cores.</summary>
@@ -143,7 +143,7 @@ public sealed class EsoLmScoringOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(Samples, 1, nameof(Samples));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(Samples, 4096, nameof(Samples));
         ArgumentOutOfRangeException.ThrowIfLessThan(BatchSize, 1, nameof(BatchSize));
-        EsoLmBackends.CreateCompute(Backend, Threads, nameof(Backend));
+        EsoLmBackends.Validate(Backend, Threads, nameof(Backend));
     }
 }
 
@@ -204,7 +204,7 @@ public sealed class EsoLmTrainingOptions
     /// <summary>Fraction of rows held out for validation.</summary>
     public double ValidationFraction { get; set; } = 0.05;
 
-    /// <summary>Compute backend (<see cref="EsoLmBackends"/>).</summary>
+    /// <summary>Compute backend to train on: <c>auto</c>/<c>cpu</c>, or a registered name such as <c>torch:cuda</c> (<see cref="EsoLmBackends"/>); the trained model stays on it.</summary>
     public string Backend { get; set; } = EsoLmBackends.Auto;
 
     /// <summary>Kernel threads; null = all cores.</summary>
@@ -221,7 +221,7 @@ public sealed class EsoLmTrainingOptions
         ArgumentException.ThrowIfNullOrWhiteSpace(InputColumnName, nameof(InputColumnName));
         ArgumentNullException.ThrowIfNull(Generation, nameof(Generation));
         Generation.Validate();
-        EsoLmBackends.CreateCompute(Backend, Threads, nameof(Backend));
+        EsoLmBackends.Validate(Backend, Threads, nameof(Backend));
         ToCore().Trainer.Validate();
         ToCore().Objective.Validate();
     }

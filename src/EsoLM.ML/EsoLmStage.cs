@@ -313,7 +313,7 @@ internal static class ModelLoading
     public static EsoLmModel Load(string path, string? backend, int? threads)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var compute = EsoLmBackends.CreateCompute(backend, threads, nameof(backend));
+        var compute = EsoLmBackends.Create(backend, threads, nameof(backend));
         var contents = ModelFile.Load(path);
         var metadata = contents.Metadata.Where(kv => kv.Key != "format" && !kv.Key.StartsWith("esolm.", StringComparison.Ordinal))
             .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
@@ -324,7 +324,7 @@ internal static class ModelLoading
 
         var training = TrainingDescription.FromMetadata(contents.Metadata, contents.Tokenizer)
             ?? (metadata.TryGetValue(Pipeline.EsoLmEstimator.ObjectiveMetadataKey, out var json) ? TrainingDescription.Parse(json, contents.Tokenizer) : null);
-        return new EsoLmModel(new EsoLM.Backends.Cpu.CpuBackend(compute).Load(contents.Parameters), contents.CreateTokenizer(), metadata, training);
+        return new EsoLmModel(compute.Load(contents.Parameters), contents.CreateTokenizer(), metadata, training);
     }
 
     public static EsoLmModel Load(byte[] bytes, string? backend, int? threads)

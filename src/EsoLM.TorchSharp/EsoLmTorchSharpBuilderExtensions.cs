@@ -25,6 +25,7 @@ public static class EsoLmTorchSharpBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        TorchBackendProvider.Register(); // so that backend names ("torch:cuda") resolve in this process too
         builder.AddBackend(TorchBackend.BackendName, new DeferredTorchBackend(options));
         builder.Services.Configure<EsoLmOptions>(o => o.Backend = TorchBackend.BackendName);
         return builder;

@@ -19,16 +19,24 @@ internal sealed class TorchDiffusionTransformer : IDisposable
     private readonly Tensor _cos;
     private readonly Tensor _sin;
     private readonly Tensor _frequencyInput;
+    private readonly Dictionary<IntPtr, Tensor> _lowPrecisionWeights = [];
+    private readonly Lock _lowPrecisionGate = new();
     private Conditioning? _frozen;
     private bool _disposed;
 
     /// <summary>Uploads <paramref name="parameters"/> to the device of <paramref name="options"/>.</summary>
     public TorchDiffusionTransformer(ModelParameters parameters, TorchBackendOptions? options = null)
+        : this(parameters, options, null)
+    {
+    }
+
+    /// <summary>Uploads <paramref name="parameters"/> to <paramref name="device"/> (null: the device of <paramref name="options"/>).</summary>
+    internal TorchDiffusionTransformer(ModelParameters parameters, TorchBackendOptions? options, Device? device)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         Options = options ?? new TorchBackendOptions();
         Options.Validate();
-        Device = TorchRuntime.GetDevice(Options.Device);
+        Device = device ?? TorchRuntime.GetDevice(Options.Device);
         if (Options.CpuThreads is { } threads)
         {
             TorchRuntime.SetCpuThreads(threads);
@@ -128,6 +136,15 @@ internal sealed class TorchDiffusionTransformer : IDisposable
     {
         _frozen?.Dispose();
         _frozen = null;
+        lock (_lowPrecisionGate)
+        {
+            foreach (var t in _lowPrecisionWeights.Values)
+            {
+                t.Dispose();
+            }
+
+            _lowPrecisionWeights.Clear();
+        }
     }
 
     /// <inheritdoc />
@@ -215,15 +232,19 @@ internal sealed class TorchDiffusionTransformer : IDisposable
         long b = tokens.shape[0], n = tokens.shape[1];
         float eps = Config.LayerNormEps;
         double scale = 1.0 / Math.Sqrt(hd);
-        var h = this["vocab_embed.embedding"].index_select(0, tokens.reshape(-1)).reshape(b, n, d);
-        var cos = _cos.index_select(0, positions.reshape(-1)).reshape(b, n, 1, hd / 2);
-        var sin = _sin.index_select(0, positions.reshape(-1)).reshape(b, n, 1, hd / 2);
+        var h = TorchTensors.Rows(this["vocab_embed.embedding"], tokens.reshape(-1)).reshape(b, n, d);
+        var cos = TorchTensors.Rows(_cos, positions.reshape(-1)).reshape(b, n, 1, hd / 2);
+        var sin = TorchTensors.Rows(_sin, positions.reshape(-1)).reshape(b, n, 1, hd / 2);
         var lowp = LowPrecision;
         for (int layer = 0; layer < Config.Layers; layer++)
         {
+            // Each layer's temporaries (attention scores, MLP activations, gathered caches) are released when the layer ends
+            // instead of when the caller's scope does: without this the peak memory grows with the layer count (an L = 1024,
+            // batch 16 decode reached 23 GB on CPU). Autograd keeps its own references to what backward needs.
+            using var layerScope = NewDisposeScope();
             string p = $"blocks.{layer}.";
             var mod = cond.Blocks[layer].chunk(6);
-            var x = Modulate(F.layer_norm(h, [d], this[p + "norm1.weight"], null, eps), mod[0], mod[1]);
+            var x = Modulate(LayerNorm(h, this[p + "norm1.weight"], eps), mod[0], mod[1]);
             var qkv = Linear(x, this[p + "attn_qkv.weight"], null).reshape(b, n, 3, heads, hd);
             var q = Rotate(qkv.select(2, 0), cos, sin);
             var k = Rotate(qkv.select(2, 1), cos, sin).reshape(b, n, d);
@@ -234,13 +255,19 @@ internal sealed class TorchDiffusionTransformer : IDisposable
             var kh = keys.reshape(b, kn, heads, hd).transpose(1, 2);
             var vh = values.reshape(b, kn, heads, hd).transpose(1, 2);
             Tensor att;
-            if (lowp is { } t)
+            if (lowp is { } tm && Device.type == DeviceType.META)
+            {
+                // libtorch's C++ build has no meta kernel for SDPA's math path (aten::where): the same products spelled out.
+                var sm = matmul(qh.to_type(tm), kh.to_type(tm).transpose(2, 3)).mul(scale).masked_fill(mask.bitwise_not(), float.NegativeInfinity);
+                att = matmul(F.softmax(sm, -1), vh.to_type(tm)).to_type(ScalarType.Float32);
+            }
+            else if (lowp is { } t)
             {
                 att = F.scaled_dot_product_attention(qh.to_type(t), kh.to_type(t), vh.to_type(t), mask).to_type(ScalarType.Float32);
             }
             else
             {
-                var scores = matmul(qh, kh.transpose(2, 3)).mul(scale).masked_fill(mask.logical_not(), float.NegativeInfinity);
+                var scores = matmul(qh, kh.transpose(2, 3)).mul(scale).masked_fill(mask.bitwise_not(), float.NegativeInfinity);
                 att = matmul(F.softmax(scores, -1), vh);
             }
 
@@ -252,7 +279,7 @@ internal sealed class TorchDiffusionTransformer : IDisposable
 
             h = h + (attOut * mod[2]);
 
-            var y = Modulate(F.layer_norm(h, [d], this[p + "norm2.weight"], null, eps), mod[3], mod[4]);
+            var y = Modulate(LayerNorm(h, this[p + "norm2.weight"], eps), mod[3], mod[4]);
             var m = GeluTanh(Linear(y, this[p + "mlp.0.weight"], this[p + "mlp.0.bias"]));
             var mlpOut = Linear(m, this[p + "mlp.2.weight"], this[p + "mlp.2.bias"]);
             if (dropout?.Invoke(layer, 1) is { } keep1)
@@ -260,7 +287,7 @@ internal sealed class TorchDiffusionTransformer : IDisposable
                 mlpOut = mlpOut * keep1;
             }
 
-            h = h + (mlpOut * mod[5]);
+            h = (h + (mlpOut * mod[5])).MoveToOuterDisposeScope();
         }
 
         return h;
@@ -271,7 +298,7 @@ internal sealed class TorchDiffusionTransformer : IDisposable
     {
         int d = Config.HiddenSize;
         var mod = cond.Final.chunk(2);
-        var x = Modulate(F.layer_norm(rows, [d], this["output_layer.norm_final.weight"], null, Config.LayerNormEps), mod[0], mod[1]);
+        var x = Modulate(LayerNorm(rows, this["output_layer.norm_final.weight"], Config.LayerNormEps), mod[0], mod[1]);
         return Linear(x, this["output_layer.linear.weight"], this["output_layer.linear.bias"]);
     }
 
@@ -286,10 +313,50 @@ internal sealed class TorchDiffusionTransformer : IDisposable
     {
         if (LowPrecision is { } t)
         {
-            return F.linear(x.to_type(t), w.to_type(t), bias?.to_type(t)).to_type(ScalarType.Float32);
+            return F.linear(x.to_type(t), LowPrecisionCopy(w, t), bias is null ? null : LowPrecisionCopy(bias, t)).to_type(ScalarType.Float32);
         }
 
         return F.linear(x, w, bias);
+    }
+
+    /// <summary>
+    /// A parameter in the reduced matmul precision. Without autograd (sampling, evaluation) the cast is made once and kept
+    /// until the parameters change (<see cref="InvalidateConditioning"/>), so a decode step reads bf16/fp16 weights instead
+    /// of re-reading fp32 and writing a cast every pass; with autograd the cast is part of the graph, as autocast does.
+    /// </summary>
+    private Tensor LowPrecisionCopy(Tensor parameter, ScalarType type)
+    {
+        if (is_grad_enabled())
+        {
+            return parameter.to_type(type);
+        }
+
+        lock (_lowPrecisionGate)
+        {
+            if (!_lowPrecisionWeights.TryGetValue(parameter.Handle, out var cast))
+            {
+                cast = parameter.detach().to_type(type).DetachFromDisposeScope();
+                _lowPrecisionWeights[parameter.Handle] = cast;
+            }
+
+            return cast;
+        }
+    }
+
+    /// <summary>
+    /// LayerNorm over the last dimension with a weight and no bias: libtorch's fused kernel on real devices. libtorch's
+    /// C++ build has no meta-device kernel for it, so on the data-less <c>meta</c> device (the tests' host-round-trip
+    /// check) it is spelled out with mean and rsqrt, which do.
+    /// </summary>
+    private Tensor LayerNorm(Tensor x, Tensor weight, float eps)
+    {
+        if (Device.type != DeviceType.META)
+        {
+            return F.layer_norm(x, [x.shape[^1]], weight, null, eps);
+        }
+
+        var centered = x - x.mean([-1], keepdim: true);
+        return centered * (centered.square().mean([-1], keepdim: true) + eps).rsqrt() * weight;
     }
 
     private static Tensor Modulate(Tensor x, Tensor shift, Tensor scale) => (x * (scale + 1)) + shift;

@@ -18,12 +18,23 @@ public sealed class TorchNetwork : INetwork, IDisposable
 {
     private readonly Dictionary<int, TorchKvArena> _arenas = [];
     private readonly Lock _gate = new();
+    private readonly HostStaging _staging = new();
 
     internal TorchNetwork(TorchBackend backend, ModelParameters parameters)
     {
         Backend = backend;
         Model = new TorchDiffusionTransformer(parameters, backend.Options);
     }
+
+    /// <summary>A network on an explicit device (tests: PyTorch's data-less <c>meta</c> device).</summary>
+    internal TorchNetwork(TorchBackend backend, ModelParameters parameters, Device device)
+    {
+        Backend = backend;
+        Model = new TorchDiffusionTransformer(parameters, backend.Options, device);
+    }
+
+    /// <summary>Whether the last logits copy from a CUDA device went through the pinned host buffer.</summary>
+    internal bool LastCopyUsedPinnedMemory => _staging.UsedPinnedMemory;
 
     /// <inheritdoc />
     public IComputeBackend Backend { get; }
@@ -77,26 +88,47 @@ public sealed class TorchNetwork : INetwork, IDisposable
             throw new ArgumentException("The workspace was not created by a torch network (INetwork.CreateWorkspace).", nameof(workspace));
         }
 
+        int outRows = batch.Windows.Length == 0 || batch.RowCount == 0 ? 0 : batch.OutputRowCount;
+        if (destination.Length < outRows * Config.VocabSize)
+        {
+            throw new ArgumentException(
+                $"destination holds {destination.Length} values; {outRows} output rows × {Config.VocabSize} vocabulary = {outRows * Config.VocabSize} needed.", nameof(destination));
+        }
+
+        using var scope = NewDisposeScope();
+        var result = ForwardOnDevice(batch, output);
+        if (result is not null)
+        {
+            // The only device-to-host transfer of a forward: the requested rows' logits (pinned buffer on CUDA).
+            _staging.CopyToHost(result, destination[..(outRows * Config.VocabSize)]);
+        }
+    }
+
+    /// <summary>
+    /// The device part of <see cref="Forward"/>: checks the batch, builds the index arrays on the host, uploads them in one
+    /// copy, runs the layer loop (writing K/V into the caches) and the head. Returns the requested rows' logits or
+    /// log-probabilities [rows, V] on the device (in the caller's dispose scope), or null when no row is requested. It
+    /// never reads device memory from the host, so it runs on PyTorch's data-less <c>meta</c> device too (tests use that
+    /// to prove it).
+    /// </summary>
+    internal Tensor? ForwardOnDevice(ForwardBatch batch, ForwardOutput output)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
         if (output is not (ForwardOutput.Logits or ForwardOutput.LogProbabilities))
         {
             throw new ArgumentOutOfRangeException(nameof(output), output, "Unknown forward output.");
         }
 
         var cfg = Config;
-        int v = cfg.VocabSize, d = cfg.HiddenSize;
+        int v = cfg.VocabSize;
         var windows = batch.Windows;
         int count = windows.Length;
         if (count == 0 || batch.RowCount == 0)
         {
-            return;
+            return null;
         }
 
         int outRows = batch.OutputRowCount;
-        if (destination.Length < outRows * v)
-        {
-            throw new ArgumentException($"destination holds {destination.Length} values; {outRows} output rows × {v} vocabulary = {outRows * v} needed.", nameof(destination));
-        }
-
         TorchKvArena? arena = null;
         int nmax = 0, kmax = 1;
         foreach (var w in windows)
@@ -139,10 +171,10 @@ public sealed class TorchNetwork : INetwork, IDisposable
 
         int cap = arena!.Capacity;
 
-        // Host-side index building (once per call, before the layer loop).
+        // Host-side index building (once per call, before the layer loop; kmax and nmax fix every shape of the pass).
         var tok = new long[count * nmax];
         var pos = new long[count * nmax];
-        var ranges = new int[count * nmax * 4];
+        var ranges = new long[count * nmax * 4];
         var src = new long[batch.RowCount];
         var dst = new long[batch.RowCount];
         var outIdx = new long[outRows];
@@ -183,52 +215,56 @@ public sealed class TorchNetwork : INetwork, IDisposable
             }
         }
 
+        var upload = new HostUpload();
+        int oTok = upload.Add(tok), oPos = upload.Add(pos), oRanges = upload.Add(ranges), oSrc = upload.Add(src), oDst = upload.Add(dst);
+        int oOut = upload.Add(outIdx), oSlots = upload.Add(slots), oMaskId = upload.Add([(long)cfg.MaskTokenId]);
         lock (arena.Sync)
         {
-            Run(batch, output, destination, arena, count, nmax, kmax, tok, pos, ranges, src, dst, outIdx, slots, identity);
+            return Run(upload, output, arena, count, nmax, kmax, batch.RowCount, outRows, identity, oTok, oPos, oRanges, oSrc, oDst, oOut, oSlots, oMaskId);
         }
     }
 
-    private void Run(ForwardBatch batch, ForwardOutput output, Span<float> destination, TorchKvArena arena, int count, int nmax, int kmax,
-        long[] tok, long[] pos, int[] ranges, long[] src, long[] dst, long[] outIdx, long[] slots, bool identity)
+    private Tensor? Run(HostUpload upload, ForwardOutput output, TorchKvArena arena, int count, int nmax, int kmax, int rows, int outRows, bool identity,
+        int oTok, int oPos, int oRanges, int oSrc, int oDst, int oOut, int oSlots, int oMaskId)
     {
         var cfg = Config;
-        int v = cfg.VocabSize, d = cfg.HiddenSize, cap = arena.Capacity, outRows = batch.OutputRowCount;
-        var dev = Device;
-        using var scope = NewDisposeScope();
+        int d = cfg.HiddenSize, cap = arena.Capacity;
         using var noGrad = no_grad();
-        var tTok = tensor(tok, [count, nmax], ScalarType.Int64, dev);
-        var tPos = tensor(pos, [count, nmax], ScalarType.Int64, dev);
-        var mask = TorchTensors.MaskFromRanges(ranges, count, nmax, kmax, dev);
-        var tSrc = tensor(src, ScalarType.Int64, dev);
-        var tDst = tensor(dst, ScalarType.Int64, dev);
-        var tSlots = identity ? null : tensor(slots, ScalarType.Int64, dev);
+
+        // One host-to-device copy for every index of the pass; the rest of the pass only reads device tensors.
+        var all = upload.Upload(Device);
+        var tTok = HostUpload.Part(all, oTok, count * nmax).view(count, nmax);
+        var tPos = HostUpload.Part(all, oPos, count * nmax).view(count, nmax);
+        var mask = TorchTensors.MaskFromRanges(HostUpload.Part(all, oRanges, count * nmax * 4).view(count, nmax, 4), kmax);
+        var tSrc = HostUpload.Part(all, oSrc, rows);
+        var tDst = HostUpload.Part(all, oDst, rows);
+        var tSlots = identity ? null : HostUpload.Part(all, oSlots, count);
+        var tOut = HostUpload.Part(all, oOut, outRows);
+        var maskColumn = HostUpload.Part(all, oMaskId, 1);
         var cond = Model.GetConditioning(grad: false);
         long arenaRows = arena.Slots;
         var h = Model.Trunk(tTok, tPos, mask, cond, (layer, k, vv) =>
         {
             var kc = arena.Keys(layer);
             var vc = arena.Values(layer);
-            kc.view(arenaRows * cap, d).index_copy_(0, tDst, k.reshape(count * nmax, d).index_select(0, tSrc));
-            vc.view(arenaRows * cap, d).index_copy_(0, tDst, vv.reshape(count * nmax, d).index_select(0, tSrc));
-            var ks = tSlots is null ? kc.narrow(0, 0, count) : kc.index_select(0, tSlots);
-            var vs = tSlots is null ? vc.narrow(0, 0, count) : vc.index_select(0, tSlots);
+            kc.view(arenaRows * cap, d).index_copy_(0, tDst, TorchTensors.Rows(k.reshape(count * nmax, d), tSrc));
+            vc.view(arenaRows * cap, d).index_copy_(0, tDst, TorchTensors.Rows(vv.reshape(count * nmax, d), tSrc));
+            var ks = tSlots is null ? kc.narrow(0, 0, count) : TorchTensors.Rows(kc, tSlots);
+            var vs = tSlots is null ? vc.narrow(0, 0, count) : TorchTensors.Rows(vc, tSlots);
             return (ks.narrow(1, 0, kmax), vs.narrow(1, 0, kmax));
         });
         if (outRows == 0)
         {
-            return;
+            return null;
         }
 
-        var tOut = tensor(outIdx, ScalarType.Int64, dev);
-        var result = Model.Head(h.reshape(count * nmax, d).index_select(0, tOut), cond);
+        var result = Model.Head(TorchTensors.Rows(h.reshape(count * nmax, d), tOut), cond);
         if (output == ForwardOutput.LogProbabilities)
         {
-            var maskColumn = tensor(new long[] { cfg.MaskTokenId }, ScalarType.Int64, dev);
             result = F.log_softmax(result.index_fill(1, maskColumn, float.NegativeInfinity), -1);
         }
 
-        TorchTensors.CopyToHost(result, destination[..(outRows * v)]);
+        return result;
     }
 
     /// <inheritdoc />
@@ -253,6 +289,7 @@ public sealed class TorchNetwork : INetwork, IDisposable
             _arenas.Clear();
         }
 
+        _staging.Dispose();
         Model.Dispose();
     }
 }

@@ -120,29 +120,8 @@ internal sealed class TorchTrainingGraph(TorchNetwork network) : ITrainingGraph
             return new TrainingPassResult(0, 0);
         }
 
-        var dev = model.Device;
         using var scope = NewDisposeScope();
-        using var gradMode = enable_grad(grads is not null);
-        var tTok = tensor(tok, [count, nmax], ScalarType.Int64, dev);
-        var tPos = tensor(pos, [count, nmax], ScalarType.Int64, dev);
-        var mask = TorchTensors.MaskFromRanges(ranges, count, nmax, nmax, dev);
-        // With gradients the conditioning is recomputed in this pass's scope (it is part of the autograd graph).
-        var cond = model.GetConditioning(grad: grads is not null);
-
-        Func<int, int, Tensor?>? dropout = DropoutRate > 0 ? (layer, which) => DropoutMask(layer, which, count, nmax, rowOf, d, dev) : null;
-        var h = model.Trunk(tTok, tPos, mask, cond, (_, k, vv) => (k, vv), dropout);
-        var selected = h.reshape(count * nmax, d).index_select(0, tensor(lossIdx.ToArray(), ScalarType.Int64, dev));
-        var logits = model.Head(selected, cond);
-        var maskColumn = tensor(new long[] { cfg.MaskTokenId }, ScalarType.Int64, dev);
-        var logp = F.log_softmax(logits.index_fill(1, maskColumn, -1e6f), -1);
-        var nll = logp.gather(1, tensor(lossTargets.ToArray(), ScalarType.Int64, dev).unsqueeze(1)).squeeze(1).neg();
-        if (grads is not null)
-        {
-            var loss = (nll * tensor(lossWeights.ToArray(), ScalarType.Float32, dev)).sum();
-            loss.backward();
-            grads.Accumulate(model);
-        }
-
+        var nll = LossOnDevice(model, grads, count, nmax, tok, pos, ranges, rowOf, lossIdx, lossTargets, lossWeights);
         var host = TorchTensors.ToArray(nll);
         double total = 0;
         for (int i = 0; i < host.Length; i++)
@@ -154,28 +133,87 @@ internal sealed class TorchTrainingGraph(TorchNetwork network) : ITrainingGraph
         return new TrainingPassResult(total, lossRows.Count);
     }
 
-    /// <summary>The managed graph's counter-based dropout keep-mask (0 or 1/(1−p)) for one layer's branch, [B, n, d].</summary>
-    private Tensor DropoutMask(int layer, int which, int count, int nmax, int[] rowOf, int d, Device device)
+    /// <summary>
+    /// The device part of <see cref="Run"/>: uploads the pass's indices in one copy (and, with dropout, every layer's keep
+    /// masks in one more, before the layer loop), runs the layers, the loss rows' cross-entropy and, with gradients,
+    /// backward. Returns the per-loss-row NLL on the device. It never reads device memory from the host, so it also runs
+    /// on PyTorch's data-less <c>meta</c> device (the tests use that to prove it).
+    /// </summary>
+    internal Tensor LossOnDevice(TorchDiffusionTransformer model, TorchGradients? grads, int count, int nmax, long[] tok, long[] pos, int[] ranges, int[] rowOf,
+        List<long> lossIdx, List<long> lossTargets, List<float> lossWeights)
     {
-        float keep = 1f / (1f - DropoutRate);
-        var m = new float[count * nmax * d];
-        for (int pr = 0; pr < rowOf.Length; pr++)
-        {
-            int r = rowOf[pr];
-            for (int i = 0; i < d; i++)
-            {
-                if (r < 0)
-                {
-                    m[(pr * d) + i] = 1f;
-                    continue;
-                }
+        var cfg = model.Config;
+        int d = cfg.HiddenSize;
+        var dev = model.Device;
+        using var gradMode = enable_grad(grads is not null);
+        var upload = new HostUpload();
+        int oTok = upload.Add(tok), oPos = upload.Add(pos), oRanges = upload.Add(ranges);
+        int oLoss = upload.Add(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(lossIdx));
+        int oTargets = upload.Add(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(lossTargets));
+        int oMaskId = upload.Add([(long)cfg.MaskTokenId]);
+        var all = upload.Upload(dev);
+        var tTok = HostUpload.Part(all, oTok, count * nmax).view(count, nmax);
+        var tPos = HostUpload.Part(all, oPos, count * nmax).view(count, nmax);
+        var mask = TorchTensors.MaskFromRanges(HostUpload.Part(all, oRanges, count * nmax * 4).view(count, nmax, 4), nmax);
+        var tLoss = HostUpload.Part(all, oLoss, lossIdx.Count);
+        var tTargets = HostUpload.Part(all, oTargets, lossTargets.Count);
+        var maskColumn = HostUpload.Part(all, oMaskId, 1);
+        var tWeights = grads is null ? null : tensor(lossWeights.ToArray(), ScalarType.Float32, dev);
 
-                double u = CounterHash.Unit(CounterHash.Key(DropoutSeed, ((ulong)(uint)layer << 1) | (uint)which, (uint)r, (uint)i));
-                m[(pr * d) + i] = u < DropoutRate ? 0f : keep;
+        // With gradients the conditioning is recomputed in this pass's scope (it is part of the autograd graph).
+        var cond = model.GetConditioning(grad: grads is not null);
+
+        Func<int, int, Tensor?>? dropout = null;
+        if (DropoutRate > 0)
+        {
+            // Every layer's keep masks reach the device in one copy before the loop (not one upload per layer inside it).
+            var keepAll = DropoutMasks(cfg.Layers, count, nmax, rowOf, d, dev);
+            float keep = 1f / (1f - DropoutRate);
+            dropout = (layer, which) => keepAll[layer, which].to_type(ScalarType.Float32).mul_(keep);
+        }
+
+        var h = model.Trunk(tTok, tPos, mask, cond, (_, k, vv) => (k, vv), dropout);
+        var selected = TorchTensors.Rows(h.reshape(count * nmax, d), tLoss);
+        var logits = model.Head(selected, cond);
+        var logp = F.log_softmax(logits.index_fill(1, maskColumn, -1e6f), -1);
+        var nll = logp.gather(1, tTargets.unsqueeze(1)).squeeze(1).neg();
+        if (grads is not null)
+        {
+            var loss = (nll * tWeights!).sum();
+            loss.backward();
+            grads.Accumulate(model);
+        }
+
+        return nll;
+    }
+
+    /// <summary>
+    /// The managed graph's counter-based dropout keep-masks for every layer and both branches, [layers, 2, B, n, d] bytes
+    /// (1 = keep, 0 = drop; padding rows keep), uploaded in one copy.
+    /// </summary>
+    private Tensor DropoutMasks(int layers, int count, int nmax, int[] rowOf, int d, Device device)
+    {
+        long per = (long)count * nmax * d;
+        var m = new byte[layers * 2 * per];
+        for (int layer = 0; layer < layers; layer++)
+        {
+            for (int which = 0; which < 2; which++)
+            {
+                long baseIndex = ((layer * 2) + which) * per;
+                for (int pr = 0; pr < rowOf.Length; pr++)
+                {
+                    int r = rowOf[pr];
+                    for (int i = 0; i < d; i++)
+                    {
+                        bool kept = r < 0
+                            || CounterHash.Unit(CounterHash.Key(DropoutSeed, ((ulong)(uint)layer << 1) | (uint)which, (uint)r, (uint)i)) >= DropoutRate;
+                        m[baseIndex + (pr * d) + i] = kept ? (byte)1 : (byte)0;
+                    }
+                }
             }
         }
 
-        return tensor(m, [count, nmax, d], ScalarType.Float32, device);
+        return tensor(m, [layers, 2, count, nmax, d], ScalarType.Byte, device);
     }
 }
 

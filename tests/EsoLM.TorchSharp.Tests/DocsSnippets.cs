@@ -4,7 +4,9 @@ using EsoLM.Modeling;
 using EsoLM.Sampling;
 using EsoLM.Text;
 using EsoLM.Training;
+using EsoLM.ML;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.ML;
 
 namespace EsoLM.TorchSharp.Tests;
 
@@ -46,5 +48,26 @@ public sealed class DocsSnippets : IDisposable
         using var provider = services.BuildServiceProvider();
         var generator = provider.GetRequiredService<EsoLmGenerator>();
         Assert.Equal("torch", generator.Model.Transformer.Backend.Name);
+    }
+
+    [Fact]
+    public void Gpu_page_mlnet_snippet_runs()
+    {
+        var ml = new MLContext(seed: 1);
+        var documents = ml.Data.LoadFromEnumerable(new[] { "abcabcabc abc", "cab cab cab cab", "bca bca bca" }.Select(t => new MlRow { Text = t }).ToArray());
+        // docs/guide/gpu.md, "ML.NET pipelines" (copied there verbatim):
+        TorchBackendProvider.Register(); // once at start-up: "torch", "torch:cpu", "torch:cuda", "torch:cuda:N" now resolve
+        string backend = TorchRuntime.IsAvailable("cuda") ? "torch:cuda" : "torch:cpu";
+        var estimator = ml.Transforms.Text.TrainEsoLm(new EsoLmTrainingOptions
+        {
+            Backend = backend, // train on the device …
+            Steps = 2,
+            ContextLength = 16,
+            Generation = new EsoLmGenerationOptions { Backend = backend, MaxTokens = 8 }, // … and generate there
+        });
+        var model = estimator.Fit(documents);
+        var generated = model.Transform(documents);
+        Assert.Equal("torch", model.Model.Transformer.Backend.Name);
+        Assert.Equal(3, ml.Data.CreateEnumerable<MlGenerated>(generated, reuseRowObject: false).Count());
     }
 }

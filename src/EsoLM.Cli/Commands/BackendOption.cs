@@ -6,11 +6,17 @@ using EsoLM.TorchSharp;
 
 namespace EsoLM.Cli.Commands;
 
-/// <summary>The shared <c>--backend NAME</c> option of train, sample, eval, bench and check-parity, and its resolution.</summary>
+/// <summary>
+/// The shared <c>--backend NAME</c> option of train, sample, eval, bench and check-parity, and its resolution. Names are
+/// parsed and resolved by the core's <see cref="ComputeBackendRegistry"/> (the parser the ML.NET stages use too); only
+/// <c>cpu</c>'s SIMD width and weight storage, which the registry's string does not carry, are handled here.
+/// </summary>
 internal static class BackendOption
 {
+    static BackendOption() => TorchBackendProvider.Register();
+
     /// <summary>The backend names this build of the CLI knows.</summary>
-    public static IReadOnlyList<string> Names { get; } = [CpuBackend.BackendName, "torch[:cpu|:cuda[:N]]"];
+    public static IReadOnlyList<string> Names => ComputeBackendRegistry.Usages;
 
     /// <summary>Creates the option (default <c>cpu</c>).</summary>
     public static Option<string> Create() => new("--backend")
@@ -29,40 +35,32 @@ internal static class BackendOption
     /// <summary>Resolves a backend with the given weight storage and KV-cache storage (<c>--kv-cache</c>; CPU backend only).</summary>
     public static IComputeBackend Resolve(string? name, int threads, SimdLevel simd, WeightFormat weights, WeightFormat kvCache)
     {
-        var key = string.IsNullOrWhiteSpace(name) ? CpuBackend.BackendName : name.Trim().ToLowerInvariant();
-        if (key == TorchBackend.BackendName || key.StartsWith(TorchBackend.BackendName + ":", StringComparison.Ordinal))
+        BackendSpec spec;
+        try
         {
-            if (kvCache != WeightFormat.Float32)
-            {
-                throw new ArgumentException($"--kv-cache {kvCache}: only the cpu backend stores its KV cache in another format than fp32.", nameof(kvCache));
-            }
-
-            return Torch(key.Length > TorchBackend.BackendName.Length ? key[(TorchBackend.BackendName.Length + 1)..] : "cpu", threads);
+            spec = ComputeBackendRegistry.Validate(name, "--backend");
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            // The registry's message names the value and the accepted forms (e.g. torch[:cpu|:cuda[:N]]).
+            throw new ArgumentException($"--backend: {e.Message.Split(" (Parameter", 2)[0]}", nameof(name), e);
         }
 
-        return key switch
+        if (spec.Name == CpuBackend.BackendName)
         {
-            CpuBackend.BackendName => threads <= 0 && simd == SimdLevel.Auto && weights == WeightFormat.Float32 && kvCache == WeightFormat.Float32
+            return threads <= 0 && simd == SimdLevel.Auto && weights == WeightFormat.Float32 && kvCache == WeightFormat.Float32
                 ? CpuBackend.Default
-                : new CpuBackend(new ComputeContext(threads, simd), weights, kvCache),
-            _ => throw new ArgumentException($"--backend '{name}' is not available; this build knows: {string.Join(", ", Names)}.", nameof(name)),
-        };
-    }
-
-    private static TorchBackend Torch(string device, int threads)
-    {
-        try
-        {
-            TorchRuntime.ParseDevice(device);
+                : new CpuBackend(new ComputeContext(threads, simd), weights, kvCache);
         }
-        catch (ArgumentException)
+
+        if (kvCache != WeightFormat.Float32)
         {
-            throw new ArgumentOutOfRangeException(nameof(device), device, $"--backend torch:{device}: unknown device; use torch, torch:cpu, torch:cuda or torch:cuda:N.");
+            throw new ArgumentException($"--kv-cache {kvCache}: only the cpu backend stores its KV cache in another format than fp32.", nameof(kvCache));
         }
 
         try
         {
-            return new TorchBackend(new TorchBackendOptions { Device = device, CpuThreads = threads > 0 ? threads : null });
+            return ComputeBackendRegistry.Create(spec.ToString(), threads > 0 ? threads : null, "--backend");
         }
         catch (TorchBackendUnavailableException e)
         {
