@@ -55,7 +55,9 @@ public sealed class TorchKvCache : IKvCache, IDisposable
 internal sealed class TorchKvArena : IDisposable
 {
     private readonly TorchDiffusionTransformer _model;
-    private readonly Stack<int> _free = new();
+    // Lowest free slot first: a batch that reuses released caches then gets consecutive slots in sequence order, which a
+    // forward reads as one narrow view of the arena instead of gathering every layer's whole cache (issue 11).
+    private readonly SortedSet<int> _free = [];
     private Tensor[] _keys;
     private Tensor[] _values;
     private int _used;
@@ -88,7 +90,9 @@ internal sealed class TorchKvArena : IDisposable
         {
             if (_free.Count > 0)
             {
-                return new TorchKvCache(network, this, _free.Pop());
+                int slot = _free.Min;
+                _free.Remove(slot);
+                return new TorchKvCache(network, this, slot);
             }
 
             if (_used == Slots)
@@ -104,7 +108,7 @@ internal sealed class TorchKvArena : IDisposable
     {
         lock (Sync)
         {
-            _free.Push(slot);
+            _free.Add(slot);
         }
     }
 

@@ -179,13 +179,13 @@ public sealed class TorchNetwork : INetwork, IDisposable
         var dst = new long[batch.RowCount];
         var outIdx = new long[outRows];
         var slots = new long[count];
-        bool identity = true;
+        bool consecutive = true;
         for (int b = 0; b < count; b++)
         {
             var w = windows[b];
             int slot = ((TorchKvCache)w.Cache).Slot;
             slots[b] = slot;
-            identity &= slot == b;
+            consecutive &= slot == ((TorchKvCache)windows[0].Cache).Slot + b;
             for (int i = 0; i < nmax; i++)
             {
                 int pr = (b * nmax) + i;
@@ -220,11 +220,11 @@ public sealed class TorchNetwork : INetwork, IDisposable
         int oOut = upload.Add(outIdx), oSlots = upload.Add(slots), oMaskId = upload.Add([(long)cfg.MaskTokenId]);
         lock (arena.Sync)
         {
-            return Run(upload, output, arena, count, nmax, kmax, batch.RowCount, outRows, identity, oTok, oPos, oRanges, oSrc, oDst, oOut, oSlots, oMaskId);
+            return Run(upload, output, arena, count, nmax, kmax, batch.RowCount, outRows, consecutive ? (int)slots[0] : -1, oTok, oPos, oRanges, oSrc, oDst, oOut, oSlots, oMaskId);
         }
     }
 
-    private Tensor? Run(HostUpload upload, ForwardOutput output, TorchKvArena arena, int count, int nmax, int kmax, int rows, int outRows, bool identity,
+    private Tensor? Run(HostUpload upload, ForwardOutput output, TorchKvArena arena, int count, int nmax, int kmax, int rows, int outRows, int firstSlot,
         int oTok, int oPos, int oRanges, int oSrc, int oDst, int oOut, int oSlots, int oMaskId)
     {
         var cfg = Config;
@@ -238,7 +238,8 @@ public sealed class TorchNetwork : INetwork, IDisposable
         var mask = TorchTensors.MaskFromRanges(HostUpload.Part(all, oRanges, count * nmax * 4).view(count, nmax, 4), kmax);
         var tSrc = HostUpload.Part(all, oSrc, rows);
         var tDst = HostUpload.Part(all, oDst, rows);
-        var tSlots = identity ? null : HostUpload.Part(all, oSlots, count);
+        // Consecutive slots (the usual case) are read as a view; other orders gather the rows, a copy of every layer's caches.
+        var tSlots = firstSlot >= 0 ? null : HostUpload.Part(all, oSlots, count);
         var tOut = HostUpload.Part(all, oOut, outRows);
         var maskColumn = HostUpload.Part(all, oMaskId, 1);
         var cond = Model.GetConditioning(grad: false);
@@ -249,8 +250,8 @@ public sealed class TorchNetwork : INetwork, IDisposable
             var vc = arena.Values(layer);
             kc.view(arenaRows * cap, d).index_copy_(0, tDst, TorchTensors.Rows(k.reshape(count * nmax, d), tSrc));
             vc.view(arenaRows * cap, d).index_copy_(0, tDst, TorchTensors.Rows(vv.reshape(count * nmax, d), tSrc));
-            var ks = tSlots is null ? kc.narrow(0, 0, count) : TorchTensors.Rows(kc, tSlots);
-            var vs = tSlots is null ? vc.narrow(0, 0, count) : TorchTensors.Rows(vc, tSlots);
+            var ks = tSlots is null ? kc.narrow(0, firstSlot, count) : TorchTensors.Rows(kc, tSlots);
+            var vs = tSlots is null ? vc.narrow(0, firstSlot, count) : TorchTensors.Rows(vc, tSlots);
             return (ks.narrow(1, 0, kmax), vs.narrow(1, 0, kmax));
         });
         if (outRows == 0)
