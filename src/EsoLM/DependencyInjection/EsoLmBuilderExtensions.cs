@@ -31,7 +31,7 @@ public static class EsoLmBuilderExtensions
     public static IEsoLmBuilder AddSampler(this IEsoLmBuilder builder, string key, ISamplerFactory factory) => AddInstance(builder, key, factory);
 
     /// <summary>
-    /// Registers (or replaces) a decoding strategy as the sampler <paramref name="key"/>: a <see cref="StrategySamplerFactory"/>
+    /// Registers (or replaces) a decoding strategy as the sampler <paramref name="key"/>: a sampler factory
     /// whose samplers run <paramref name="createStrategy"/>'s strategy on the shared engine. Select it with <c>EsoLmOptions.Sampler</c>.
     /// </summary>
     /// <param name="builder">The builder.</param>

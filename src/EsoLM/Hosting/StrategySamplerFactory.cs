@@ -9,7 +9,7 @@ namespace EsoLM.Hosting;
 /// mask policy and KV cache factory) taken from the <see cref="GenerationSettings"/>. Register it with
 /// <c>builder.AddStrategy("name", settings =&gt; new MyStrategy(…))</c>.
 /// </summary>
-public sealed class StrategySamplerFactory : ISamplerFactory
+internal sealed class StrategySamplerFactory : ISamplerFactory
 {
     private readonly Func<GenerationSettings, DecodingStrategy> _createStrategy;
 
