@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using EsoLM.Tensors;
 
 namespace EsoLM.Modeling;
@@ -200,18 +201,34 @@ internal static unsafe class TrainingKernels
             int half = headDim / 2, stride = 3 * d;
             for (int r = r0; r < r1; r++)
             {
-                var cos = table.Cos(positions[r]);
-                var sin = table.Sin(positions[r]);
-                for (int part = 0; part < 2; part++)
+                fixed (float* cos = table.Cos(positions[r]), sin = table.Sin(positions[r]))
                 {
-                    for (int h = 0; h < heads; h++)
+                    for (int part = 0; part < 2; part++)
                     {
-                        float* x = dQkv + ((long)r * stride) + (part * d) + (h * headDim);
-                        for (int j = 0; j < half; j++)
+                        for (int h = 0; h < heads; h++)
                         {
-                            float a = x[j], b = x[j + half];
-                            x[j] = (a * cos[j]) + (b * sin[j]);
-                            x[j + half] = (b * cos[j]) - (a * sin[j]);
+                            float* x = dQkv + ((long)r * stride) + (part * d) + (h * headDim);
+                            int j = 0;
+                            if (Vector512.IsHardwareAccelerated)
+                            {
+                                // Element-wise, with the scalar loop's operations and rounding (no fused multiply-add).
+                                for (; j + 16 <= half; j += 16)
+                                {
+                                    var a = Vector512.Load(x + j);
+                                    var b = Vector512.Load(x + j + half);
+                                    var c = Vector512.Load(cos + j);
+                                    var s = Vector512.Load(sin + j);
+                                    ((a * c) + (b * s)).Store(x + j);
+                                    ((b * c) - (a * s)).Store(x + j + half);
+                                }
+                            }
+
+                            for (; j < half; j++)
+                            {
+                                float a = x[j], b = x[j + half];
+                                x[j] = (a * cos[j]) + (b * sin[j]);
+                                x[j + half] = (b * cos[j]) - (a * sin[j]);
+                            }
                         }
                     }
                 }
