@@ -5,7 +5,7 @@ namespace EsoLM.Benchmarks;
 /// <summary>
 /// Runs the BenchmarkDotNet suites: <c>dotnet run -c Release --project tests/EsoLM.Benchmarks -- --filter *</c>,
 /// or a quick GFLOP/s check: <c>… -- quick [threads] [MxKxN ...]</c>, or the training attention
-/// microbenchmark: <c>… -- attnbwd [rounds] [L]</c>.
+/// microbenchmark: <c>… -- attnbwd [rounds] [L]</c>, or the small-M (sampler) products: <c>… -- smallm [rounds] [threads]</c>.
 /// </summary>
 public static class Program
 {
@@ -21,6 +21,12 @@ public static class Program
         if (args.Length > 0 && args[0] == "attnbwd")
         {
             AttentionBackwardQuick.Run(args);
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "smallm")
+        {
+            SmallMQuick.Run(args);
             return;
         }
 

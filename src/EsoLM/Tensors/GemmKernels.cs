@@ -312,11 +312,12 @@ internal static unsafe partial class GemmKernels
         public void* LowData;
         public float* Scales;
         public float* SharedA;
+        public bool FusedTiles;
     }
 
     /// <summary>C[m, n] = op(A)·B (+ bias) (+ C) with B pre-packed in NR panels of depth K.</summary>
     internal static void Blocked(int threads, SimdLevel simd, float* a, nint aRowStride, nint aColStride, float* b,
-        float* c, nint ldc, float* bias, int m, int n, int k, bool accumulate, in LowB low = default)
+        float* c, nint ldc, float* bias, int m, int n, int k, bool accumulate, in LowB low = default, bool fusedTiles = true)
     {
         int mr = MicroRows(simd, m);
         int panels = (n + NR - 1) / NR;
@@ -372,6 +373,7 @@ internal static unsafe partial class GemmKernels
             LowData = low.Data,
             Scales = low.Scales,
             SharedA = sharedA,
+            FusedTiles = fusedTiles && FusedLowTiles(simd, mr, low.Format, m),
         };
         WorkerPool.Run(threads, mBlocks * nChunks, &BlockedTask, &args);
     }
@@ -410,6 +412,18 @@ internal static unsafe partial class GemmKernels
                 int kc = Math.Min(KC, k - p0);
                 float* packBlock = pack + ((nint)mcPad * p0);
                 bool load = p0 > 0 || g.Accumulate;
+                float* bias = p0 == 0 && g.Bias != null ? g.Bias + j0 : null;
+                if (g.FusedTiles && nr == NR && mc % mr == 0)
+                {
+                    // Whole 8×32 tiles widen each k-step in registers (no widened block is stored and reloaded).
+                    for (int q = 0; q < mc; q += mr)
+                    {
+                        LowTile8(low, jp, k, p0, kc, packBlock + ((nint)q * kc), g.C + ((i0 + q) * ldc) + j0, ldc, bias, load);
+                    }
+
+                    continue;
+                }
+
                 float* bp;
                 if (widen)
                 {
@@ -421,7 +435,6 @@ internal static unsafe partial class GemmKernels
                     bp = g.B + ((nint)jp * k * NR) + ((nint)p0 * NR);
                 }
 
-                float* bias = p0 == 0 && g.Bias != null ? g.Bias + j0 : null;
                 for (int q = 0; q < mc; q += mr)
                 {
                     int rows = Math.Min(mr, mc - q);
