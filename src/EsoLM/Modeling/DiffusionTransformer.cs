@@ -294,12 +294,15 @@ internal sealed class DiffusionTransformer : INetwork
                 nameof(logits));
         }
 
+        var prof = InferenceProfile.Active;
+        long t0 = prof is null ? 0 : InferenceProfile.Start();
         Validate(batch);
         workspace.Ensure(rows);
         var ctx = Compute;
         var sink = new InferenceBuffers(workspace);
-        var attention = new CacheAttention(this, batch, workspace);
+        var attention = new CacheAttention(this, batch, workspace, prof);
         RunBlocks(rows, batch.Tokens, batch.Positions, ref sink, ref attention, 0f, 0);
+        long t = prof is null ? 0 : InferenceProfile.Start();
         var h = workspace.Hidden.AsSpan(0, rows * d);
 
         // Final layer, only for the rows whose logits are wanted: gather them compactly, modulate, project.
@@ -313,7 +316,13 @@ internal sealed class DiffusionTransformer : INetwork
         var finalNormed = workspace.Normed.AsSpan(0, outRows * d);
         Normalization.LayerNormModulated(ctx, gathered, finalNormed, outRows, d, Parameters["output_layer.norm_final.weight"].Data,
             _finalModulation.AsSpan(d, d), _finalModulation.AsSpan(0, d), Config.LayerNormEps);
+        t = prof?.Stop(InferencePhase.FinalNorm, t) ?? 0;
         Gemm.MultiplyTransposed(ctx, finalNormed, outRows, _head, Parameters["output_layer.linear.bias"].Data, logits[..(outRows * v)]);
+        if (prof is not null)
+        {
+            prof.Stop(InferencePhase.HeadGemm, t);
+            prof.Stop(InferencePhase.Forward, t0);
+        }
     }
 
     private void Validate(ForwardBatch batch)
@@ -537,11 +546,14 @@ internal sealed class DiffusionTransformer : INetwork
     }
 
     /// <summary>Inference attention: write the windows' K/V into their caches, then attend over the cache slots.</summary>
-    private readonly struct CacheAttention(DiffusionTransformer model, ForwardBatch batch, ForwardWorkspace workspace) : IBlockAttention
+    private readonly struct CacheAttention(DiffusionTransformer model, ForwardBatch batch, ForwardWorkspace workspace, InferenceProfile? profile)
+        : IBlockAttention
     {
         public void Attend(int layer, float[] qkv, float[] output)
         {
+            long t = profile is null ? 0 : InferenceProfile.Start();
             model.WriteCache(batch, layer, qkv);
+            profile?.Stop(InferencePhase.CacheWrite, t);
             model.Attend(batch, layer, workspace, 1f / MathF.Sqrt(model.Config.HeadDim));
         }
     }
