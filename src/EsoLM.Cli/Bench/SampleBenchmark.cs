@@ -192,13 +192,11 @@ internal static class SampleBenchmark
     private static List<KeyValuePair<string, double>> PhaseTable(InferenceProfile p, double totalSeconds, int samples)
     {
         var b = p.Blocks;
-        double cacheWrite = p.Seconds(InferencePhase.CacheWrite);
         var list = new List<KeyValuePair<string, double>>
         {
             new("block_gemm", b.Seconds(Training.StepPhase.GemmForward)),
             new("head_gemm", p.Seconds(InferencePhase.HeadGemm)),
-            new("attention", b.Seconds(Training.StepPhase.AttentionForward) - cacheWrite),
-            new("cache_write", cacheWrite),
+            new("attention_and_cache_write", b.Seconds(Training.StepPhase.AttentionForward)),
             new("layer_norm_modulation", b.Seconds(Training.StepPhase.LayerNorm) + p.Seconds(InferencePhase.FinalNorm)),
             new("rotary", b.Seconds(Training.StepPhase.Rotary)),
             new("residual_embedding", b.Seconds(Training.StepPhase.Residual)),

@@ -9,9 +9,6 @@ internal enum InferencePhase
     /// <summary>The whole <c>INetwork.Forward</c> call.</summary>
     Forward,
 
-    /// <summary>Writing the windows' keys and values into the KV caches.</summary>
-    CacheWrite,
-
     /// <summary>Gathering the output rows and the final (modulated) layer norm.</summary>
     FinalNorm,
 
