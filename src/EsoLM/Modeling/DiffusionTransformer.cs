@@ -565,11 +565,8 @@ internal sealed class DiffusionTransformer : INetwork
             {
                 int src = ((e.RowStart + r) * 3 * d) + (head * hd);
                 int dst = (e.WriteSlot + r) * hd;
-                for (int i = 0; i < hd; i++)
-                {
-                    keys16[dst + i] = LowPrecision.ToBFloat16(qkv[src + d + i]);
-                    values16[dst + i] = LowPrecision.ToBFloat16(qkv[src + (2 * d) + i]);
-                }
+                Attention.ToBFloat16(qkv.AsSpan(src + d, hd), keys16.Slice(dst, hd));
+                Attention.ToBFloat16(qkv.AsSpan(src + (2 * d), hd), values16.Slice(dst, hd));
             }
 
             return;

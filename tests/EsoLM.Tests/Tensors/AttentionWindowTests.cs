@@ -117,6 +117,37 @@ public sealed class AttentionWindowTests
         Assert.Equal("values", e.ParamName);
     }
 
+    [Fact]
+    public void Vector_bf16_rounding_equals_the_scalar_definition()
+    {
+        // Random values and the awkward ones: ties (low half exactly 0x8000, odd and even), NaNs, infinities, denormals, ±0.
+        var rng = new Random(5);
+        var values = new List<float>();
+        for (int i = 0; i < 4000; i++)
+        {
+            values.Add(BitConverter.UInt32BitsToSingle((uint)rng.NextInt64(0, 1L << 32)));
+        }
+
+        foreach (uint top in new uint[] { 0x3F80, 0x3F81, 0x0000, 0x8001, 0x7F7F, 0xFF7F })
+        {
+            values.Add(BitConverter.UInt32BitsToSingle((top << 16) | 0x8000));
+            values.Add(BitConverter.UInt32BitsToSingle((top << 16) | 0x7FFF));
+            values.Add(BitConverter.UInt32BitsToSingle((top << 16) | 0x8001));
+        }
+
+        values.AddRange([float.NaN, -float.NaN, BitConverter.UInt32BitsToSingle(0x7F800001), float.PositiveInfinity, float.NegativeInfinity,
+            float.Epsilon, -float.Epsilon, 0f, -0f, float.MaxValue, float.MinValue]);
+        var source = values.ToArray();
+        var actual = new ushort[source.Length];
+        Attention.ToBFloat16(source, actual);
+        for (int i = 0; i < source.Length; i++)
+        {
+            Assert.True(LowPrecision.ToBFloat16(source[i]) == actual[i], $"[{i}] 0x{BitConverter.SingleToUInt32Bits(source[i]):X8}");
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => Attention.ToBFloat16(source, new ushort[3]));
+    }
+
     private static KeyRange RandomRange(Random rng, int slots, int seed)
     {
         switch (rng.Next(5))
