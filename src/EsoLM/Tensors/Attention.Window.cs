@@ -237,19 +237,36 @@ internal static unsafe partial class Attention
         return HorizontalSum(acc);
     }
 
-    /// <summary>Scores of one query over keys [s, e) into scores[s..e); returns the running max.</summary>
+    /// <summary>Scores of one query over keys [s, e) into scores[s..e).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float ScoreRange<TElement, TRows>(TElement* keys, int s, int e, Vector512<float> q0, Vector512<float> q1, Vector512<float> q2,
-        Vector512<float> q3, float* scores, float max)
+    private static void ScoreRange<TElement, TRows>(TElement* keys, int s, int e, Vector512<float> q0, Vector512<float> q1, Vector512<float> q2,
+        Vector512<float> q3, float* scores)
         where TElement : unmanaged
         where TRows : struct, IRows<TElement>
     {
         for (int kk = s; kk < e; kk++)
         {
             TRows.Load(keys + ((nint)kk * 64), out var k0, out var k1, out var k2, out var k3);
-            float v = Score(q0, q1, q2, q3, k0, k1, k2, k3);
-            scores[kk] = v;
-            max = MathF.Max(max, v);
+            scores[kk] = Score(q0, q1, q2, q3, k0, k1, k2, k3);
+        }
+    }
+
+    /// <summary>
+    /// The largest score over both ranges: the value OneQuery's running <see cref="MathF.Max(float, float)"/> reaches
+    /// (maximum is exact and order-free; <see cref="TensorPrimitives.Max{T}(ReadOnlySpan{T})"/> has the same NaN and
+    /// ±0 rules), computed after the scores so the key loops carry no dependency from one key to the next.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float RangeMax(float* scores, KeyRange vr)
+    {
+        float max = float.NegativeInfinity;
+        for (int pass = 0; pass < 2; pass++)
+        {
+            var (s, e) = Range(vr, pass);
+            if (e > s)
+            {
+                max = MathF.Max(max, TensorPrimitives.Max(new ReadOnlySpan<float>(scores + s, e - s)));
+            }
         }
 
         return max;
@@ -359,14 +376,13 @@ internal static unsafe partial class Attention
         var q1 = Vector512.Load(q + 16) * scale;
         var q2 = Vector512.Load(q + 32) * scale;
         var q3 = Vector512.Load(q + 48) * scale;
-        float max = float.NegativeInfinity;
         for (int pass = 0; pass < 2; pass++)
         {
             var (s, e) = Range(vr, pass);
-            max = ScoreRange<TElement, TRows>(keys, s, e, q0, q1, q2, q3, scores, max);
+            ScoreRange<TElement, TRows>(keys, s, e, q0, q1, q2, q3, scores);
         }
 
-        float inv = (float)(1.0 / Exponentiate(scores, vr, max));
+        float inv = (float)(1.0 / Exponentiate(scores, vr, RangeMax(scores, vr)));
         var acc = default(Accumulator);
         for (int pass = 0; pass < 2; pass++)
         {
@@ -399,7 +415,6 @@ internal static unsafe partial class Attention
         var b1 = Vector512.Load(qb + 16) * scale;
         var b2 = Vector512.Load(qb + 32) * scale;
         var b3 = Vector512.Load(qb + 48) * scale;
-        float maxA = float.NegativeInfinity, maxB = float.NegativeInfinity;
         for (int pass = 0; pass < 2; pass++)
         {
             var (s0, e0) = Range(va, pass);
@@ -413,28 +428,24 @@ internal static unsafe partial class Attention
                 for (int kk = js; kk < je; kk++)
                 {
                     TRows.Load(keys + ((nint)kk * 64), out var k0, out var k1, out var k2, out var k3);
-                    float x = Score(a0, a1, a2, a3, k0, k1, k2, k3);
-                    float y = Score(b0, b1, b2, b3, k0, k1, k2, k3);
-                    sa[kk] = x;
-                    sb[kk] = y;
-                    maxA = MathF.Max(maxA, x);
-                    maxB = MathF.Max(maxB, y);
+                    sa[kk] = Score(a0, a1, a2, a3, k0, k1, k2, k3);
+                    sb[kk] = Score(b0, b1, b2, b3, k0, k1, k2, k3);
                 }
 
-                maxA = ScoreRange<TElement, TRows>(keys, s0, js, a0, a1, a2, a3, sa, maxA);
-                maxA = ScoreRange<TElement, TRows>(keys, je, e0, a0, a1, a2, a3, sa, maxA);
-                maxB = ScoreRange<TElement, TRows>(keys, s1, js, b0, b1, b2, b3, sb, maxB);
-                maxB = ScoreRange<TElement, TRows>(keys, je, e1, b0, b1, b2, b3, sb, maxB);
+                ScoreRange<TElement, TRows>(keys, s0, js, a0, a1, a2, a3, sa);
+                ScoreRange<TElement, TRows>(keys, je, e0, a0, a1, a2, a3, sa);
+                ScoreRange<TElement, TRows>(keys, s1, js, b0, b1, b2, b3, sb);
+                ScoreRange<TElement, TRows>(keys, je, e1, b0, b1, b2, b3, sb);
             }
             else
             {
-                maxA = ScoreRange<TElement, TRows>(keys, s0, e0, a0, a1, a2, a3, sa, maxA);
-                maxB = ScoreRange<TElement, TRows>(keys, s1, e1, b0, b1, b2, b3, sb, maxB);
+                ScoreRange<TElement, TRows>(keys, s0, e0, a0, a1, a2, a3, sa);
+                ScoreRange<TElement, TRows>(keys, s1, e1, b0, b1, b2, b3, sb);
             }
         }
 
-        float invA = (float)(1.0 / Exponentiate(sa, va, maxA));
-        float invB = (float)(1.0 / Exponentiate(sb, vb, maxB));
+        float invA = (float)(1.0 / Exponentiate(sa, va, RangeMax(sa, va)));
+        float invB = (float)(1.0 / Exponentiate(sb, vb, RangeMax(sb, vb)));
         var accA = default(Accumulator);
         var accB = default(Accumulator);
         for (int pass = 0; pass < 2; pass++)

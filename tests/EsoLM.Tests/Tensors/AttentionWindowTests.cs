@@ -101,6 +101,38 @@ public sealed class AttentionWindowTests
     }
 
     [Fact]
+    public void Zero_and_negative_zero_scores_keep_the_bits()
+    {
+        if (!Vector512.IsHardwareAccelerated)
+        {
+            return;
+        }
+
+        // Keys of +0 and −0 give scores of ±0 (the running maximum's ±0 rule) next to ordinary ones.
+        var rng = new Random(9);
+        const int slots = 23;
+        var keys = Random(rng, slots * D, 1);
+        var values = Random(rng, slots * D, 1);
+        for (int k = 0; k < slots; k += 2)
+        {
+            for (int i = 0; i < D; i++)
+            {
+                keys[(k * D) + i] = k % 4 == 0 ? 0f : -0f;
+            }
+        }
+
+        foreach (var q in new[] { Random(rng, 2 * D, 1), new float[2 * D], Enumerable.Repeat(-1f, 2 * D).ToArray() })
+        {
+            KeyRange[] visible = [KeyRange.Of(0, slots - 1), new KeyRange(0, 3, 5, slots)];
+            var expected = new float[2 * D];
+            var actual = new float[2 * D];
+            Attention.AttendHead(SimdLevel.Vector512, q, D, 2, keys, values, D, visible, expected, D, 0.125f);
+            Attention.AttendWindow(q, D, 2, keys, values, visible, actual, D, 0.125f);
+            AssertBits(expected, actual, 2, D);
+        }
+    }
+
+    [Fact]
     public void Bad_ranges_name_the_argument()
     {
         if (!Vector512.IsHardwareAccelerated)
