@@ -112,6 +112,119 @@ public sealed class FastSelectionTests
     }
 
     [Fact]
+    public void Float_stage_decides_most_rows_and_always_agrees()
+    {
+        // The float32 stage must carry the load (not defer everything to the float64 stage) and every row it decides must be
+        // the reference's token: checked directly on SelectFloat, not only through Select.
+        const int v = 50258, mask = 50257;
+        TokenSelectionOptions[] options =
+        [
+            TokenSelectionOptions.Default, new() { TopP = 0.9 }, new() { TopK = 50 }, new() { Temperature = 0.7, TopP = 0.95 },
+            new() { TopK = 1000, TopP = 0.5, Temperature = 1.5 },
+        ];
+        foreach (var o in options)
+        {
+            var selector = new TokenSelector(v, mask, o);
+            var fast = selector.Fast!;
+            int decided = 0, rows = 0;
+            for (int kind = 0; kind < 5; kind++)
+            {
+                for (int seed = 0; seed < 8; seed++)
+                {
+                    var logits = Logits(v, kind, (kind * 1000) + seed + 17);
+                    var key = new DrawKey((ulong)seed + 5, seed, seed * 3, kind + seed);
+                    int f = fast.SelectFloat(logits, key);
+                    rows++;
+                    if (f >= 0)
+                    {
+                        decided++;
+                        Assert.Equal(selector.SelectReference(logits, key), f);
+                    }
+                }
+            }
+
+            // Rows whose Gumbel winner lies outside the nucleus (probability ≈ 1 − p) may be deferred.
+            double floor = Math.Min(0.7, o.TopP - 0.25);
+            Assert.True(decided >= rows * floor, $"{o}: the float32 stage decided only {decided} of {rows} rows.");
+        }
+    }
+
+    [Fact]
+    public void Mask_holding_the_largest_logit_is_never_chosen_and_ties_keep_the_lowest_id()
+    {
+        // The mask shares the maximum with other entries (and sometimes sits before them): the float stage must take the
+        // largest logit outside the mask, and ties between equal scores keep the lowest id, as the reference does.
+        var rng = new Random(11);
+        foreach (int v in new[] { 97, 1000, 50258 })
+        {
+            for (int trial = 0; trial < 60; trial++)
+            {
+                var logits = Logits(v, 3, trial);
+                int mask = rng.Next(v);
+                float top = logits.Max() + 1;
+                logits[mask] = top;
+                for (int i = 0; i < 3; i++)
+                {
+                    logits[rng.Next(v)] = top;
+                }
+
+                logits[mask] = trial % 2 == 0 ? top : top + 5;
+                var o = (trial % 4) switch
+                {
+                    0 => TokenSelectionOptions.Default,
+                    1 => new TokenSelectionOptions { TopP = 0.9 },
+                    2 => new TokenSelectionOptions { TopK = 2 },
+                    _ => new TokenSelectionOptions { TopK = 3, TopP = 0.6, Temperature = 0.4 },
+                };
+                var selector = new TokenSelector(v, mask, o);
+                var key = new DrawKey((ulong)trial, 1, trial, 2);
+                int expected = selector.SelectReference(logits, key);
+                Assert.NotEqual(mask, expected);
+                Assert.Equal(expected, selector.Select(logits, key));
+            }
+        }
+    }
+
+    [Fact]
+    public void Float_softmax_mass_error_is_inside_the_certified_bound()
+    {
+        // The float32 stage assumes each mass exp((l − l_max)/T) computed in float32 (Vector512.Exp on the vector body,
+        // MathF.Exp on the tail) is within MassRelativeError of the float64 value, or below 1e-37 in absolute terms when tiny.
+        // Check the exp kernels over the whole useful argument range, against Math.Exp of the exact float64 argument.
+        var rng = new Random(3);
+        double worst = 0;
+        var args = new float[16];
+        for (int trial = 0; trial < 20000; trial++)
+        {
+            float lmax = (float)((rng.NextDouble() - 0.5) * (trial % 3 == 0 ? 2e4 : 60));
+            float invT = trial % 5 == 0 ? 1f : (float)(0.1 + (rng.NextDouble() * 5));
+            for (int i = 0; i < 16; i++)
+            {
+                args[i] = lmax - (float)(rng.NextDouble() * (i < 8 ? 110 : 20) / invT);
+            }
+
+            var e = System.Runtime.Intrinsics.Vector512.Exp((System.Runtime.Intrinsics.Vector512.Create(args) - System.Runtime.Intrinsics.Vector512.Create(lmax)) * invT);
+            for (int i = 0; i < 16; i++)
+            {
+                double exact = Math.Exp(((double)args[i] - lmax) * invT);
+                float scalar = MathF.Exp((args[i] - lmax) * invT);
+                foreach (double got in new[] { (double)e[i], scalar })
+                {
+                    double err = Math.Abs(got - exact);
+                    Assert.True(err <= (FastSelection.MassRelativeError * exact) + 1e-37, $"exp error {err} at {exact}");
+                    if (exact > 1e-30)
+                    {
+                        worst = Math.Max(worst, err / exact);
+                    }
+                }
+            }
+        }
+
+        // The bound is loose on purpose; the kernels are far inside it.
+        Assert.True(worst < FastSelection.MassRelativeError / 2, $"worst relative error {worst}");
+    }
+
+    [Fact]
     public void Non_finite_rows_take_the_plain_path()
     {
         const int v = 200, mask = 0;
