@@ -18,26 +18,38 @@ namespace EsoLM.Sampling;
 /// h >> 11; "u below the chunk's bound" is one unsigned 64-bit compare of h against a precomputed integer (lowered by two
 /// steps of 2⁻⁵³ against rounding), so the bulk screening is hash + compare, eight lanes at a time. Survivors get the exact
 /// double u check and then the reference's own vectorised logarithms (bit-identical noise).</item>
-/// <item><b>Nucleus membership with a proven margin.</b> Softmax masses are computed in float32
-/// (e = exp((l − l_max)·(1/T)) by <see cref="Vector512.Exp(Vector512{float})"/>) and summed in float64. Each e has a
-/// relative error below <see cref="MassRelativeError"/> (argument rounding ≤ 4 ulp of |a| ≤ 104 plus the exp error, both
-/// checked by tests) or an absolute error below 1e-37 when tiny; the decision "the winner's preceding mass is below p" is
-/// taken only when it clears p by <see cref="MassMargin"/> of the total, far above both errors and the reference's own
-/// float64 rounding. Anything closer is handed to the float64 stage.</item>
+/// <item><b>Nucleus with a proven margin.</b> Softmax masses are computed in float32 (e = exp(a), a = (l − l_max)·(1/T), by
+/// <see cref="ExpMass"/>) and summed in float64. Each e is within (<see cref="ArgumentRelativeError"/>·|a| +
+/// <see cref="ExpRelativeError"/>)·e (+4e-38 when tiny) of the reference's float64 mass, so every partial sum is within
+/// E = 2.4e-7·Σ|a|e + 1e-6·Σe + V·4e-38 (accumulated in the same pass); a decision "preceding mass vs p·total" is taken only
+/// when it clears p by 2E + 1e-9·total (the reference's own rounding). The Gumbel winner of the top-k set wins whenever the
+/// nucleus keeps it (probability ≈ p; one pass, no sort); otherwise the nucleus's last entry is found by a threshold search
+/// on the floats. Anything too close to call is handed to the float64 stage.</item>
 /// </list>
 /// </summary>
 internal sealed partial class FastSelection
 {
-    /// <summary>A bound on the relative error of one float32 softmax mass against the reference's float64 value.</summary>
-    internal const double MassRelativeError = 1e-4;
+    /// <summary>
+    /// A bound on the relative error of the float32 exp kernels (<see cref="ExpMass"/>, <c>MathF.Exp</c>) for arguments in
+    /// [−87, 0], plus 1e-10 for the reference's own float64 rounding of x − x_max (|x| &lt; 1e5); checked by tests.
+    /// </summary>
+    internal const double ExpRelativeError = 1e-6;
 
-    /// <summary>A nucleus decision is taken in float32 only when it clears p by this fraction of the total mass.</summary>
-    internal const double MassMargin = 4 * MassRelativeError;
+    /// <summary>A bound on the relative error of the float32 argument a = (l − l_max)·(1/T) per unit of |a| (three roundings).</summary>
+    internal const double ArgumentRelativeError = 2.4e-7;
 
     private const int FloatChunk = 128;
 
+    /// <summary>Top-k sets up to this size are scored directly (every kept entry's noise is drawn; no screening).</summary>
+    private const int DirectLimit = 2048;
+
     private float[] _heapF = [];
     private float[] _chunkMax = [];
+    private float[] _eRow = [];
+    private float[] _bl = [];
+    private float[] _be = [];
+    private int[] _bi = [];
+    private ulong[] _keys = [];
 
     /// <summary>Rows decided by the float32 stage since creation (diagnostics and tests).</summary>
     internal long FloatDecided { get; private set; }
@@ -102,14 +114,26 @@ internal sealed partial class FastSelection
         }
 
         ulong b = new CounterRandom(key.Seed, key.SequenceId).Base(DrawPurpose.Token, key.Step, key.Position);
-        int w = LazyArgmaxFloat(logits, top, b, invT, unit, lb, ib);
+        int w = k > 0 && k <= DirectLimit ? DirectArgmax(logits, b, invT, unit, lb) : LazyArgmaxFloat(logits, top, b, invT, unit, lb, ib);
         if (w < 0 || _options.TopP >= 1)
         {
             return w;
         }
 
-        // The winner over the top-k set wins the nucleus-filtered row whenever the nucleus keeps it.
-        return InNucleusFloat(logits, lmax, (float)invT, _options.TopP, lb, w) == 1 ? w : -1;
+        // The winner over the top-k set wins the nucleus-filtered row whenever the nucleus keeps it (one pass, no sort).
+        int inside = InNucleusFloat(logits, lmax, (float)invT, _options.TopP, lb, w, out double total, out double margin);
+        if (inside == 1)
+        {
+            return w;
+        }
+
+        // Otherwise find the nucleus's last entry (a threshold search on the floats) and take the argmax inside it.
+        if (inside < 0 || !NucleusBoundaryFloat(logits, lmax, (float)invT, _options.TopP, lb, total, margin, out float nb, out int nib))
+        {
+            return -1;
+        }
+
+        return LazyArgmaxFloat(logits, top, b, invT, unit, nb, nib);
     }
 
     /// <summary>
@@ -356,6 +380,11 @@ internal sealed partial class FastSelection
         {
             int end = Math.Min(l.Length, start + FloatChunk);
             float cmax = cm[start / FloatChunk];
+            if (cmax < lb)
+            {
+                continue; // every entry of the chunk is filtered out.
+            }
+
             double cmaxX = unit ? cmax : cmax * invT;
             double cut = best - MaxNoise;
             if (!(cmaxX >= cut))
@@ -406,6 +435,59 @@ internal sealed partial class FastSelection
         }
 
         return bestIndex;
+    }
+
+    /// <summary>argmax of x + g over the entries l ≥ <paramref name="lb"/> outside the mask (a small top-k set): every one is scored.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int DirectArgmax(ReadOnlySpan<float> l, ulong b, double invT, bool unit, float lb)
+    {
+        double best = double.NegativeInfinity;
+        int bestIndex = -1;
+        int cn = 0;
+        int v = 0;
+        ref float l0 = ref MemoryMarshal.GetReference(l);
+        var vlb = Vector512.Create(lb);
+        for (; v + 16 <= l.Length; v += 16)
+        {
+            ulong hits = Vector512.GreaterThanOrEqual(Vector512.LoadUnsafe(ref l0, (nuint)v), vlb).ExtractMostSignificantBits();
+            while (hits != 0)
+            {
+                int j = v + BitOperations.TrailingZeroCount(hits);
+                hits &= hits - 1;
+                AddDirect(l, j, b, invT, unit, ref cn, ref best, ref bestIndex);
+            }
+        }
+
+        for (; v < l.Length; v++)
+        {
+            if (l[v] >= lb)
+            {
+                AddDirect(l, v, b, invT, unit, ref cn, ref best, ref bestIndex);
+            }
+        }
+
+        if (cn > 0)
+        {
+            EvaluateFloat(l, cn, invT, unit, ref best, ref bestIndex);
+        }
+
+        return bestIndex;
+    }
+
+    private void AddDirect(ReadOnlySpan<float> l, int j, ulong b, double invT, bool unit, ref int cn, ref double best, ref int bestIndex)
+    {
+        if (j == _mask)
+        {
+            return;
+        }
+
+        _cand[cn] = j;
+        _u[cn] = CounterRandom.ToUnitOpen(CounterRandom.At(b, j));
+        if (++cn == Chunk)
+        {
+            EvaluateFloat(l, cn, invT, unit, ref best, ref bestIndex);
+            cn = 0;
+        }
     }
 
     /// <summary>Adds entry v to the candidates unless it provably cannot beat <paramref name="best"/> or is filtered out.</summary>
@@ -461,32 +543,68 @@ internal sealed partial class FastSelection
 
     /// <summary>
     /// Whether the reference nucleus keeps entry <paramref name="w"/> of the kept (top-k) set l ≥ <paramref name="lb"/>: 1 when
-    /// surely (its preceding mass in the descending (value, then id) order is below p by <see cref="MassMargin"/> of the total),
+    /// surely (its preceding mass in the descending (value, then id) order is below p by the certified margin),
     /// 0 when surely not, −1 when too close to call in float32.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal int InNucleusFloat(ReadOnlySpan<float> l, float lmax, float invT, double p, float lb, int w)
+    internal int InNucleusFloat(ReadOnlySpan<float> l, float lmax, float invT, double p, float lb, int w, out double total, out double margin)
     {
         float lw = l[w];
-        double total = 0, before = 0;
-        MassPass(l, 0, _mask, lmax, invT, lb, lw, w, ref total, ref before);
-        MassPass(l, _mask + 1, l.Length, lmax, invT, lb, lw, w, ref total, ref before);
+        total = 0;
+        double before = 0, weighted = 0;
+        if (_eRow.Length < l.Length)
+        {
+            _eRow = new float[l.Length];
+        }
+
+        MassPass(l, _eRow, 0, _mask, lmax, invT, lb, lw, w, ref total, ref before, ref weighted);
+        MassPass(l, _eRow, _mask + 1, l.Length, lmax, invT, lb, lw, w, ref total, ref before, ref weighted);
+        _eRow[_mask] = 0;
+
+        // Any partial sum of the float32 masses (the total included) is off by at most E from the float64 masses; the
+        // reference's own summation is good to 1e-9 of the total. Both sides of "before vs p·total" can move by E.
+        double e = (ArgumentRelativeError * weighted * 1.01) + (ExpRelativeError * total) + (l.Length * 4e-38);
+        margin = (2 * e) + (1e-9 * total);
         if (before == 0)
         {
             return 1; // nothing precedes it: the first entry of the order is always kept.
         }
 
-        double margin = MassMargin * total;
         double target = p * total;
         return before < target - margin ? 1 : before > target + margin ? 0 : -1;
     }
 
+    /// <summary>
+    /// exp(a) for a ≤ 0 in float32, for softmax masses: 2ⁿ·P(r) with n = round(a·log₂e), r = a − n·ln2 (two-part ln2, |r| ≤ 0.347)
+    /// and P the degree-6 Taylor polynomial (truncation ≤ 1.3e-7 relative); 0 below a = −87 (true value &lt; 1.7e-38). NaN
+    /// arguments give NaN or 0; −∞ gives 0. Tested against Math.Exp to be inside <see cref="ExpRelativeError"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> ExpMass(Vector512<float> a)
+    {
+        var live = Vector512.GreaterThanOrEqual(a, Vector512.Create(-87f));
+        a = Vector512.Max(a, Vector512.Create(-87f));
+        var n = Vector512.Round(a * Vector512.Create(1.44269504f));
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693145752f), a);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-1.42860677e-6f), r);
+        var p = Vector512.FusedMultiplyAdd(Vector512.Create(1f / 720), r, Vector512.Create(1f / 120));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 24));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 6));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        var scale = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
+        return (p * scale) & live;
+    }
+
     /// <summary>Σ e and Σ e over the entries ahead of (lw, w), for ids in [start, end) with l ≥ lb; e = exp((l − lmax)·invT) in float32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MassPass(ReadOnlySpan<float> l, int start, int end, float lmax, float invT, float lb, float lw, int w, ref double total, ref double before)
+    private static void MassPass(ReadOnlySpan<float> l, float[] eRow, int start, int end, float lmax, float invT, float lb, float lw, int w, ref double total,
+        ref double before, ref double weighted)
     {
         int v = start;
         ref float l0 = ref MemoryMarshal.GetReference(l);
+        ref float e0 = ref MemoryMarshal.GetArrayDataReference(eRow);
         if (end - start >= 16)
         {
             var vmax = Vector512.Create(lmax);
@@ -496,10 +614,14 @@ internal sealed partial class FastSelection
             var vw = Vector512.Create(w);
             var lanes = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
             Vector512<double> t0 = default, t1 = default, a0 = default, a1 = default;
+            Vector512<float> wsum = default;
             for (; v + 16 <= end; v += 16)
             {
                 var x = Vector512.LoadUnsafe(ref l0, (nuint)v);
-                var e = Vector512.Exp((x - vmax) * vinv) & Vector512.GreaterThanOrEqual(x, vlb);
+                var a = (x - vmax) * vinv;
+                var e = ExpMass(a) & Vector512.GreaterThanOrEqual(x, vlb);
+                wsum -= Vector512.Max(a, Vector512.Create(-88f)) * e; // Σ |a|·e (a ≤ 0; clamped so that −∞·0 never occurs)
+                e.StoreUnsafe(ref e0, (nuint)v);
                 var ahead = Vector512.GreaterThan(x, vlw)
                     | (Vector512.Equals(x, vlw) & Vector512.LessThan(lanes + Vector512.Create(v), vw).AsSingle());
                 var ea = e & ahead;
@@ -511,20 +633,307 @@ internal sealed partial class FastSelection
 
             total += Vector512.Sum(t0 + t1);
             before += Vector512.Sum(a0 + a1);
+            weighted += Vector512.Sum(wsum);
         }
 
         for (; v < end; v++)
         {
             float x = l[v];
+            eRow[v] = 0;
             if (x >= lb)
             {
-                float e = MathF.Exp((x - lmax) * invT);
+                float a = (x - lmax) * invT;
+                float e = MathF.Exp(a);
+                eRow[v] = e;
                 total += e;
+                weighted -= Math.Max(a, -88f) * e;
                 if (x > lw || (x == lw && v < w))
                 {
                     before += e;
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The last entry (value <paramref name="nb"/>, id <paramref name="nib"/>) the reference nucleus keeps, found on the
+    /// float32 masses of <see cref="MassPass"/> (in <c>_eRow</c>): value brackets [lo, hi) are narrowed by 15 thresholds per
+    /// round (masses above each, summed in float64) while the mass above hi stays certainly below p·total and the mass from
+    /// lo up certainly above it; the few entries left are sorted by (value desc, id asc) and walked. False when a decision
+    /// falls inside the margin, the boundary lies in the far tail, or too many entries tie.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private bool NucleusBoundaryFloat(ReadOnlySpan<float> l, float lmax, float invT, double p, float lb, double total, double walkMargin, out float nb,
+        out int nib)
+    {
+        const int Cap = 512;
+        nb = float.PositiveInfinity;
+        nib = -1;
+        // The brackets use float32 block sums (64 vectors per block: ≤ 4e-6 relative), so they take a wider margin; the final
+        // walk restarts from a float64 sum of the masses above the bracket.
+        double target = p * total, margin = walkMargin + (4e-6 * total);
+        float lo = Math.Max(lb, lmax - (40f / invT));
+        float hi = float.PositiveInfinity;
+        double above = 0;
+        int n = l.Length;
+        if (_bl.Length < n)
+        {
+            _bl = new float[n];
+            _be = new float[n];
+            _bi = new int[n];
+        }
+
+        Span<double> sums = stackalloc double[16];
+        Span<float> t = stackalloc float[16];
+
+        // The working set: the row itself (ids implicit) in round 1, then the compressed bracket.
+        ReadOnlySpan<float> wl = l;
+        ReadOnlySpan<float> we = _eRow.AsSpan(0, n);
+        bool compressed = false;
+        int count = n;
+        for (int round = 0; round < 8; round++)
+        {
+            float top = Math.Min(hi, lmax);
+            for (int j = 0; j < 16; j++)
+            {
+                t[j] = lo + ((top - lo) * (j / 16f));
+            }
+
+            t[0] = lo;
+            MultiSum(wl[..count], we[..count], lo, hi, t, sums);
+
+            // sums[j] = mass of the set with l ≥ t[j] (and < hi); hi's mass is `above`.
+            if (!(above + sums[0] >= target + margin))
+            {
+                return false; // the boundary is in the far tail (or too close to call at lo).
+            }
+
+            int loJ = 0;
+            for (int j = 1; j < 16; j++)
+            {
+                if (above + sums[j] >= target + margin)
+                {
+                    loJ = j;
+                }
+            }
+
+            int hiJ = 16;
+            for (int j = 15; j > loJ; j--)
+            {
+                if (above + sums[j] <= target - margin)
+                {
+                    hiJ = j;
+                }
+            }
+
+            float newLo = t[loJ];
+            float newHi = hiJ == 16 ? hi : t[hiJ];
+            double newAbove = above + (hiJ == 16 ? 0 : sums[hiJ]);
+
+            // Keep the bracket's entries (compressing in place after the first round).
+            int c = Compress(wl[..count], we[..count], compressed, newLo, newHi);
+            bool stuck = c == count && compressed;
+            lo = newLo;
+            hi = newHi;
+            above = newAbove;
+            count = c;
+            wl = _bl;
+            we = _be;
+            compressed = true;
+            if (count <= Cap)
+            {
+                return WalkBracket(count, MassAtLeast(l, hi), target, walkMargin, out nb, out nib);
+            }
+
+            if (stuck)
+            {
+                return false; // heavy ties: the bracket cannot shrink.
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Copies the entries with lo ≤ l &lt; hi (value, mass, id) to the front of the bracket buffers; returns their count.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int Compress(ReadOnlySpan<float> wl, ReadOnlySpan<float> we, bool compressed, float lo, float hi)
+    {
+        int c = 0;
+        int i = 0;
+        ref float l0 = ref MemoryMarshal.GetReference(wl);
+        var vlo = Vector512.Create(lo);
+        var vhi = Vector512.Create(hi);
+        for (; i + 16 <= wl.Length; i += 16)
+        {
+            var x = Vector512.LoadUnsafe(ref l0, (nuint)i);
+            uint hits = (uint)(Vector512.GreaterThanOrEqual(x, vlo) & Vector512.LessThan(x, vhi)).ExtractMostSignificantBits();
+            while (hits != 0)
+            {
+                int j = i + BitOperations.TrailingZeroCount(hits);
+                hits &= hits - 1;
+                _bl[c] = wl[j];
+                _be[c] = we[j];
+                _bi[c] = compressed ? _bi[j] : j;
+                c++;
+            }
+        }
+
+        for (; i < wl.Length; i++)
+        {
+            float x = wl[i];
+            if (x >= lo && x < hi)
+            {
+                _bl[c] = x;
+                _be[c] = we[i];
+                _bi[c] = compressed ? _bi[i] : i;
+                c++;
+            }
+        }
+
+        return c;
+    }
+
+    /// <summary>Σ e (float32 masses of <c>_eRow</c>, summed in float64) over the entries with l ≥ <paramref name="hi"/>.</summary>
+    private double MassAtLeast(ReadOnlySpan<float> l, float hi)
+    {
+        if (float.IsPositiveInfinity(hi))
+        {
+            return 0;
+        }
+
+        int v = 0;
+        ref float l0 = ref MemoryMarshal.GetReference(l);
+        ref float e0 = ref MemoryMarshal.GetArrayDataReference(_eRow);
+        var vhi = Vector512.Create(hi);
+        Vector512<double> s0 = default, s1 = default;
+        for (; v + 16 <= l.Length; v += 16)
+        {
+            var e = Vector512.LoadUnsafe(ref e0, (nuint)v) & Vector512.GreaterThanOrEqual(Vector512.LoadUnsafe(ref l0, (nuint)v), vhi);
+            s0 += Vector512.WidenLower(e);
+            s1 += Vector512.WidenUpper(e);
+        }
+
+        double sum = Vector512.Sum(s0 + s1);
+        for (; v < l.Length; v++)
+        {
+            if (l[v] >= hi)
+            {
+                sum += _eRow[v];
+            }
+        }
+
+        return sum;
+    }
+
+    /// <summary>Sorts the bracket's entries by (value desc, id asc) and finds the last one the nucleus certainly keeps.</summary>
+    private bool WalkBracket(int count, double above, double target, double margin, out float nb, out int nib)
+    {
+        nb = float.PositiveInfinity;
+        nib = -1;
+        if (_keys.Length < count)
+        {
+            _keys = new ulong[Math.Max(count, 64)];
+        }
+
+        var keys = _keys.AsSpan(0, count);
+        for (int i = 0; i < count; i++)
+        {
+            uint bits = BitConverter.SingleToUInt32Bits(_bl[i] + 0f); // −0 → +0: the reference orders them as equal
+            uint ascending = (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
+            keys[i] = ((ulong)~ascending << 32) | (uint)i;
+        }
+
+        keys.Sort();
+        double cum = above;
+        bool any = false;
+        for (int r = 0; r < count; r++)
+        {
+            int i = (int)(uint)keys[r];
+            bool first = r == 0 && above == 0;
+            if (first || cum <= target - margin)
+            {
+                nb = _bl[i];
+                nib = _bi[i];
+                any = true;
+                cum += _be[i];
+                continue;
+            }
+
+            if (cum > target + margin)
+            {
+                break;
+            }
+
+            return false; // too close to p.
+        }
+
+        return any;
+    }
+
+    /// <summary>For the entries with lo ≤ l &lt; hi: the mass with l ≥ t[j], for each of the 16 thresholds.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MultiSum(ReadOnlySpan<float> l, ReadOnlySpan<float> e, float lo, float hi, ReadOnlySpan<float> t, Span<double> sums)
+    {
+        sums.Clear();
+        int v = 0;
+        ref float l0 = ref MemoryMarshal.GetReference(l);
+        ref float e0 = ref MemoryMarshal.GetReference(e);
+        var vlo = Vector512.Create(lo);
+        var vhi = Vector512.Create(hi);
+        for (int half = 0; half < 16; half += 8)
+        {
+            var t0 = Vector512.Create(t[half]);
+            var t1 = Vector512.Create(t[half + 1]);
+            var t2 = Vector512.Create(t[half + 2]);
+            var t3 = Vector512.Create(t[half + 3]);
+            var t4 = Vector512.Create(t[half + 4]);
+            var t5 = Vector512.Create(t[half + 5]);
+            var t6 = Vector512.Create(t[half + 6]);
+            var t7 = Vector512.Create(t[half + 7]);
+            for (v = 0; v + 16 <= l.Length;)
+            {
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+                int blockEnd = Math.Min(l.Length - 15, v + (64 * 16));
+                for (; v < blockEnd; v += 16)
+                {
+                    var x = Vector512.LoadUnsafe(ref l0, (nuint)v);
+                    var ev = Vector512.LoadUnsafe(ref e0, (nuint)v) & Vector512.GreaterThanOrEqual(x, vlo) & Vector512.LessThan(x, vhi);
+                    a0 += ev & Vector512.GreaterThanOrEqual(x, t0);
+                    a1 += ev & Vector512.GreaterThanOrEqual(x, t1);
+                    a2 += ev & Vector512.GreaterThanOrEqual(x, t2);
+                    a3 += ev & Vector512.GreaterThanOrEqual(x, t3);
+                    a4 += ev & Vector512.GreaterThanOrEqual(x, t4);
+                    a5 += ev & Vector512.GreaterThanOrEqual(x, t5);
+                    a6 += ev & Vector512.GreaterThanOrEqual(x, t6);
+                    a7 += ev & Vector512.GreaterThanOrEqual(x, t7);
+                }
+
+                sums[half] += Wide(a0);
+                sums[half + 1] += Wide(a1);
+                sums[half + 2] += Wide(a2);
+                sums[half + 3] += Wide(a3);
+                sums[half + 4] += Wide(a4);
+                sums[half + 5] += Wide(a5);
+                sums[half + 6] += Wide(a6);
+                sums[half + 7] += Wide(a7);
+            }
+        }
+
+        for (; v < l.Length; v++)
+        {
+            float x = l[v];
+            if (x >= lo && x < hi)
+            {
+                for (int j = 0; j < 16; j++)
+                {
+                    if (x >= t[j])
+                    {
+                        sums[j] += e[v];
+                    }
+                }
+            }
+        }
+
+        static double Wide(Vector512<float> a) => Vector512.Sum(Vector512.WidenLower(a) + Vector512.WidenUpper(a));
     }
 }
