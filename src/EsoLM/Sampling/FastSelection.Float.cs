@@ -672,7 +672,7 @@ internal sealed partial class FastSelection
         // The brackets use float32 block sums (64 vectors per block: ≤ 4e-6 relative), so they take a wider margin; the final
         // walk restarts from a float64 sum of the masses above the bracket.
         double target = p * total, margin = walkMargin + (4e-6 * total);
-        float lo = Math.Max(lb, lmax - (40f / invT));
+        float lo = Math.Max(Math.Max(lb, lmax - (40f / invT)), System.Numerics.Tensors.TensorPrimitives.Min(l));
         float hi = float.PositiveInfinity;
         double above = 0;
         int n = l.Length;
@@ -691,7 +691,7 @@ internal sealed partial class FastSelection
         ReadOnlySpan<float> we = _eRow.AsSpan(0, n);
         bool compressed = false;
         int count = n;
-        for (int round = 0; round < 8; round++)
+        for (int round = 0; round < 12; round++)
         {
             float top = Math.Min(hi, lmax);
             for (int j = 0; j < 16; j++)
@@ -732,7 +732,7 @@ internal sealed partial class FastSelection
 
             // Keep the bracket's entries (compressing in place after the first round).
             int c = Compress(wl[..count], we[..count], compressed, newLo, newHi);
-            bool stuck = c == count && compressed;
+            bool stuck = newLo == lo && newHi == hi;
             lo = newLo;
             hi = newHi;
             above = newAbove;
@@ -742,12 +742,18 @@ internal sealed partial class FastSelection
             compressed = true;
             if (count <= Cap)
             {
-                return WalkBracket(count, MassAtLeast(l, hi), target, walkMargin, out nb, out nib);
+                if (WalkBracket(count, MassAtLeast(l, hi), target, walkMargin, out nb, out nib, out bool close))
+                {
+                    return true;
+                }
+
+                // Too close to p for float32 masses: redo the walk with float64 masses (one vectorised pass over the row).
+                return close && WalkBracketDouble(l, lmax, invT, lb, p, count, hi, out nb, out nib);
             }
 
             if (stuck)
             {
-                return false; // heavy ties: the bracket cannot shrink.
+                return false; // the bracket cannot shrink (heavy ties, or thresholds a few ulps apart).
             }
         }
 
@@ -826,10 +832,11 @@ internal sealed partial class FastSelection
     }
 
     /// <summary>Sorts the bracket's entries by (value desc, id asc) and finds the last one the nucleus certainly keeps.</summary>
-    private bool WalkBracket(int count, double above, double target, double margin, out float nb, out int nib)
+    private bool WalkBracket(int count, double above, double target, double margin, out float nb, out int nib, out bool close)
     {
         nb = float.PositiveInfinity;
         nib = -1;
+        close = false;
         if (_keys.Length < count)
         {
             _keys = new ulong[Math.Max(count, 64)];
@@ -864,7 +871,75 @@ internal sealed partial class FastSelection
                 break;
             }
 
+            close = true;
             return false; // too close to p.
+        }
+
+        return any;
+    }
+
+    /// <summary>
+    /// <see cref="WalkBracket"/> with float64 masses computed as the reference computes them (x = (double)l·(1/T),
+    /// exp(x − x_max)); the vectorised exp may differ from the reference's scalar one by an ulp, far inside the 1e-9 margin.
+    /// The bracket's keys (sorted by the float32 walk) are reused.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private bool WalkBracketDouble(ReadOnlySpan<float> l, float lmax, float invTf, float lb, double p, int count, float hi, out float nb, out int nib)
+    {
+        nb = float.PositiveInfinity;
+        nib = -1;
+        double invT = 1.0 / _options.Temperature;
+        double xmax = lmax * invT;
+        const int Block = 512;
+        Span<double> d = stackalloc double[Block];
+        double total = 0, above = 0;
+        for (int start = 0; start < l.Length; start += Block)
+        {
+            int n = Math.Min(Block, l.Length - start);
+            var block = l.Slice(start, n);
+            for (int i = 0; i < n; i++)
+            {
+                d[i] = (block[i] * invT) - xmax;
+            }
+
+            System.Numerics.Tensors.TensorPrimitives.Exp(d[..n], d[..n]);
+            for (int i = 0; i < n; i++)
+            {
+                float x = block[i];
+                if (x >= lb && start + i != _mask)
+                {
+                    total += d[i];
+                    if (x >= hi)
+                    {
+                        above += d[i];
+                    }
+                }
+            }
+        }
+
+        _ = invTf;
+        double target = p * total, margin = 1e-9 * total;
+        var keys = _keys.AsSpan(0, count);
+        double cum = above;
+        bool any = false;
+        for (int r = 0; r < count; r++)
+        {
+            int i = (int)(uint)keys[r];
+            if ((r == 0 && above == 0) || cum <= target - margin)
+            {
+                nb = _bl[i];
+                nib = _bi[i];
+                any = true;
+                cum += Math.Exp((_bl[i] * invT) - xmax);
+                continue;
+            }
+
+            if (cum > target + margin)
+            {
+                break;
+            }
+
+            return false;
         }
 
         return any;

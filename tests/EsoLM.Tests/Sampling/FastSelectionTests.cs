@@ -148,6 +148,31 @@ public sealed class FastSelectionTests
     }
 
     [Fact]
+    public void Nucleus_boundary_too_close_for_float32_is_settled_in_float64_and_agrees()
+    {
+        // The flat row of `bench sample --selection-only` (N(0, 0.05²), seed 5) has its p = 0.9 boundary ≈ 1e-6 of the total
+        // from p: inside the float32 margin, so rows whose Gumbel winner lies outside the nucleus need the float64 walk.
+        const int v = 50258;
+        var rng = new Random(5);
+        var flat = new float[v];
+        for (int i = 0; i < v; i++)
+        {
+            double n = Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+            flat[i] = (float)(0.05 * n);
+        }
+
+        var selector = new TokenSelector(v, v - 1, new TokenSelectionOptions { TopP = 0.9 });
+        var fast = selector.Fast!;
+        for (int step = 0; step < 120; step++)
+        {
+            var key = new DrawKey(1, 0, step, 0);
+            int f = fast.SelectFloat(flat, key);
+            Assert.True(f >= 0, $"step {step}: deferred");
+            Assert.Equal(selector.SelectReference(flat, key), f);
+        }
+    }
+
+    [Fact]
     public void Mask_holding_the_largest_logit_is_never_chosen_and_ties_keep_the_lowest_id()
     {
         // The mask shares the maximum with other entries (and sometimes sits before them): the float stage must take the
