@@ -32,4 +32,13 @@ internal static class CliRegistry
 
         return Strategies.GetStrategy<T>(key);
     }
+
+    /// <summary>
+    /// The noise schedule a model was trained with (its description's <paramref name="scheduleName"/>) when that name is
+    /// registered, else the log-linear default, so sampling plans its steps with the schedule training used.
+    /// </summary>
+    public static Schedules.INoiseSchedule TrainingScheduleOrDefault(string? scheduleName) =>
+        scheduleName is not null && Strategies.GetKeys<Schedules.INoiseSchedule>().Contains(scheduleName, StringComparer.Ordinal)
+            ? Strategies.GetStrategy<Schedules.INoiseSchedule>(scheduleName)
+            : Strategies.GetStrategy<Schedules.INoiseSchedule>("log-linear");
 }

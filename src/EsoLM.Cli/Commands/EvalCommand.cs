@@ -261,7 +261,8 @@ internal static class EvalCommand
             Steps = s.Steps,
             AlphaEval = alphaEval ?? 1,
             Selection = selection,
-            Schedule = CliRegistry.Resolve<INoiseSchedule>("--schedule", "log-linear"),
+            // The schedule the model was trained with (the objective read from the file), as training used it.
+            Schedule = objective.Schedule,
             MaskPolicy = policy,
             KvCache = DenseKvCacheFactory.Instance,
         });

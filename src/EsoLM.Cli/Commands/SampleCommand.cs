@@ -36,7 +36,7 @@ internal static class SampleCommand
         var sampler = new Option<string?>("--sampler") { Description = "A registered sampler: esolm, mdlm, bd3 or ar (default: mdlm for an MDLM baseline model, else esolm)." };
         var variant = new Option<string?>("--variant") { Description = "Eso-LM variant A or B (default: the model's training variant, else B); shorthand for --mask-policy esolm-a|esolm-b." };
         var maskPolicy = new Option<string?>("--mask-policy") { Description = "A registered attention-mask policy: esolm-a, esolm-b or mdlm (default: the model's training policy, else esolm-b)." };
-        var schedule = new Option<string>("--schedule") { Description = "A registered noise schedule: log-linear or cosine.", DefaultValueFactory = _ => "log-linear" };
+        var schedule = new Option<string?>("--schedule") { Description = "A registered noise schedule: log-linear or cosine (default: the model's training schedule, else log-linear)." };
         var allowMismatch = new Option<bool>("--allow-variant-mismatch") { Description = "Sample with masks other than the model's training masks: another variant, or mdlm/bd3 on an Eso-LM (warns)." };
         var alpha = new Option<double?>("--alpha0") { Description = "α_eval in [0,1]: expected fraction decoded by diffusion (default: the training α0, else 1)." };
         var steps = new Option<int?>("--steps") { Description = "Diffusion steps T (Eso-LM planner budget, MDLM steps, BD3 steps per block); default: tokens to generate / block size." };
@@ -66,7 +66,7 @@ internal static class SampleCommand
                 pr.GetValue(seed), pr.GetValue(count), pr.GetValue(length), pr.GetValue(prompt), pr.GetValue(threads), pr.GetValue(json),
                 pr.GetValue(backend)!)
             {
-                Weights = pr.GetValue(weights)!, KvCache = pr.GetValue(kvCache)!, MaskPolicy = pr.GetValue(maskPolicy), Schedule = pr.GetValue(schedule)!,
+                Weights = pr.GetValue(weights)!, KvCache = pr.GetValue(kvCache)!, MaskPolicy = pr.GetValue(maskPolicy), Schedule = pr.GetValue(schedule),
             };
             return Run(settings);
         });
@@ -85,8 +85,8 @@ internal static class SampleCommand
         /// <summary>Key of a registered mask policy (<c>--mask-policy</c>); null = from <c>--variant</c> or the model.</summary>
         public string? MaskPolicy { get; init; }
 
-        /// <summary>Key of a registered noise schedule (<c>--schedule</c>).</summary>
-        public string Schedule { get; init; } = "log-linear";
+        /// <summary>Key of a registered noise schedule (<c>--schedule</c>); null: the model's training schedule, else log-linear.</summary>
+        public string? Schedule { get; init; }
     }
 
     private static int Run(Settings s)
@@ -119,7 +119,8 @@ internal static class SampleCommand
             throw new ArgumentException("--variant and --mask-policy both choose the masks; give one of them.", "--mask-policy");
         }
 
-        var schedule = CliRegistry.Resolve<INoiseSchedule>("--schedule", s.Schedule);
+        // Resolved early so a bad name fails before the model is read; the default waits for the model's description.
+        var chosenSchedule = s.Schedule is null ? null : CliRegistry.Resolve<INoiseSchedule>("--schedule", s.Schedule);
         var chosenPolicy = s.MaskPolicy is null ? null : CliRegistry.Resolve<IAttentionMaskPolicy>("--mask-policy", s.MaskPolicy);
 
         if (s.Greedy && (s.Temperature != 1.0 || s.TopK != 0 || s.TopP != 1.0))
@@ -160,6 +161,7 @@ internal static class SampleCommand
 
         var tokenizer = loaded.Tokenizer;
         var trained = loaded.Training;
+        var schedule = chosenSchedule ?? CliRegistry.TrainingScheduleOrDefault(trained?.ScheduleName);
         var samplerName = (s.Sampler ?? (trained?.Variant == EsoLmVariant.Mdlm ? "mdlm" : "esolm")).ToLowerInvariant();
         var factory = requestedFactory ?? CliRegistry.Resolve<ISamplerFactory>("--sampler", samplerName);
         var variant = s.Variant is null ? trained?.Variant is EsoLmVariant.A ? EsoLmVariant.A : EsoLmVariant.B : TrainCommand.ParseVariant(s.Variant);
