@@ -5,7 +5,7 @@ namespace EsoLM.Benchmarks;
 /// <summary>
 /// Runs the BenchmarkDotNet suites: <c>dotnet run -c Release --project tests/EsoLM.Benchmarks -- --filter *</c>,
 /// or a quick GFLOP/s check: <c>… -- quick [threads] [MxKxN ...]</c>, or the training attention
-/// microbenchmark: <c>… -- attnbwd [rounds] [L]</c>.
+/// microbenchmark: <c>… -- attnbwd [rounds] [L]</c>, or the decoding attention microbenchmark: <c>… -- attndec [rounds] [keys] [kernel]</c>, or the bf16 KV-cache quality check: <c>… -- kvquality MODEL</c>.
 /// </summary>
 public static class Program
 {
@@ -21,6 +21,18 @@ public static class Program
         if (args.Length > 0 && args[0] == "attnbwd")
         {
             AttentionBackwardQuick.Run(args);
+            return;
+        }
+
+        if (args.Length > 1 && args[0] == "kvquality")
+        {
+            KvCacheQuality.Run(args);
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "attndec")
+        {
+            AttentionDecodeQuick.Run(args);
             return;
         }
 

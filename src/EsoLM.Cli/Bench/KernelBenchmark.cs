@@ -122,6 +122,41 @@ internal static class KernelBenchmark
         }
     }
 
+    /// <summary>
+    /// GFLOP/s of the three products of one training layer at the bench-train shape (the 4 × 256 MLP up-projection:
+    /// <paramref name="rows"/> token rows, <paramref name="inputs"/> → <paramref name="outputs"/>), timed one after the
+    /// other in this process: forward Y = X·Wᵀ (W pre-packed), input gradient dX = dY·W (W packed per call, as in the
+    /// step) and weight gradient dW += dYᵀ·X (the reduction over all rows). The three have the same FLOPs.
+    /// </summary>
+    public static (double Forward, double InputGradient, double WeightGradient) MeasureTrainingProducts(ComputeContext context,
+        int rows = 6144, int inputs = 256, int outputs = 1024)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(inputs, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(outputs, 1);
+        var rng = new Random(44);
+        var x = new float[rows * inputs];
+        var dy = new float[rows * outputs];
+        var w = new float[outputs * inputs];
+        var y = new float[rows * outputs];
+        var dx = new float[rows * inputs];
+        var dw = new float[outputs * inputs];
+        Fill(rng, x);
+        Fill(rng, dy);
+        Fill(rng, w);
+        var packed = PackedMatrix.Pack(w, outputs, inputs);
+        double flops = 2.0 * rows * inputs * outputs;
+        var (forward, _) = Time(() => Gemm.MultiplyTransposed(context, x, rows, packed, default, y), flops);
+        var (input, _) = Time(() => Gemm.Multiply(context, dy, w, dx, rows, inputs, outputs), flops);
+        var (weight, _) = Time(() =>
+        {
+            Array.Clear(dw);
+            EsoLM.Modeling.TrainingKernels.WeightGradient(context, dy, x, dw, outputs, inputs, rows);
+        }, flops);
+        return (forward / 1e9, input / 1e9, weight / 1e9);
+    }
+
     /// <summary>Measures one GEMM shape.</summary>
     public static GemmMeasurement MeasureGemm(ComputeContext context, int m, int k, int n)
     {

@@ -22,8 +22,11 @@ namespace EsoLM.Cli.Bench;
 /// <param name="KvCache">Storage of the KV cache entries (fp32, bf16).</param>
 /// <param name="CpuSeconds">Process CPU seconds (user + system, all threads) per sample over the timed runs: less sensitive
 /// than wall time to other processes on a loaded machine (0 when extrapolated).</param>
+/// <param name="AllocatedBytesPerPass">Managed bytes the process allocated per forward pass over the timed runs (−1 when extrapolated).</param>
+/// <param name="Phases">With <c>--profile</c>: seconds per sample by phase of the sampling step (null otherwise).</param>
 internal sealed record SampleBenchmarkRow(string Method, int Length, int Batch, double Seconds, int Nfe, bool Extrapolated, int MeasuredPasses,
-    double TokensPerPass, WeightFormat Weights = WeightFormat.Float32, WeightFormat KvCache = WeightFormat.Float32, double CpuSeconds = 0);
+    double TokensPerPass, WeightFormat Weights = WeightFormat.Float32, WeightFormat KvCache = WeightFormat.Float32, double CpuSeconds = 0,
+    double AllocatedBytesPerPass = -1, IReadOnlyList<KeyValuePair<string, double>>? Phases = null);
 
 /// <summary>Result of <see cref="SampleBenchmark.Run"/>.</summary>
 /// <param name="Threads">Threads used.</param>
@@ -74,9 +77,11 @@ internal static class SampleBenchmark
     /// <param name="backend">Compute backend name (default <c>cpu</c>).</param>
     /// <param name="weights">Weight formats to time (default fp32 only); each gets its own rows beside fp32.</param>
     /// <param name="kvCaches">KV-cache formats to time (default fp32 only); every weight format runs with each.</param>
+    /// <param name="profile">Time the phases of each sampling step (CPU backend; adds a timestamp per phase, so the headline
+    /// times of a profiled run are slightly higher).</param>
     public static SampleBenchmarkResult Run(IReadOnlyList<int> lengths, IReadOnlyList<int> batches, int threads = -1, int repeats = 1,
         bool mdlmFull = false, IReadOnlyCollection<string>? methods = null, Action<string>? progress = null, string backend = "cpu",
-        IReadOnlyList<WeightFormat>? weights = null, IReadOnlyList<WeightFormat>? kvCaches = null)
+        IReadOnlyList<WeightFormat>? weights = null, IReadOnlyList<WeightFormat>? kvCaches = null, bool profile = false)
     {
         weights ??= [WeightFormat.Float32];
         kvCaches ??= [WeightFormat.Float32];
@@ -138,11 +143,38 @@ internal static class SampleBenchmark
                     foreach (var (format, kv, model) in models)
                     {
                         bool full = m != "mdlm" || mdlmFull || ((long)length * length * batch <= 256L * 256);
+                        var cpuModel = model as DiffusionTransformer;
+                        var phases = profile && full && cpuModel is not null ? new InferenceProfile() : null;
+                        if (phases is not null)
+                        {
+                            cpuModel!.Profile = phases.Blocks;
+                            InferenceProfile.Active = phases;
+                        }
+
                         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-                        var row = Measure(model, m, length, batch, selection, repeats, full) with { Weights = format, KvCache = kv };
+                        long allocated = GC.GetTotalAllocatedBytes(precise: true);
+                        SampleBenchmarkRow row;
+                        try
+                        {
+                            row = Measure(model, m, length, batch, selection, repeats, full) with { Weights = format, KvCache = kv };
+                        }
+                        finally
+                        {
+                            if (phases is not null)
+                            {
+                                InferenceProfile.Active = null;
+                                cpuModel!.Profile = null;
+                            }
+                        }
+
                         if (full)
                         {
-                            row = row with { CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds / repeats / batch };
+                            row = row with
+                            {
+                                CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds / repeats / batch,
+                                AllocatedBytesPerPass = (GC.GetTotalAllocatedBytes(precise: true) - allocated) / (double)repeats / row.Nfe,
+                                Phases = phases is null ? null : PhaseTable(phases, row.Seconds * repeats * batch, repeats * batch),
+                            };
                         }
 
                         rows.Add(row);
@@ -154,6 +186,28 @@ internal static class SampleBenchmark
         }
 
         return new SampleBenchmarkResult(compute.MaxDegreeOfParallelism, selection.TopP, rows, MeasureSelection());
+    }
+
+    /// <summary>Seconds per sample by phase: the block phases, the rest of the forward, selection and the engine's remainder.</summary>
+    private static List<KeyValuePair<string, double>> PhaseTable(InferenceProfile p, double totalSeconds, int samples)
+    {
+        var b = p.Blocks;
+        var list = new List<KeyValuePair<string, double>>
+        {
+            new("block_gemm", b.Seconds(Training.StepPhase.GemmForward)),
+            new("head_gemm", p.Seconds(InferencePhase.HeadGemm)),
+            new("attention_and_cache_write", b.Seconds(Training.StepPhase.AttentionForward)),
+            new("layer_norm_modulation", b.Seconds(Training.StepPhase.LayerNorm) + p.Seconds(InferencePhase.FinalNorm)),
+            new("rotary", b.Seconds(Training.StepPhase.Rotary)),
+            new("residual_embedding", b.Seconds(Training.StepPhase.Residual)),
+            new("gelu", b.Seconds(Training.StepPhase.Activations)),
+        };
+        double inForward = list.Sum(kv => kv.Value);
+        double forward = p.Seconds(InferencePhase.Forward);
+        list.Add(new("forward_other", forward - inForward));
+        list.Add(new("selection", p.Seconds(InferencePhase.Selection)));
+        list.Add(new("planner_engine_other", totalSeconds - forward - p.Seconds(InferencePhase.Selection)));
+        return list.Select(kv => new KeyValuePair<string, double>(kv.Key, kv.Value / samples)).ToList();
     }
 
     private static ISampler Create(INetwork model, string method, int length, TokenSelectionOptions selection) => method switch
@@ -333,6 +387,22 @@ internal static class SampleBenchmark
                     w.WriteNumber("cpu_seconds", Math.Round(r.CpuSeconds, 4));
                 }
 
+                if (r.AllocatedBytesPerPass >= 0)
+                {
+                    w.WriteNumber("allocated_bytes_per_pass", Math.Round(r.AllocatedBytesPerPass, 1));
+                }
+
+                if (r.Phases is not null)
+                {
+                    w.WriteStartObject("phase_seconds_per_sample");
+                    foreach (var (name, value) in r.Phases)
+                    {
+                        w.WriteNumber(name, Math.Round(value, 5));
+                    }
+
+                    w.WriteEndObject();
+                }
+
                 w.WriteNumber("nfe", r.Nfe);
                 w.WriteNumber("tokens_per_pass", Math.Round(r.TokensPerPass, 2));
                 if (r.Extrapolated)
@@ -408,9 +478,10 @@ internal static class SampleBenchmarkCommand
         var kvCache = new System.CommandLine.Option<string>("--kv-cache") { Description = "KV-cache formats, comma-separated: fp32 (exact), bf16 (each gets its own rows).", DefaultValueFactory = _ => "fp32" };
         var selectionOnly = new System.CommandLine.Option<bool>("--selection-only") { Description = "Only the token-selection micro-benchmark (selection_us_per_row; no model is built)." };
         var mdlmFull = new System.CommandLine.Option<bool>("--mdlm-full") { Description = "Time all L MDLM passes everywhere (default: only where L²·batch ≤ 256²; elsewhere 8 passes, extrapolated and marked so)." };
+        var profile = new System.CommandLine.Option<bool>("--profile") { Description = "Also time each phase of the sampling step (CPU backend): phase_seconds_per_sample in the JSON rows." };
         var cmd = new System.CommandLine.Command("sample", "Table 3: seconds per sample at NFE = L for AR, MDLM, BD3-LM (L′ = 4, 16) and Eso-LM (B) on a random-weight GPT-2-vocabulary model.")
         {
-            json, threads, lengths, batches, repeats, methods, mdlmFull, backend, weights, kvCache, selectionOnly,
+            json, threads, lengths, batches, repeats, methods, mdlmFull, backend, weights, kvCache, profile, selectionOnly,
         };
         cmd.SetAction(pr =>
         {
@@ -433,7 +504,7 @@ internal static class SampleBenchmarkCommand
                     .Select(x => Commands.WeightsOption.ParseKvCache(x)).ToArray();
                 string loadBefore = LoadAverage();
                 var result = SampleBenchmark.Run(ls, bs, pr.GetValue(threads), pr.GetValue(repeats), pr.GetValue(mdlmFull), ms, line => Console.Error.WriteLine(line),
-                    pr.GetValue(backend)!, ws, kvs);
+                    pr.GetValue(backend)!, ws, kvs, pr.GetValue(profile));
                 string load = $"{loadBefore} (start) / {LoadAverage()} (end)";
                 if (pr.GetValue(json))
                 {

@@ -67,10 +67,14 @@ internal static class BenchCommand
         var simd = new Option<Tensors.SimdLevel>("--simd") { Description = "SIMD width: Auto, Vector512, Vector256 or Scalar.", DefaultValueFactory = _ => Tensors.SimdLevel.Auto };
         var noForward = new Option<bool>("--no-forward") { Description = "Skip the 12-layer, 768-hidden, L=1024 forward measurement." };
         var noBandwidth = new Option<bool>("--no-bandwidth") { Description = "Skip the copy/read bandwidth and the fp32/bf16/int8 vocabulary-head GEMV measurement." };
+        var training = new Option<bool>("--training")
+        {
+            Description = "Also time the three products of one training layer (6144 rows, 256 → 1024): forward, input gradient and weight gradient.",
+        };
         var backend = BackendOption.Create();
         var cmd = new Command("kernels", "GEMM GFLOP/s at the model's shapes against the FMA ceiling, attention throughput, and forward tokens/s (12 layers, 768 hidden, L=1024).")
         {
-            json, threads, simd, noForward, backend, noBandwidth,
+            json, threads, simd, noForward, backend, noBandwidth, training,
         };
         cmd.SetAction(pr =>
         {
@@ -78,6 +82,14 @@ internal static class BenchCommand
             if (!pr.GetValue(noBandwidth))
             {
                 result.Bandwidth = BandwidthBenchmark.Run(new Tensors.ComputeContext(pr.GetValue(threads), pr.GetValue(simd)));
+            }
+
+            if (pr.GetValue(training))
+            {
+                var (forward, input, weight) = KernelBenchmark.MeasureTrainingProducts(new Tensors.ComputeContext(pr.GetValue(threads), pr.GetValue(simd)));
+                result.Extra.Add(new("training_forward_gflops", Math.Round(forward, 2)));
+                result.Extra.Add(new("training_input_gradient_gflops", Math.Round(input, 2)));
+                result.Extra.Add(new("training_weight_gradient_gflops", Math.Round(weight, 2)));
             }
 
             if (!pr.GetValue(noForward))

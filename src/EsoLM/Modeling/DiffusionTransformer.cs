@@ -294,12 +294,15 @@ internal sealed class DiffusionTransformer : INetwork
                 nameof(logits));
         }
 
+        var prof = InferenceProfile.Active;
+        long t0 = prof is null ? 0 : InferenceProfile.Start();
         Validate(batch);
         workspace.Ensure(rows);
         var ctx = Compute;
         var sink = new InferenceBuffers(workspace);
         var attention = new CacheAttention(this, batch, workspace);
         RunBlocks(rows, batch.Tokens, batch.Positions, ref sink, ref attention, 0f, 0);
+        long t = prof is null ? 0 : InferenceProfile.Start();
         var h = workspace.Hidden.AsSpan(0, rows * d);
 
         // Final layer, only for the rows whose logits are wanted: gather them compactly, modulate, project.
@@ -313,7 +316,13 @@ internal sealed class DiffusionTransformer : INetwork
         var finalNormed = workspace.Normed.AsSpan(0, outRows * d);
         Normalization.LayerNormModulated(ctx, gathered, finalNormed, outRows, d, Parameters["output_layer.norm_final.weight"].Data,
             _finalModulation.AsSpan(d, d), _finalModulation.AsSpan(0, d), Config.LayerNormEps);
+        t = prof?.Stop(InferencePhase.FinalNorm, t) ?? 0;
         Gemm.MultiplyTransposed(ctx, finalNormed, outRows, _head, Parameters["output_layer.linear.bias"].Data, logits[..(outRows * v)]);
+        if (prof is not null)
+        {
+            prof.Stop(InferencePhase.HeadGemm, t);
+            prof.Stop(InferencePhase.Forward, t0);
+        }
     }
 
     private void Validate(ForwardBatch batch)
@@ -536,63 +545,55 @@ internal sealed class DiffusionTransformer : INetwork
             new(w.Hidden, w.Normed, w.Qkv, w.AttentionOut, w.Branch, w.Hidden, w.Normed, w.Mlp, w.Mlp, w.Branch, w.Hidden, null, null, null, null);
     }
 
-    /// <summary>Inference attention: write the windows' K/V into their caches, then attend over the cache slots.</summary>
+    /// <summary>
+    /// Inference attention: one parallel region per layer; each (sequence, head) task writes its window's K/V into its
+    /// cache, then attends over the cache slots (a task owns its (sequence, head) slice of the layer's cache).
+    /// </summary>
     private readonly struct CacheAttention(DiffusionTransformer model, ForwardBatch batch, ForwardWorkspace workspace) : IBlockAttention
     {
-        public void Attend(int layer, float[] qkv, float[] output)
-        {
-            model.WriteCache(batch, layer, qkv);
-            model.Attend(batch, layer, workspace, 1f / MathF.Sqrt(model.Config.HeadDim));
-        }
+        public void Attend(int layer, float[] qkv, float[] output) => model.Attend(batch, layer, workspace, 1f / MathF.Sqrt(model.Config.HeadDim));
     }
 
-    private void WriteCache(ForwardBatch batch, int layer, float[] qkv)
+    /// <summary>Writes the K/V rows of one (sequence, head) of a window into its cache (fp32 copy, or bf16 round-to-nearest-even).</summary>
+    private static void WriteCache(ForwardWindow e, KvCache cache, int layer, int head, float[] qkv, int d, int hd)
     {
-        int d = Config.HiddenSize, hd = Config.HeadDim;
-        foreach (var e in batch.Entries)
+        if (cache.Format == WeightFormat.BFloat16)
         {
-            for (int head = 0; head < Config.Heads; head++)
+            var keys16 = cache.KeysBf16(layer, head);
+            var values16 = cache.ValuesBf16(layer, head);
+            for (int r = 0; r < e.RowCount; r++)
             {
-                var cache = (KvCache)e.Cache;
-                if (cache.Format == WeightFormat.BFloat16)
-                {
-                    var keys16 = cache.KeysBf16(layer, head);
-                    var values16 = cache.ValuesBf16(layer, head);
-                    for (int r = 0; r < e.RowCount; r++)
-                    {
-                        int src = ((e.RowStart + r) * 3 * d) + (head * hd);
-                        int dst = (e.WriteSlot + r) * hd;
-                        for (int i = 0; i < hd; i++)
-                        {
-                            keys16[dst + i] = LowPrecision.ToBFloat16(qkv[src + d + i]);
-                            values16[dst + i] = LowPrecision.ToBFloat16(qkv[src + (2 * d) + i]);
-                        }
-                    }
-
-                    continue;
-                }
-
-                var keys = cache.Keys(layer, head);
-                var values = cache.Values(layer, head);
-                for (int r = 0; r < e.RowCount; r++)
-                {
-                    int src = ((e.RowStart + r) * 3 * d) + (head * hd);
-                    int dst = (e.WriteSlot + r) * hd;
-                    qkv.AsSpan(src + d, hd).CopyTo(keys.Slice(dst, hd));
-                    qkv.AsSpan(src + (2 * d), hd).CopyTo(values.Slice(dst, hd));
-                }
+                int src = ((e.RowStart + r) * 3 * d) + (head * hd);
+                int dst = (e.WriteSlot + r) * hd;
+                Attention.ToBFloat16(qkv.AsSpan(src + d, hd), keys16.Slice(dst, hd));
+                Attention.ToBFloat16(qkv.AsSpan(src + (2 * d), hd), values16.Slice(dst, hd));
             }
+
+            return;
+        }
+
+        var keys = cache.Keys(layer, head);
+        var values = cache.Values(layer, head);
+        for (int r = 0; r < e.RowCount; r++)
+        {
+            int src = ((e.RowStart + r) * 3 * d) + (head * hd);
+            int dst = (e.WriteSlot + r) * hd;
+            qkv.AsSpan(src + d, hd).CopyTo(keys.Slice(dst, hd));
+            qkv.AsSpan(src + (2 * d), hd).CopyTo(values.Slice(dst, hd));
         }
     }
 
     private void Attend(ForwardBatch batch, int layer, ForwardWorkspace workspace, float scale)
     {
-        var body = new AttendTask(this, batch, layer, workspace, scale);
+        var simd = Compute.Simd == SimdLevel.Auto ? ComputeContext.BestAvailable : Compute.Simd;
+        bool window = simd == SimdLevel.Vector512 && Config.HeadDim == Attention.WindowHeadDim && Attention.WindowSupported;
+        var body = new AttendTask(this, batch, layer, workspace, scale, window);
         ParallelTasks.Run(Compute, batch.SequenceCount * Config.Heads, ref body);
     }
 
-    /// <summary>Attention of one (sequence, head) over its KV cache.</summary>
-    private readonly struct AttendTask(DiffusionTransformer model, ForwardBatch batch, int layer, ForwardWorkspace workspace, float scale) : ITaskBody
+    /// <summary>Cache write and attention of one (sequence, head) over its KV cache.</summary>
+    private readonly struct AttendTask(DiffusionTransformer model, ForwardBatch batch, int layer, ForwardWorkspace workspace, float scale, bool window)
+        : ITaskBody
     {
         public void Run(int task)
         {
@@ -600,14 +601,24 @@ internal sealed class DiffusionTransformer : INetwork
             var e = batch.Entries[task / heads];
             var cache = (KvCache)e.Cache;
             int head = task % heads;
+            WriteCache(e, cache, layer, head, workspace.Qkv, d, hd);
             var visible = batch.Visible.Slice(e.RowStart, e.RowCount);
-            if (cache.Format == WeightFormat.BFloat16 && hd == 64 && e.RowCount < Attention.BlockedMinQueries
-                && model.Compute.Simd is SimdLevel.Vector512 or SimdLevel.Auto && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            var queries = workspace.Qkv.AsSpan((e.RowStart * 3 * d) + (head * hd));
+            var output = workspace.AttentionOut.AsSpan((e.RowStart * d) + (head * hd));
+            if (window && e.RowCount < Attention.BlockedMinQueries)
             {
-                // Decoding windows: keys and values are widened in registers as they stream in.
-                Attention.AttendHeadBf16(workspace.Qkv.AsSpan((e.RowStart * 3 * d) + (head * hd)), 3 * d, e.RowCount,
-                    cache.KeysBf16(layer, head), cache.ValuesBf16(layer, head), visible,
-                    workspace.AttentionOut.AsSpan((e.RowStart * d) + (head * hd)), d, scale);
+                // Decoding windows: each cached row is loaded once per pair of queries (bf16 rows widened in registers);
+                // the same bits as AttendHead over the (widened) entries.
+                if (cache.Format == WeightFormat.BFloat16)
+                {
+                    Attention.AttendWindowBf16(queries, 3 * d, e.RowCount, cache.KeysBf16(layer, head), cache.ValuesBf16(layer, head), visible,
+                        output, d, scale);
+                }
+                else
+                {
+                    Attention.AttendWindow(queries, 3 * d, e.RowCount, cache.Keys(layer, head), cache.Values(layer, head), visible, output, d, scale);
+                }
+
                 return;
             }
 
@@ -623,17 +634,12 @@ internal sealed class DiffusionTransformer : INetwork
                 int n = Math.Max(end, 1) * hd;
                 var keys = Attention.WidenBf16(cache.KeysBf16(layer, head)[..n], Scratch.WideKeys);
                 var values = Attention.WidenBf16(cache.ValuesBf16(layer, head)[..n], Scratch.WideValues);
-                Attention.AttendHead(model.Compute.Simd,
-                    workspace.Qkv.AsSpan((e.RowStart * 3 * d) + (head * hd)), 3 * d, e.RowCount, keys, values, hd, visible,
-                    workspace.AttentionOut.AsSpan((e.RowStart * d) + (head * hd)), d, scale);
+                Attention.AttendHead(model.Compute.Simd, queries, 3 * d, e.RowCount, keys, values, hd, visible, output, d, scale);
                 return;
             }
 
-            Attention.AttendHead(model.Compute.Simd,
-                workspace.Qkv.AsSpan((e.RowStart * 3 * d) + (head * hd)), 3 * d, e.RowCount,
-                cache.Keys(layer, head), cache.Values(layer, head), hd,
-                visible,
-                workspace.AttentionOut.AsSpan((e.RowStart * d) + (head * hd)), d, scale);
+            Attention.AttendHead(model.Compute.Simd, queries, 3 * d, e.RowCount, cache.Keys(layer, head), cache.Values(layer, head), hd, visible,
+                output, d, scale);
         }
     }
 

@@ -474,7 +474,10 @@ internal sealed class SamplingEngine
         Model.Forward(_batch, Workspace, ForwardOutput.Logits, _logits);
         ForwardPasses++;
         TokensProcessed += _batch.RowCount;
+        var profile = InferenceProfile.Active;
+        long selectStart = profile is null ? 0 : InferenceProfile.Start();
         SelectAll(v);
+        profile?.Stop(InferencePhase.Selection, selectStart);
         for (int i = 0; i < SequenceCount; i++)
         {
             var s = _pool[i];

@@ -171,6 +171,11 @@ internal static unsafe partial class GemmKernels
                     }
                 }
             }
+            else if (rowStride == 1 && rows == mr)
+            {
+                // op(A) stored transposed (dYᵀ of a weight gradient): each k step is mr consecutive floats of one row.
+                CopyRuns(a + (p0 * colStride) + i0 + q, colStride, kc, mr, panel);
+            }
             else
             {
                 for (int p = 0; p < kc; p++)
@@ -193,6 +198,52 @@ internal static unsafe partial class GemmKernels
                         panel[(p * mr) + r] = 0f;
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Copies <paramref name="count"/> runs of <paramref name="width"/> consecutive floats, run p starting at
+    /// src + p·<paramref name="stride"/>, to consecutive places of <paramref name="dst"/> (vector copies for the micro-tile heights).
+    /// </summary>
+    internal static void CopyRuns(float* src, nint stride, int count, int width, float* dst)
+    {
+        if (width == 12)
+        {
+            for (int p = 0; p < count; p++, src += stride, dst += 12)
+            {
+                Vector256.Store(Vector256.Load(src), dst);
+                Vector128.Store(Vector128.Load(src + 8), dst + 8);
+            }
+        }
+        else if (width == 8)
+        {
+            for (int p = 0; p < count; p++, src += stride, dst += 8)
+            {
+                Vector256.Store(Vector256.Load(src), dst);
+            }
+        }
+        else if (width == 6)
+        {
+            for (int p = 0; p < count; p++, src += stride, dst += 6)
+            {
+                Vector128.Store(Vector128.Load(src), dst);
+                dst[4] = src[4];
+                dst[5] = src[5];
+            }
+        }
+        else if (width == 4)
+        {
+            for (int p = 0; p < count; p++, src += stride, dst += 4)
+            {
+                Vector128.Store(Vector128.Load(src), dst);
+            }
+        }
+        else
+        {
+            for (int p = 0; p < count; p++, src += stride, dst += width)
+            {
+                Buffer.MemoryCopy(src, dst, width * sizeof(float), width * sizeof(float));
             }
         }
     }

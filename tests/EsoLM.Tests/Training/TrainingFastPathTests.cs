@@ -148,6 +148,146 @@ public sealed class TrainingFastPathTests
     }
 
     [Theory]
+    [InlineData(64, 2)]
+    [InlineData(40, 3)]
+    [InlineData(12, 1)]
+    public void Rotary_backward_is_the_inverse_rotation_on_every_thread_count(int headDim, int threads)
+    {
+        // The transpose of a rotation is its inverse: rotating forward and then backward restores the gradient rows
+        // (within rounding), and the vector path equals the plain scalar loop bit for bit.
+        const int rows = 37, heads = 3, length = 50;
+        int d = heads * headDim;
+        var table = new RotaryTable(RotaryTable.InverseFrequencies(headDim, 10000f), length);
+        var positions = Enumerable.Range(0, rows).Select(r => (r * 7) % length).ToArray();
+        var g = Random(rows * 3 * d, 12);
+        var plain = (float[])g.Clone();
+        int half = headDim / 2;
+        for (int r = 0; r < rows; r++)
+        {
+            var cos = table.Cos(positions[r]);
+            var sin = table.Sin(positions[r]);
+            for (int part = 0; part < 2; part++)
+            {
+                for (int h = 0; h < heads; h++)
+                {
+                    int o = (r * 3 * d) + (part * d) + (h * headDim);
+                    for (int j = 0; j < half; j++)
+                    {
+                        float a = plain[o + j], b = plain[o + j + half];
+                        plain[o + j] = (a * cos[j]) + (b * sin[j]);
+                        plain[o + j + half] = (b * cos[j]) - (a * sin[j]);
+                    }
+                }
+            }
+        }
+
+        var fast = (float[])g.Clone();
+        TrainingKernels.RotaryBackward(new ComputeContext(threads), fast, rows, d, heads, headDim, positions, table);
+        Assert.Equal(plain, fast);
+
+        // Forward rotation by +θ of the backward result gives the original rows back.
+        for (int r = 0; r < rows; r++)
+        {
+            var cos = table.Cos(positions[r]);
+            var sin = table.Sin(positions[r]);
+            for (int part = 0; part < 2; part++)
+            {
+                for (int h = 0; h < heads; h++)
+                {
+                    int o = (r * 3 * d) + (part * d) + (h * headDim);
+                    for (int j = 0; j < half; j++)
+                    {
+                        double a = fast[o + j], b = fast[o + j + half];
+                        Assert.True(Math.Abs(g[o + j] - ((a * cos[j]) - (b * sin[j]))) < 1e-5, $"row {r} col {j}");
+                        Assert.True(Math.Abs(g[o + j + half] - ((b * cos[j]) + (a * sin[j]))) < 1e-5, $"row {r} col {j + half}");
+                    }
+                }
+            }
+
+            for (int j = 2 * d; j < 3 * d; j++)
+            {
+                Assert.Equal(g[(r * 3 * d) + j], fast[(r * 3 * d) + j]);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(15)]
+    [InlineData(517)]
+    [InlineData(5000)]
+    public void Fused_gelu_equals_one_operation_per_pass_bit_for_bit(int n)
+    {
+        // The fused passes must round exactly like the former one-TensorPrimitives-call-per-operation sequence.
+        var x = Random(n, 8, 6f);
+        x[0] = 0f;
+        if (n > 3)
+        {
+            x[1] = -0f;
+            x[2] = 30f;
+            x[3] = -30f;
+        }
+
+        var expected = new float[n];
+        var t = new float[n];
+        const float c = 0.7978845608028654f;
+        for (int i = 0; i < n; i += 512)
+        {
+            int len = Math.Min(512, n - i);
+            var xs = x.AsSpan(i, len);
+            var ts = t.AsSpan(i, len);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(xs, xs, ts);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(ts, 0.044715f * c, ts);
+            System.Numerics.Tensors.TensorPrimitives.Add(ts, c, ts);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(ts, xs, ts);
+            System.Numerics.Tensors.TensorPrimitives.Tanh(ts, ts);
+            System.Numerics.Tensors.TensorPrimitives.Add(ts, 1f, ts);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(ts, xs, ts);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(ts, 0.5f, expected.AsSpan(i, len));
+        }
+
+        var actual = new float[n];
+        Activations.GeluTanh(x, actual);
+        Assert.Equal(expected, actual);
+        var inPlace = (float[])x.Clone();
+        Activations.GeluTanh(inPlace, inPlace);
+        Assert.Equal(expected, inPlace);
+
+        // Backward: the former sequence (tanh of the inner term, then the scalar product loop) bit for bit, and a
+        // central difference of the plain scalar GELU within a tolerance.
+        var g = Random(n, 9);
+        var gExpected = (float[])g.Clone();
+        var x2 = new float[n];
+        var th = new float[n];
+        const float c0 = 0.7978845608028654f, c1 = 0.044715f;
+        System.Numerics.Tensors.TensorPrimitives.Multiply(x, x, x2);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(x2, c1, th);
+        System.Numerics.Tensors.TensorPrimitives.Add(th, 1f, th);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(th, x, th);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(th, c0, th);
+        System.Numerics.Tensors.TensorPrimitives.Tanh(th, th);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(x2, 3 * c1, x2);
+        System.Numerics.Tensors.TensorPrimitives.Add(x2, 1f, x2);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(x2, x, x2);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(x2, 0.5f * c0, x2);
+        for (int i = 0; i < n; i++)
+        {
+            gExpected[i] *= (0.5f * (1f + th[i])) + (x2[i] * (1f - (th[i] * th[i])));
+        }
+
+        var gActual = (float[])g.Clone();
+        TrainingGraph.GeluBackwardPiece(x, gActual, new float[n]);
+        Assert.Equal(gExpected, gActual);
+        for (int i = 0; i < n; i++)
+        {
+            double h = 1e-3, v = x[i];
+            double Gelu(double z) => 0.5 * z * (1 + Math.Tanh(c0 * (z + (c1 * z * z * z))));
+            double derivative = (Gelu(v + h) - Gelu(v - h)) / (2 * h);
+            Assert.True(Math.Abs((g[i] * derivative) - gActual[i]) <= 1e-4 * (1 + Math.Abs(g[i])), $"x={v}: {gActual[i]} vs {g[i] * derivative}");
+        }
+    }
+
+    [Theory]
     [InlineData(100, 48)]
     [InlineData(33, 64)]
     public void Parallel_layer_norm_backward_matches_the_serial_loop_and_every_thread_count(int rows, int d)
