@@ -294,7 +294,11 @@ internal static class SampleBenchmark
         }
     }
 
-    /// <summary>Microseconds per row of token selection at V = 50258: plain (full noise, full sort) vs fast, by logits shape and filter.</summary>
+    /// <summary>
+    /// Microseconds per row of token selection at V = 50258, by logits shape and filter: <c>plain_*</c> is the reference
+    /// (full noise, full sort), <c>f64_*</c> the previous float64 fast path (now the fallback stage), <c>fast_*</c> what
+    /// <see cref="TokenSelector.Select"/> runs (float32 stage first). All three run in this process, one after the other per case.
+    /// </summary>
     internal static List<KeyValuePair<string, double>> MeasureSelection()
     {
         const int v = 50258;
@@ -309,13 +313,23 @@ internal static class SampleBenchmark
         }
 
         var list = new List<KeyValuePair<string, double>>();
-        foreach (var (name, options) in new[] { ("gumbel", TokenSelectionOptions.Default), ("top_p_0.9", new TokenSelectionOptions { TopP = 0.9 }) })
+        (string Name, TokenSelectionOptions Options)[] cases =
+        [
+            ("gumbel", TokenSelectionOptions.Default), ("top_p_0.9", new TokenSelectionOptions { TopP = 0.9 }),
+            ("top_k_50", new TokenSelectionOptions { TopK = 50 }), ("t0.7_top_p_0.95", new TokenSelectionOptions { Temperature = 0.7, TopP = 0.95 }),
+        ];
+        foreach (var (name, options) in cases)
         {
             var selector = new TokenSelector(v, v - 1, options);
+            var fast = selector.Fast!;
             foreach (var (shape, logits) in new[] { ("flat", flat), ("spread", spread) })
             {
                 list.Add(new($"plain_{name}_{shape}", Time(i => selector.SelectReference(logits, new DrawKey(1, 0, i, 0)))));
+                list.Add(new($"f64_{name}_{shape}", Time(i => fast.SelectDouble(logits, new DrawKey(1, 0, i, 0)))));
+                long decided = fast.FloatDecided, deferred = fast.FloatDeferred;
                 list.Add(new($"fast_{name}_{shape}", Time(i => selector.Select(logits, new DrawKey(1, 0, i, 0)))));
+                double rows = (fast.FloatDecided - decided) + (fast.FloatDeferred - deferred);
+                list.Add(new($"float_share_{name}_{shape}", rows > 0 ? (fast.FloatDecided - decided) / rows : 0));
             }
         }
 
@@ -428,7 +442,7 @@ internal static class SampleBenchmark
             w.WriteStartObject("selection_us_per_row");
             foreach (var (name, value) in result.SelectionMicroseconds)
             {
-                w.WriteNumber(name, Math.Round(value, 1));
+                w.WriteNumber(name, Math.Round(value, name.StartsWith("float_share", StringComparison.Ordinal) ? 3 : 1));
             }
 
             w.WriteEndObject();
@@ -462,16 +476,25 @@ internal static class SampleBenchmarkCommand
         var backend = Commands.BackendOption.Create();
         var weights = new System.CommandLine.Option<string>("--weights") { Description = "Weight formats, comma-separated: fp32, bf16, int8 (each gets its own rows).", DefaultValueFactory = _ => "fp32" };
         var kvCache = new System.CommandLine.Option<string>("--kv-cache") { Description = "KV-cache formats, comma-separated: fp32 (exact), bf16 (each gets its own rows).", DefaultValueFactory = _ => "fp32" };
+        var selectionOnly = new System.CommandLine.Option<bool>("--selection-only") { Description = "Only the token-selection micro-benchmark (selection_us_per_row; no model is built)." };
         var mdlmFull = new System.CommandLine.Option<bool>("--mdlm-full") { Description = "Time all L MDLM passes everywhere (default: only where L²·batch ≤ 256²; elsewhere 8 passes, extrapolated and marked so)." };
         var profile = new System.CommandLine.Option<bool>("--profile") { Description = "Also time each phase of the sampling step (CPU backend): phase_seconds_per_sample in the JSON rows." };
         var cmd = new System.CommandLine.Command("sample", "Table 3: seconds per sample at NFE = L for AR, MDLM, BD3-LM (L′ = 4, 16) and Eso-LM (B) on a random-weight GPT-2-vocabulary model.")
         {
-            json, threads, lengths, batches, repeats, methods, mdlmFull, backend, weights, kvCache, profile,
+            json, threads, lengths, batches, repeats, methods, mdlmFull, backend, weights, kvCache, profile, selectionOnly,
         };
         cmd.SetAction(pr =>
         {
             try
             {
+                if (pr.GetValue(selectionOnly))
+                {
+                    string before = LoadAverage();
+                    var only = new SampleBenchmarkResult(1, 0.9, [], SampleBenchmark.MeasureSelection());
+                    Console.Out.WriteLine(SampleBenchmark.ToJson(only, $"{before} (start) / {LoadAverage()} (end)"));
+                    return 0;
+                }
+
                 var ls = ParseList(pr.GetValue(lengths)!, "--lengths");
                 var bs = ParseList(pr.GetValue(batches)!, "--batches");
                 var ms = pr.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

@@ -15,6 +15,7 @@ internal static class CounterHash
     public static ulong Mix(ulong x) => Finalize(x + Golden);
 
     /// <summary>The SplitMix64 output function alone (a bijective avalanche of <paramref name="x"/>).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static ulong Finalize(ulong x)
     {
         x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;

@@ -23,7 +23,7 @@ namespace EsoLM.Sampling;
 /// </list>
 /// Non-finite or huge logits (|max| ≥ 1e6) also fall back. One instance per <see cref="TokenSelector"/> (not thread-safe).
 /// </summary>
-internal sealed class FastSelection
+internal sealed partial class FastSelection
 {
     /// <summary>Below this vocabulary size the reference path is used (its vector widths could differ from padded batches).</summary>
     public const int MinVocabulary = 64;
@@ -136,9 +136,9 @@ internal sealed class FastSelection
         return t;
     }
 
-    /// <summary>The chosen token, or −1 when the reference path must decide.</summary>
+    /// <summary>The float64 stage (the previous fast path): the chosen token, or −1 when the reference path must decide.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public int Select(ReadOnlySpan<float> logits, DrawKey key)
+    internal int SelectDouble(ReadOnlySpan<float> logits, DrawKey key)
     {
         var x = _x.AsSpan();
         double invT = 1.0 / _options.Temperature;

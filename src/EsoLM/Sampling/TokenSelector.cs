@@ -45,6 +45,9 @@ internal sealed class TokenSelector
     /// <summary>The options.</summary>
     public TokenSelectionOptions Options => _options;
 
+    /// <summary>The fast path (null when it does not apply: custom noise, tiny vocabularies); for tests and benchmarks.</summary>
+    internal FastSelection? Fast => _fast;
+
     /// <summary>Chooses a token for one row of raw logits (before zero-masking) for the draw <paramref name="key"/>.</summary>
     /// <remarks>
     /// With the default counter-based noise the choice is computed lazily (see <see cref="FastSelection"/>) and is
