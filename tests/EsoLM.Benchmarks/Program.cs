@@ -6,7 +6,8 @@ namespace EsoLM.Benchmarks;
 /// Runs the BenchmarkDotNet suites: <c>dotnet run -c Release --project tests/EsoLM.Benchmarks -- --filter *</c>,
 /// or a quick GFLOP/s check: <c>… -- quick [threads] [MxKxN ...]</c>, or the training attention
 /// microbenchmark: <c>… -- attnbwd [rounds] [L]</c>, or the decoding attention microbenchmark: <c>… -- attndec [rounds] [keys] [kernel]</c>, or the bf16 KV-cache quality check: <c>… -- kvquality MODEL</c>,
-/// or the small-M (sampler) products: <c>… -- smallm [rounds] [threads]</c>.
+/// or the small-M (sampler) products: <c>… -- smallm [rounds] [threads]</c>, or the same products in the batch-16 sampler's
+/// order against hot weights: <c>… -- samplerorder [passes] [threads] [flushMB]</c>.
 /// </summary>
 public static class Program
 {
