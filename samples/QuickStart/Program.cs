@@ -28,5 +28,21 @@ if (again.Completion != result.Completion || result.TokenIds.Count == 0)
     return 1;
 }
 
+#region validity
+// The built-in language comes with its recognizer: how many of the generated sentences are grammatical.
+var texts = model.Transform(Enumerable.Range(0, 8).Select(i => new GenerationRequest("the ") { Seed = (ulong)i }))
+    .Select(r => "the " + r.Completion)
+    .ToList();
+RecognitionResult firstText = BuiltInLanguage.Recognizer.Analyze(texts[0]);
+Console.WriteLine($"validity {BuiltInLanguage.Recognizer.ValidityRate(texts):P0} over 8 samples; " +
+    $"first sample: {firstText.ValidSentences} of {firstText.TotalSentences} sentences valid");
+#endregion
+
+if (!BuiltInLanguage.Recognizer.IsValidText(documents.First()))
+{
+    Console.Error.WriteLine("FAIL: the recognizer rejects a document of the built-in language's own generator.");
+    return 1;
+}
+
 Console.WriteLine("QuickStart OK");
 return 0;
