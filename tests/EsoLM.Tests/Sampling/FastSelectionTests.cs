@@ -143,6 +143,12 @@ public sealed class FastSelectionTests
                 }
             }
 
+            if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            {
+                Assert.Equal(0, decided); // without Vector512 the float32 stage declines every row (the float64 stage decides)
+                continue;
+            }
+
             Assert.True(decided >= rows * 0.8, $"{o}: the float32 stage decided only {decided} of {rows} rows.");
         }
     }
@@ -163,6 +169,12 @@ public sealed class FastSelectionTests
 
         var selector = new TokenSelector(v, v - 1, new TokenSelectionOptions { TopP = 0.9 });
         var fast = selector.Fast!;
+        if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+        {
+            Assert.Equal(-1, fast.SelectFloat(flat, new DrawKey(1, 0, 0, 0))); // the float32 stage needs Vector512
+            return;
+        }
+
         for (int step = 0; step < 120; step++)
         {
             var key = new DrawKey(1, 0, step, 0);
