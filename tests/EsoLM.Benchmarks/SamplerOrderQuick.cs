@@ -17,6 +17,7 @@ internal static class SamplerOrderQuick
         int passes = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200;
         int threads = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2;
         int flushMb = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 0;
+        bool nta = args.Length > 4 && args[4] == "nta";
         const int d = 384, h4 = 1536, v = 50258, rows = 32, outRows = 16, layers = 6;
         var ctx = new ComputeContext(threads);
         var w = new PackedMatrix[layers, 4];
@@ -43,7 +44,7 @@ internal static class SamplerOrderQuick
                     int li = hot ? 0 : l;
                     if (flushMb > 0)
                     {
-                        sink += Sum(flush);
+                        sink += nta ? SumNta(flush) : Sum(flush);
                     }
 
                     long t0 = Stopwatch.GetTimestamp();
@@ -64,6 +65,21 @@ internal static class SamplerOrderQuick
         }
 
         Console.WriteLine(sink == 12345f ? "." : string.Empty);
+    }
+
+    private static unsafe float SumNta(float[] x)
+    {
+        var acc = System.Runtime.Intrinsics.Vector512<float>.Zero;
+        fixed (float* p = x)
+        {
+            for (int i = 0; i + 16 <= x.Length; i += 16)
+            {
+                System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(p + i + 256);
+                acc += System.Runtime.Intrinsics.Vector512.Load(p + i);
+            }
+        }
+
+        return System.Runtime.Intrinsics.Vector512.Sum(acc);
     }
 
     private static float Sum(float[] x)

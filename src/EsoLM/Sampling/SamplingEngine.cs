@@ -218,14 +218,28 @@ internal sealed class SamplingEngine
             _selectors = grown;
         }
 
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        // On the engine's worker pool, not Parallel.For: its worker is still spinning from the forward pass (a thread-pool
+        // thread would compete with it for the cores) and stays awake for the next pass. Each task owns one selector and
+        // takes rows from a shared counter, so uneven rows balance.
+        var body = new SelectionTasks(this, rows);
+        ParallelTasks.Run(threads, threads, ref body);
+    }
+
+    /// <summary>Token selection of one step: task t selects with selector t, rows taken in turn from a shared counter.</summary>
+    private struct SelectionTasks(SamplingEngine engine, int rows) : ITaskBody
+    {
+        private int _next;
+
+        public void Run(int task)
         {
-            var selector = _selectors[t];
-            for (int i = t; i < rows; i += threads)
+            var selector = engine._selectors[task];
+            int vocab = engine.Model.Config.VocabSize;
+            int i;
+            while ((i = Interlocked.Increment(ref _next) - 1) < rows)
             {
-                _chosen[i] = selector.Select(_logits.AsSpan(i * vocab, vocab), _keys[i]);
+                engine._chosen[i] = selector.Select(engine._logits.AsSpan(i * vocab, vocab), engine._keys[i]);
             }
-        });
+        }
     }
 
     /// <summary>The logits rows the last step computed for a sequence (empty if it was not in the batch).</summary>

@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace EsoLM.Tensors;
 
@@ -237,17 +238,114 @@ internal static unsafe partial class Attention
         return HorizontalSum(acc);
     }
 
-    /// <summary>Scores of one query over keys [s, e) into scores[s..e).</summary>
+    /// <summary>
+    /// The eight horizontal sums HorizontalSum(x0) … HorizontalSum(x7), in order, computed together: the same additions
+    /// on the same operands (upper 256 bits onto the lower, upper 128 onto the lower, then (g0 + g1) + (g2 + g3) as
+    /// <see cref="Vector128.Sum{T}(Vector128{T})"/> does), so each is bit-identical to the one-at-a-time sum, with the
+    /// shuffles shared by eight vectors instead of spent on each one.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Sum8(Vector512<float> x0, Vector512<float> x1, Vector512<float> x2, Vector512<float> x3,
+        Vector512<float> x4, Vector512<float> x5, Vector512<float> x6, Vector512<float> x7)
+    {
+        // 128-bit lanes L0..L3: lanes (L0 + L2, L1 + L3) of two vectors side by side.
+        var s01 = Avx512F.Shuffle4x128(x0, x1, 0x44) + Avx512F.Shuffle4x128(x0, x1, 0xEE);
+        var s23 = Avx512F.Shuffle4x128(x2, x3, 0x44) + Avx512F.Shuffle4x128(x2, x3, 0xEE);
+        var s45 = Avx512F.Shuffle4x128(x4, x5, 0x44) + Avx512F.Shuffle4x128(x4, x5, 0xEE);
+        var s67 = Avx512F.Shuffle4x128(x6, x7, 0x44) + Avx512F.Shuffle4x128(x6, x7, 0xEE);
+
+        // Lane j: (L0 + L2) + (L1 + L3) of x_j (t0) and x_{4+j} (t1), the four values g0..g3 of each sum.
+        var t0 = Avx512F.Shuffle4x128(s01, s23, 0x88) + Avx512F.Shuffle4x128(s01, s23, 0xDD);
+        var t1 = Avx512F.Shuffle4x128(s45, s67, 0x88) + Avx512F.Shuffle4x128(s45, s67, 0xDD);
+
+        // Per lane [g0 + g1, g2 + g3] of t0 and t1, then (g0 + g1) + (g2 + g3) in elements 0 (t0) and 2 (t1).
+        var r = Avx512F.Shuffle(t0, t1, 0x88) + Avx512F.Shuffle(t0, t1, 0xDD);
+        var w = r + Avx512F.Shuffle(r, r, 0xB1);
+        return Avx512F.PermuteVar16x32(w, Vector512.Create(0, 4, 8, 12, 2, 6, 10, 14, 0, 4, 8, 12, 2, 6, 10, 14)).GetLower();
+    }
+
+    /// <summary>The dot product of <see cref="Score"/> before its horizontal sum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Products(Vector512<float> q0, Vector512<float> q1, Vector512<float> q2, Vector512<float> q3,
+        Vector512<float> k0, Vector512<float> k1, Vector512<float> k2, Vector512<float> k3)
+    {
+        var acc = Vector512.FusedMultiplyAdd(q1, k1, q0 * k0);
+        acc = Vector512.FusedMultiplyAdd(q2, k2, acc);
+        return Vector512.FusedMultiplyAdd(q3, k3, acc);
+    }
+
+    /// <summary>Products of one query against cached row <paramref name="kk"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> RowProducts<TElement, TRows>(TElement* keys, int kk, Vector512<float> q0, Vector512<float> q1,
+        Vector512<float> q2, Vector512<float> q3)
+        where TElement : unmanaged
+        where TRows : struct, IRows<TElement>
+    {
+        TRows.Load(keys + ((nint)kk * 64), out var k0, out var k1, out var k2, out var k3);
+        return Products(q0, q1, q2, q3, k0, k1, k2, k3);
+    }
+
+    /// <summary>Scores of one query over keys [s, e) into scores[s..e), eight keys per horizontal-sum batch.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // own inlining budget: its helpers must inline
     private static void ScoreRange<TElement, TRows>(TElement* keys, int s, int e, Vector512<float> q0, Vector512<float> q1, Vector512<float> q2,
         Vector512<float> q3, float* scores)
         where TElement : unmanaged
         where TRows : struct, IRows<TElement>
     {
-        for (int kk = s; kk < e; kk++)
+        int kk = s;
+        for (; kk + 8 <= e; kk += 8)
+        {
+            Sum8(
+                RowProducts<TElement, TRows>(keys, kk, q0, q1, q2, q3),
+                RowProducts<TElement, TRows>(keys, kk + 1, q0, q1, q2, q3),
+                RowProducts<TElement, TRows>(keys, kk + 2, q0, q1, q2, q3),
+                RowProducts<TElement, TRows>(keys, kk + 3, q0, q1, q2, q3),
+                RowProducts<TElement, TRows>(keys, kk + 4, q0, q1, q2, q3),
+                RowProducts<TElement, TRows>(keys, kk + 5, q0, q1, q2, q3),
+                RowProducts<TElement, TRows>(keys, kk + 6, q0, q1, q2, q3),
+                RowProducts<TElement, TRows>(keys, kk + 7, q0, q1, q2, q3)).Store(scores + kk);
+        }
+
+        for (; kk < e; kk++)
         {
             TRows.Load(keys + ((nint)kk * 64), out var k0, out var k1, out var k2, out var k3);
             scores[kk] = Score(q0, q1, q2, q3, k0, k1, k2, k3);
+        }
+    }
+
+    /// <summary>Scores of both queries of a pair over keys [s, e) (rows loaded once), four keys per horizontal-sum batch.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // own inlining budget: its helpers must inline
+    private static void ScorePairRange<TElement, TRows>(TElement* keys, int s, int e, Vector512<float> a0, Vector512<float> a1,
+        Vector512<float> a2, Vector512<float> a3, Vector512<float> b0, Vector512<float> b1, Vector512<float> b2, Vector512<float> b3,
+        float* sa, float* sb)
+        where TElement : unmanaged
+        where TRows : struct, IRows<TElement>
+    {
+        int kk = s;
+        for (; kk + 4 <= e; kk += 4)
+        {
+            TRows.Load(keys + ((nint)kk * 64), out var k0, out var k1, out var k2, out var k3);
+            var pa0 = Products(a0, a1, a2, a3, k0, k1, k2, k3);
+            var pb0 = Products(b0, b1, b2, b3, k0, k1, k2, k3);
+            TRows.Load(keys + ((nint)(kk + 1) * 64), out k0, out k1, out k2, out k3);
+            var pa1 = Products(a0, a1, a2, a3, k0, k1, k2, k3);
+            var pb1 = Products(b0, b1, b2, b3, k0, k1, k2, k3);
+            TRows.Load(keys + ((nint)(kk + 2) * 64), out k0, out k1, out k2, out k3);
+            var pa2 = Products(a0, a1, a2, a3, k0, k1, k2, k3);
+            var pb2 = Products(b0, b1, b2, b3, k0, k1, k2, k3);
+            TRows.Load(keys + ((nint)(kk + 3) * 64), out k0, out k1, out k2, out k3);
+            var pa3 = Products(a0, a1, a2, a3, k0, k1, k2, k3);
+            var pb3 = Products(b0, b1, b2, b3, k0, k1, k2, k3);
+            var sums = Sum8(pa0, pa1, pa2, pa3, pb0, pb1, pb2, pb3);
+            sums.GetLower().Store(sa + kk);
+            sums.GetUpper().Store(sb + kk);
+        }
+
+        for (; kk < e; kk++)
+        {
+            TRows.Load(keys + ((nint)kk * 64), out var k0, out var k1, out var k2, out var k3);
+            sa[kk] = Score(a0, a1, a2, a3, k0, k1, k2, k3);
+            sb[kk] = Score(b0, b1, b2, b3, k0, k1, k2, k3);
         }
     }
 
@@ -425,12 +523,7 @@ internal static unsafe partial class Attention
             int js = Math.Max(s0, s1), je = Math.Min(e0, e1);
             if (je > js)
             {
-                for (int kk = js; kk < je; kk++)
-                {
-                    TRows.Load(keys + ((nint)kk * 64), out var k0, out var k1, out var k2, out var k3);
-                    sa[kk] = Score(a0, a1, a2, a3, k0, k1, k2, k3);
-                    sb[kk] = Score(b0, b1, b2, b3, k0, k1, k2, k3);
-                }
+                ScorePairRange<TElement, TRows>(keys, js, je, a0, a1, a2, a3, b0, b1, b2, b3, sa, sb);
 
                 ScoreRange<TElement, TRows>(keys, s0, js, a0, a1, a2, a3, sa);
                 ScoreRange<TElement, TRows>(keys, je, e0, a0, a1, a2, a3, sa);

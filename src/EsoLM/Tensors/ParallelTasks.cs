@@ -17,9 +17,13 @@ internal static unsafe class ParallelTasks
 {
     /// <summary>Runs body.Run(t) for t in [0, <paramref name="tasks"/>) on up to the context's thread count.</summary>
     public static void Run<T>(ComputeContext context, int tasks, ref T body)
+        where T : struct, ITaskBody => Run(context.MaxDegreeOfParallelism, tasks, ref body);
+
+    /// <summary>Runs body.Run(t) for t in [0, <paramref name="tasks"/>) on up to <paramref name="maxThreads"/> threads.</summary>
+    public static void Run<T>(int maxThreads, int tasks, ref T body)
         where T : struct, ITaskBody
     {
-        if (context.MaxDegreeOfParallelism == 1 || tasks <= 1)
+        if (maxThreads <= 1 || tasks <= 1)
         {
             for (int t = 0; t < tasks; t++)
             {
@@ -29,7 +33,7 @@ internal static unsafe class ParallelTasks
             return;
         }
 
-        WorkerPool.Run(context.MaxDegreeOfParallelism, tasks, &Invoke<T>, Unsafe.AsPointer(ref body));
+        WorkerPool.Run(maxThreads, tasks, &Invoke<T>, Unsafe.AsPointer(ref body));
     }
 
     private static void Invoke<T>(void* body, int task)
