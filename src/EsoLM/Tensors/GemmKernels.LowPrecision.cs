@@ -127,7 +127,7 @@ internal static unsafe partial class GemmKernels
         }
     }
 
-    /// <summary>int8 k-steps: two 16-byte sign-extending loads and conversions (the scale is applied after the sum).</summary>
+    /// <summary>int8 k-steps: two 16-byte sign-extending loads and conversions (the caller multiplies by the scales).</summary>
     internal readonly struct Int8Loader : IPanelLoader
     {
         public static bool Scaled => true;
@@ -141,158 +141,134 @@ internal static unsafe partial class GemmKernels
         }
     }
 
-    /// <summary>The fused small-M tile for rows [i, i + rows) of one panel (rows = 1, 2 or 4), scaled for int8.</summary>
+    /// <summary>
+    /// The fused small-M tile for rows [i, i + rows) of one panel (rows = 1, 2 or 4), added onto the tile's starting
+    /// values: each weight widened (int8 times its output's scale) and then one FMA per k-step in order, the operations of
+    /// <see cref="WidenBlock"/> followed by a blocked tile, so the rows get the same bits as in any larger product.
+    /// </summary>
     private static void SmallLowTile(in SmallArgs g, int jp, float* ap, int rows, float* tile)
     {
         int k = g.K;
         if (g.Format == WeightFormat.BFloat16)
         {
             void* bp = (ushort*)g.LowData + ((nint)jp * k * NR);
-            LowRows<Bf16Loader>(rows, k, ap, bp, tile);
+            LowRows<Bf16Loader>(rows, k, ap, bp, default, default, tile);
             return;
         }
 
         void* q = (sbyte*)g.LowData + ((nint)jp * k * NR);
-        LowRows<Int8Loader>(rows, k, ap, q, tile);
-        var s0 = Vector512.Load(g.Scales + (jp * NR));
-        var s1 = Vector512.Load(g.Scales + (jp * NR) + 16);
-        for (int r = 0; r < rows; r++)
-        {
-            float* t = tile + (r * NR);
-            (Vector512.Load(t) * s0).Store(t);
-            (Vector512.Load(t + 16) * s1).Store(t + 16);
-        }
+        LowRows<Int8Loader>(rows, k, ap, q, Vector512.Load(g.Scales + (jp * NR)), Vector512.Load(g.Scales + (jp * NR) + 16), tile);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void LowRows<TL>(int rows, int k, float* a, void* b, float* t)
+    private static void LowRows<TL>(int rows, int k, float* a, void* b, Vector512<float> s0, Vector512<float> s1, float* t)
         where TL : struct, IPanelLoader
     {
         if (rows == 4)
         {
-            LowRows4<TL>(k, a, b, t);
+            LowRows4<TL>(k, a, b, s0, s1, t);
         }
         else if (rows == 2)
         {
-            LowRows2<TL>(k, a, b, t);
+            LowRows2<TL>(k, a, b, s0, s1, t);
         }
         else
         {
-            LowRow1<TL>(k, a, b, t);
+            LowRow1<TL>(k, a, b, s0, s1, t);
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void LowRow1<TL>(int k, float* a, void* b, float* t)
+    /// <summary>k-step <paramref name="p"/> of a panel as fp32 weights (int8 values times their scales).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector512<float> Low, Vector512<float> High) Weights<TL>(void* b, int p, Vector512<float> s0, Vector512<float> s1)
         where TL : struct, IPanelLoader
     {
-        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
-        int p = 0;
-        for (; p + 4 <= k; p += 4)
-        {
-            var (b0, b1) = TL.Load(b, p);
-            var (b2, b3) = TL.Load(b, p + 1);
-            var (b4, b5) = TL.Load(b, p + 2);
-            var (b6, b7) = TL.Load(b, p + 3);
-            var x = Vector512.Create(a[p]);
-            s0 = Vector512.FusedMultiplyAdd(x, b0, s0);
-            s1 = Vector512.FusedMultiplyAdd(x, b1, s1);
-            x = Vector512.Create(a[p + 1]);
-            s2 = Vector512.FusedMultiplyAdd(x, b2, s2);
-            s3 = Vector512.FusedMultiplyAdd(x, b3, s3);
-            x = Vector512.Create(a[p + 2]);
-            s4 = Vector512.FusedMultiplyAdd(x, b4, s4);
-            s5 = Vector512.FusedMultiplyAdd(x, b5, s5);
-            x = Vector512.Create(a[p + 3]);
-            s6 = Vector512.FusedMultiplyAdd(x, b6, s6);
-            s7 = Vector512.FusedMultiplyAdd(x, b7, s7);
-        }
-
-        for (; p < k; p++)
-        {
-            var (b0, b1) = TL.Load(b, p);
-            var x = Vector512.Create(a[p]);
-            s0 = Vector512.FusedMultiplyAdd(x, b0, s0);
-            s1 = Vector512.FusedMultiplyAdd(x, b1, s1);
-        }
-
-        ((s0 + s2) + (s4 + s6)).Store(t);
-        ((s1 + s3) + (s5 + s7)).Store(t + 16);
+        var (w0, w1) = TL.Load(b, p);
+        return TL.Scaled ? (w0 * s0, w1 * s1) : (w0, w1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void LowRows2<TL>(int k, float* a, void* b, float* t)
+    private static void LowRow1<TL>(int k, float* a, void* b, Vector512<float> scale0, Vector512<float> scale1, float* t)
+        where TL : struct, IPanelLoader
+    {
+        var c0 = Vector512.Load(t);
+        var c1 = Vector512.Load(t + 16);
+        for (int p = 0; p < k; p++)
+        {
+            var (b0, b1) = Weights<TL>(b, p, scale0, scale1);
+            var x = Vector512.Create(a[p]);
+            c0 = Vector512.FusedMultiplyAdd(x, b0, c0);
+            c1 = Vector512.FusedMultiplyAdd(x, b1, c1);
+        }
+
+        c0.Store(t);
+        c1.Store(t + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void LowRows2<TL>(int k, float* a, void* b, Vector512<float> scale0, Vector512<float> scale1, float* t)
         where TL : struct, IPanelLoader
     {
         float* a1 = a + k;
-        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
-        int p = 0;
-        for (; p + 2 <= k; p += 2)
+        var c0 = Vector512.Load(t);
+        var c1 = Vector512.Load(t + 16);
+        var c2 = Vector512.Load(t + NR);
+        var c3 = Vector512.Load(t + NR + 16);
+        for (int p = 0; p < k; p++)
         {
-            var (b0, b1) = TL.Load(b, p);
-            var (b2, b3) = TL.Load(b, p + 1);
+            var (b0, b1) = Weights<TL>(b, p, scale0, scale1);
             var x = Vector512.Create(a[p]);
-            s0 = Vector512.FusedMultiplyAdd(x, b0, s0);
-            s1 = Vector512.FusedMultiplyAdd(x, b1, s1);
+            c0 = Vector512.FusedMultiplyAdd(x, b0, c0);
+            c1 = Vector512.FusedMultiplyAdd(x, b1, c1);
             x = Vector512.Create(a1[p]);
-            s2 = Vector512.FusedMultiplyAdd(x, b0, s2);
-            s3 = Vector512.FusedMultiplyAdd(x, b1, s3);
-            x = Vector512.Create(a[p + 1]);
-            s4 = Vector512.FusedMultiplyAdd(x, b2, s4);
-            s5 = Vector512.FusedMultiplyAdd(x, b3, s5);
-            x = Vector512.Create(a1[p + 1]);
-            s6 = Vector512.FusedMultiplyAdd(x, b2, s6);
-            s7 = Vector512.FusedMultiplyAdd(x, b3, s7);
+            c2 = Vector512.FusedMultiplyAdd(x, b0, c2);
+            c3 = Vector512.FusedMultiplyAdd(x, b1, c3);
         }
 
-        for (; p < k; p++)
-        {
-            var (b0, b1) = TL.Load(b, p);
-            var x = Vector512.Create(a[p]);
-            s0 = Vector512.FusedMultiplyAdd(x, b0, s0);
-            s1 = Vector512.FusedMultiplyAdd(x, b1, s1);
-            x = Vector512.Create(a1[p]);
-            s2 = Vector512.FusedMultiplyAdd(x, b0, s2);
-            s3 = Vector512.FusedMultiplyAdd(x, b1, s3);
-        }
-
-        (s0 + s4).Store(t);
-        (s1 + s5).Store(t + 16);
-        (s2 + s6).Store(t + NR);
-        (s3 + s7).Store(t + NR + 16);
+        c0.Store(t);
+        c1.Store(t + 16);
+        c2.Store(t + NR);
+        c3.Store(t + NR + 16);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void LowRows4<TL>(int k, float* a, void* b, float* t)
+    private static void LowRows4<TL>(int k, float* a, void* b, Vector512<float> scale0, Vector512<float> scale1, float* t)
         where TL : struct, IPanelLoader
     {
         float* a1 = a + k, a2 = a1 + k, a3 = a2 + k;
-        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        var c0 = Vector512.Load(t);
+        var c1 = Vector512.Load(t + 16);
+        var c2 = Vector512.Load(t + NR);
+        var c3 = Vector512.Load(t + NR + 16);
+        var c4 = Vector512.Load(t + (2 * NR));
+        var c5 = Vector512.Load(t + (2 * NR) + 16);
+        var c6 = Vector512.Load(t + (3 * NR));
+        var c7 = Vector512.Load(t + (3 * NR) + 16);
         for (int p = 0; p < k; p++)
         {
-            var (b0, b1) = TL.Load(b, p);
+            var (b0, b1) = Weights<TL>(b, p, scale0, scale1);
             var x = Vector512.Create(a[p]);
-            s0 = Vector512.FusedMultiplyAdd(x, b0, s0);
-            s1 = Vector512.FusedMultiplyAdd(x, b1, s1);
+            c0 = Vector512.FusedMultiplyAdd(x, b0, c0);
+            c1 = Vector512.FusedMultiplyAdd(x, b1, c1);
             x = Vector512.Create(a1[p]);
-            s2 = Vector512.FusedMultiplyAdd(x, b0, s2);
-            s3 = Vector512.FusedMultiplyAdd(x, b1, s3);
+            c2 = Vector512.FusedMultiplyAdd(x, b0, c2);
+            c3 = Vector512.FusedMultiplyAdd(x, b1, c3);
             x = Vector512.Create(a2[p]);
-            s4 = Vector512.FusedMultiplyAdd(x, b0, s4);
-            s5 = Vector512.FusedMultiplyAdd(x, b1, s5);
+            c4 = Vector512.FusedMultiplyAdd(x, b0, c4);
+            c5 = Vector512.FusedMultiplyAdd(x, b1, c5);
             x = Vector512.Create(a3[p]);
-            s6 = Vector512.FusedMultiplyAdd(x, b0, s6);
-            s7 = Vector512.FusedMultiplyAdd(x, b1, s7);
+            c6 = Vector512.FusedMultiplyAdd(x, b0, c6);
+            c7 = Vector512.FusedMultiplyAdd(x, b1, c7);
         }
 
-        s0.Store(t);
-        s1.Store(t + 16);
-        s2.Store(t + NR);
-        s3.Store(t + NR + 16);
-        s4.Store(t + (2 * NR));
-        s5.Store(t + (2 * NR) + 16);
-        s6.Store(t + (3 * NR));
-        s7.Store(t + (3 * NR) + 16);
+        c0.Store(t);
+        c1.Store(t + 16);
+        c2.Store(t + NR);
+        c3.Store(t + NR + 16);
+        c4.Store(t + (2 * NR));
+        c5.Store(t + (2 * NR) + 16);
+        c6.Store(t + (3 * NR));
+        c7.Store(t + (3 * NR) + 16);
     }
 
     /// <summary>

@@ -569,6 +569,7 @@ internal static unsafe partial class GemmKernels
             {
                 int rows = m - i >= 4 && g.Wide ? 4 : m - i >= 2 ? 2 : 1;
                 float* ap = g.A + ((nint)i * k);
+                StartTile(g, tile, i, rows, j0, nr);
                 if (!g.Wide)
                 {
                     if (rows == 2)
@@ -593,46 +594,68 @@ internal static unsafe partial class GemmKernels
                     Row1(k, ap, bp, tile);
                 }
 
-                for (int r = 0; r < rows; r++)
-                {
-                    float* cr = g.C + ((nint)(i + r) * n) + j0;
-                    float* tr = tile + (r * NR);
-                    if (nr == NR && g.Wide)
-                    {
-                        var v0 = Vector512.Load(tr);
-                        var v1 = Vector512.Load(tr + 16);
-                        if (g.Bias != null)
-                        {
-                            v0 += Vector512.Load(g.Bias + j0);
-                            v1 += Vector512.Load(g.Bias + j0 + 16);
-                        }
-
-                        if (g.Accumulate)
-                        {
-                            v0 += Vector512.Load(cr);
-                            v1 += Vector512.Load(cr + 16);
-                        }
-
-                        v0.Store(cr);
-                        v1.Store(cr + 16);
-                    }
-                    else
-                    {
-                        for (int j = 0; j < nr; j++)
-                        {
-                            float v = tr[j];
-                            if (g.Bias != null)
-                            {
-                                v += g.Bias[j0 + j];
-                            }
-
-                            cr[j] = g.Accumulate ? cr[j] + v : v;
-                        }
-                    }
-                }
-
+                FinishTile(g, tile, i, rows, j0, nr);
                 i += rows;
             }
+        }
+    }
+
+    /// <summary>
+    /// Sets the small-M tile of rows [i, i + rows) of one panel to the blocked tiles' starting values: C when accumulating
+    /// (else zero), plus the bias, with the same operations. The kernels then add the k-steps onto it in order, so every
+    /// row gets the bits the blocked tiles give it, whatever the number of rows in the product.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StartTile(in SmallArgs g, float* tile, int i, int rows, int j0, int nr)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* cr = g.C + ((nint)(i + r) * g.N) + j0;
+            float* tr = tile + (r * NR);
+            if (nr == NR && g.Wide)
+            {
+                var v0 = g.Accumulate ? Vector512.Load(cr) : Vector512<float>.Zero;
+                var v1 = g.Accumulate ? Vector512.Load(cr + 16) : Vector512<float>.Zero;
+                if (g.Bias != null)
+                {
+                    v0 += Vector512.Load(g.Bias + j0);
+                    v1 += Vector512.Load(g.Bias + j0 + 16);
+                }
+
+                v0.Store(tr);
+                v1.Store(tr + 16);
+                continue;
+            }
+
+            for (int j = 0; j < NR; j++)
+            {
+                float v = g.Accumulate && j < nr ? cr[j] : 0f;
+                if (g.Bias != null && j < nr)
+                {
+                    v += g.Bias[j0 + j];
+                }
+
+                tr[j] = v;
+            }
+        }
+    }
+
+    /// <summary>Writes the first <paramref name="nr"/> columns of a finished small-M tile to C.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FinishTile(in SmallArgs g, float* tile, int i, int rows, int j0, int nr)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* cr = g.C + ((nint)(i + r) * g.N) + j0;
+            float* tr = tile + (r * NR);
+            if (nr == NR && g.Wide)
+            {
+                Vector512.Load(tr).Store(cr);
+                Vector512.Load(tr + 16).Store(cr + 16);
+                continue;
+            }
+
+            new ReadOnlySpan<float>(tr, nr).CopyTo(new Span<float>(cr, nr));
         }
     }
 
@@ -642,125 +665,55 @@ internal static unsafe partial class GemmKernels
     {
         ref SmallArgs g = ref Unsafe.AsRef<SmallArgs>(argsPointer);
         int jpEnd = Math.Min(g.Panels, (task + 1) * g.PanelsPerTask);
-        int k = g.K, m = g.M, n = g.N;
+        int m = g.M, n = g.N;
         float* tile = stackalloc float[4 * NR];
         for (int jp = task * g.PanelsPerTask; jp < jpEnd; jp++)
         {
-            float* bp = g.B + ((nint)jp * k * NR);
             int j0 = jp * NR;
             int nr = Math.Min(NR, n - j0);
             int i = 0;
             while (i < m)
             {
                 int rows = m - i >= 4 && g.Wide ? 4 : m - i >= 2 ? 2 : 1;
-                float* ap = g.A + ((nint)i * k);
+                float* ap = g.A + ((nint)i * g.K);
+                StartTile(g, tile, i, rows, j0, nr);
                 SmallLowTile(g, jp, ap, rows, tile);
-
-                for (int r = 0; r < rows; r++)
-                {
-                    float* cr = g.C + ((nint)(i + r) * n) + j0;
-                    float* tr = tile + (r * NR);
-                    if (nr == NR && g.Wide)
-                    {
-                        var v0 = Vector512.Load(tr);
-                        var v1 = Vector512.Load(tr + 16);
-                        if (g.Bias != null)
-                        {
-                            v0 += Vector512.Load(g.Bias + j0);
-                            v1 += Vector512.Load(g.Bias + j0 + 16);
-                        }
-
-                        if (g.Accumulate)
-                        {
-                            v0 += Vector512.Load(cr);
-                            v1 += Vector512.Load(cr + 16);
-                        }
-
-                        v0.Store(cr);
-                        v1.Store(cr + 16);
-                    }
-                    else
-                    {
-                        for (int j = 0; j < nr; j++)
-                        {
-                            float v = tr[j];
-                            if (g.Bias != null)
-                            {
-                                v += g.Bias[j0 + j];
-                            }
-
-                            cr[j] = g.Accumulate ? cr[j] + v : v;
-                        }
-                    }
-                }
-
+                FinishTile(g, tile, i, rows, j0, nr);
                 i += rows;
             }
         }
     }
 
+    // The small-M kernels: each output vector is one chain of FMAs over k in order, starting from the tile (StartTile),
+    // exactly as in the blocked tiles, so a row's result never depends on the row group or tile it is computed in.
+    // Independent chains come from rows and column vectors (latency is hidden by the memory-bound weight stream).
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Row1(int k, float* a, float* b, float* t)
     {
-        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
-        int p = 0;
-        for (; p + 4 <= k; p += 4)
+        var s0 = Vector512.Load(t);
+        var s1 = Vector512.Load(t + 16);
+        for (int p = 0; p < k; p++)
         {
             float* bp = b + (p * NR);
-            var a0 = Vector512.Create(a[p]);
-            s0 = Vector512.FusedMultiplyAdd(a0, Vector512.Load(bp), s0);
-            s1 = Vector512.FusedMultiplyAdd(a0, Vector512.Load(bp + 16), s1);
-            var a1 = Vector512.Create(a[p + 1]);
-            s2 = Vector512.FusedMultiplyAdd(a1, Vector512.Load(bp + 32), s2);
-            s3 = Vector512.FusedMultiplyAdd(a1, Vector512.Load(bp + 48), s3);
-            var a2 = Vector512.Create(a[p + 2]);
-            s4 = Vector512.FusedMultiplyAdd(a2, Vector512.Load(bp + 64), s4);
-            s5 = Vector512.FusedMultiplyAdd(a2, Vector512.Load(bp + 80), s5);
-            var a3 = Vector512.Create(a[p + 3]);
-            s6 = Vector512.FusedMultiplyAdd(a3, Vector512.Load(bp + 96), s6);
-            s7 = Vector512.FusedMultiplyAdd(a3, Vector512.Load(bp + 112), s7);
+            var x = Vector512.Create(a[p]);
+            s0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp), s0);
+            s1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp + 16), s1);
         }
 
-        for (; p < k; p++)
-        {
-            float* bp = b + (p * NR);
-            var a0 = Vector512.Create(a[p]);
-            s0 = Vector512.FusedMultiplyAdd(a0, Vector512.Load(bp), s0);
-            s1 = Vector512.FusedMultiplyAdd(a0, Vector512.Load(bp + 16), s1);
-        }
-
-        ((s0 + s2) + (s4 + s6)).Store(t);
-        ((s1 + s3) + (s5 + s7)).Store(t + 16);
+        s0.Store(t);
+        s1.Store(t + 16);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Rows2(int k, float* a, float* b, float* t)
     {
-        float* a1p = a + k;
-        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
-        int p = 0;
-        for (; p + 2 <= k; p += 2)
-        {
-            float* bp = b + (p * NR);
-            var b0 = Vector512.Load(bp);
-            var b1 = Vector512.Load(bp + 16);
-            var b2 = Vector512.Load(bp + 32);
-            var b3 = Vector512.Load(bp + 48);
-            var x = Vector512.Create(a[p]);
-            s0 = Vector512.FusedMultiplyAdd(x, b0, s0);
-            s1 = Vector512.FusedMultiplyAdd(x, b1, s1);
-            x = Vector512.Create(a1p[p]);
-            s2 = Vector512.FusedMultiplyAdd(x, b0, s2);
-            s3 = Vector512.FusedMultiplyAdd(x, b1, s3);
-            x = Vector512.Create(a[p + 1]);
-            s4 = Vector512.FusedMultiplyAdd(x, b2, s4);
-            s5 = Vector512.FusedMultiplyAdd(x, b3, s5);
-            x = Vector512.Create(a1p[p + 1]);
-            s6 = Vector512.FusedMultiplyAdd(x, b2, s6);
-            s7 = Vector512.FusedMultiplyAdd(x, b3, s7);
-        }
-
-        for (; p < k; p++)
+        float* a1 = a + k;
+        var s0 = Vector512.Load(t);
+        var s1 = Vector512.Load(t + 16);
+        var s2 = Vector512.Load(t + NR);
+        var s3 = Vector512.Load(t + NR + 16);
+        for (int p = 0; p < k; p++)
         {
             float* bp = b + (p * NR);
             var b0 = Vector512.Load(bp);
@@ -768,38 +721,25 @@ internal static unsafe partial class GemmKernels
             var x = Vector512.Create(a[p]);
             s0 = Vector512.FusedMultiplyAdd(x, b0, s0);
             s1 = Vector512.FusedMultiplyAdd(x, b1, s1);
-            x = Vector512.Create(a1p[p]);
+            x = Vector512.Create(a1[p]);
             s2 = Vector512.FusedMultiplyAdd(x, b0, s2);
             s3 = Vector512.FusedMultiplyAdd(x, b1, s3);
         }
 
-        (s0 + s4).Store(t);
-        (s1 + s5).Store(t + 16);
-        (s2 + s6).Store(t + NR);
-        (s3 + s7).Store(t + NR + 16);
+        s0.Store(t);
+        s1.Store(t + 16);
+        s2.Store(t + NR);
+        s3.Store(t + NR + 16);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Row1x256(int k, float* a, float* b, float* t)
     {
-        Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
-        int p = 0;
-        for (; p + 2 <= k; p += 2)
-        {
-            float* bp = b + (p * NR);
-            var x = Vector256.Create(a[p]);
-            s0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp), s0);
-            s1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp + 8), s1);
-            s2 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp + 16), s2);
-            s3 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp + 24), s3);
-            x = Vector256.Create(a[p + 1]);
-            s4 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp + 32), s4);
-            s5 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp + 40), s5);
-            s6 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp + 48), s6);
-            s7 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp + 56), s7);
-        }
-
-        if (p < k)
+        var s0 = Vector256.Load(t);
+        var s1 = Vector256.Load(t + 8);
+        var s2 = Vector256.Load(t + 16);
+        var s3 = Vector256.Load(t + 24);
+        for (int p = 0; p < k; p++)
         {
             float* bp = b + (p * NR);
             var x = Vector256.Create(a[p]);
@@ -809,17 +749,24 @@ internal static unsafe partial class GemmKernels
             s3 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp + 24), s3);
         }
 
-        (s0 + s4).Store(t);
-        (s1 + s5).Store(t + 8);
-        (s2 + s6).Store(t + 16);
-        (s3 + s7).Store(t + 24);
+        s0.Store(t);
+        s1.Store(t + 8);
+        s2.Store(t + 16);
+        s3.Store(t + 24);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Rows2x256(int k, float* a, float* b, float* t)
     {
         float* a1 = a + k;
-        Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        var s0 = Vector256.Load(t);
+        var s1 = Vector256.Load(t + 8);
+        var s2 = Vector256.Load(t + 16);
+        var s3 = Vector256.Load(t + 24);
+        var s4 = Vector256.Load(t + NR);
+        var s5 = Vector256.Load(t + NR + 8);
+        var s6 = Vector256.Load(t + NR + 16);
+        var s7 = Vector256.Load(t + NR + 24);
         for (int p = 0; p < k; p++)
         {
             float* bp = b + (p * NR);
@@ -853,7 +800,14 @@ internal static unsafe partial class GemmKernels
     private static void Rows4(int k, float* a, float* b, float* t)
     {
         float* a1 = a + k, a2 = a1 + k, a3 = a2 + k;
-        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        var s0 = Vector512.Load(t);
+        var s1 = Vector512.Load(t + 16);
+        var s2 = Vector512.Load(t + NR);
+        var s3 = Vector512.Load(t + NR + 16);
+        var s4 = Vector512.Load(t + (2 * NR));
+        var s5 = Vector512.Load(t + (2 * NR) + 16);
+        var s6 = Vector512.Load(t + (3 * NR));
+        var s7 = Vector512.Load(t + (3 * NR) + 16);
         for (int p = 0; p < k; p++)
         {
             float* bp = b + (p * NR);

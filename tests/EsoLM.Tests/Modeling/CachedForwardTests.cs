@@ -1,3 +1,4 @@
+using EsoLM.Backends.Cpu;
 using EsoLM.Masks;
 using EsoLM.Modeling;
 using EsoLM.Tensors;
@@ -139,6 +140,33 @@ public sealed class CachedForwardTests
             {
                 Assert.True(Math.Abs(single[i] - batched[(b * length * v) + i]) <= 1e-5, $"row {b} value {i}");
             }
+        }
+    }
+
+    [Theory]
+    [InlineData(WeightFormat.Float32)]
+    [InlineData(WeightFormat.BFloat16)]
+    [InlineData(WeightFormat.Int8)]
+    public void A_sequence_gets_the_same_bits_alone_and_in_a_batch(WeightFormat format)
+    {
+        // Same engine and thread count: 30 rows (12-row tiles plus a leftover group) against 10 rows (small-M kernels)
+        // must give every row identical logits, so a sequence's tokens never depend on the batch it shares.
+        var config = TinyConfig();
+        var parameters = ModelParameters.CreateRandom(config, 8, 0.3f);
+        var model = (DiffusionTransformer)new CpuBackend(new ComputeContext(2), format).Load(parameters);
+        int length = 10, v = config.VocabSize;
+        var rng = new Random(5);
+        var tokens = Enumerable.Range(0, 3 * length).Select(_ => rng.Next(v)).ToArray();
+        var positions = Enumerable.Range(0, 3).SelectMany(_ => Enumerable.Range(0, length).OrderBy(_ => rng.Next())).ToArray();
+        var clean = new[] { 4, 0, 10 };
+        var batched = new float[3 * length * v];
+        new ModelSession(model, 3, length).Diffusion(EsoLmVariant.A, 3, length, tokens, positions, clean, batched);
+        for (int b = 0; b < 3; b++)
+        {
+            var single = new float[length * v];
+            new ModelSession(model, 1, length).Diffusion(EsoLmVariant.A, 1, length, tokens.AsSpan(b * length, length),
+                positions.AsSpan(b * length, length), clean.AsSpan(b, 1), single);
+            Assert.True(single.AsSpan().SequenceEqual(batched.AsSpan(b * length * v, length * v)), $"{format}: sequence {b} alone differs from in the batch");
         }
     }
 

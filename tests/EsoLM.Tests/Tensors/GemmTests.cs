@@ -76,6 +76,51 @@ public sealed class GemmTests
         }
     }
 
+    public static TheoryData<int, WeightFormat, bool> BatchCases()
+    {
+        var data = new TheoryData<int, WeightFormat, bool>();
+        foreach (int threads in new[] { 1, 2 })
+        {
+            foreach (var format in new[] { WeightFormat.Float32, WeightFormat.BFloat16, WeightFormat.Int8 })
+            {
+                foreach (bool accumulate in new[] { false, true })
+                {
+                    data.Add(threads, format, accumulate);
+                }
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(BatchCases))]
+    public void Every_row_count_gives_the_bits_of_the_full_product(int threads, WeightFormat format, bool accumulate)
+    {
+        // A row of A is one token of one sequence: its output must not depend on how many rows share the product (the
+        // small-M kernels below 12 rows, the 8- and 12-row tiles, any leftover rows), for every weight format, with a
+        // bias, and when accumulating into C. Depth 600 spans three KC blocks.
+        var ctx = new ComputeContext(threads, SimdLevel.Auto);
+        const int k = 600, n = 203, rows = 48;
+        var a = TensorTestData.Random(rows * k, 15);
+        var w = TensorTestData.Random(n * k, 16);
+        var bias = TensorTestData.Random(n, 17);
+        var initial = TensorTestData.Random(rows * n, 18);
+        var packed = PackedMatrix.Pack(w, n, k, format);
+        var full = (float[])initial.Clone();
+        Gemm.MultiplyTransposed(ctx, a, rows, packed, bias, full, accumulate);
+        for (int m = 1; m < rows; m++)
+        {
+            for (int start = 0; start + m <= rows; start += Math.Max(1, rows / 3))
+            {
+                var part = initial.AsSpan(start * n, m * n).ToArray();
+                Gemm.MultiplyTransposed(ctx, a.AsSpan(start * k, m * k), m, packed, bias, part, accumulate);
+                Assert.True(part.AsSpan().SequenceEqual(full.AsSpan(start * n, m * n)),
+                    $"{format}, {threads} threads: rows {start}..{start + m - 1} computed as a {m}-row product differ from the same rows of a {rows}-row product");
+            }
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Paths))]
     public void Multiply_matches_plain_loops_for_all_transposes(SimdLevel simd, int threads)
