@@ -5,7 +5,7 @@ using EsoLM.Tensors;
 namespace EsoLM.Benchmarks;
 
 /// <summary>
-/// <c>… -- samplerorder [passes] [threads] [flushMB]</c>: the batch-16 sampler's fp32 products in the sampler's order
+/// <c>… -- samplerorder [passes] [threads] [flushMB] [x|nta] [float32|bfloat16|int8]</c>: the batch-16 sampler's fp32 products in the sampler's order
 /// (6 layers of distinct weights, 32 rows: qkv, out, mlp1, mlp2; then the head at 16 rows), optionally streaming a
 /// flushMB buffer per layer (the KV reads of attention), against the same products repeated on hot weights.
 /// Prints milliseconds per pass for the block and head products.
@@ -18,18 +18,19 @@ internal static class SamplerOrderQuick
         int threads = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2;
         int flushMb = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 0;
         bool nta = args.Length > 4 && args[4] == "nta";
+        var format = args.Length > 5 ? Enum.Parse<WeightFormat>(args[5], ignoreCase: true) : WeightFormat.Float32;
         const int d = 384, h4 = 1536, v = 50258, rows = 32, outRows = 16, layers = 6;
         var ctx = new ComputeContext(threads);
         var w = new PackedMatrix[layers, 4];
         for (int l = 0; l < layers; l++)
         {
-            w[l, 0] = PackedMatrix.Pack(Data.Random(3 * d * d, 10 + l), 3 * d, d);
-            w[l, 1] = PackedMatrix.Pack(Data.Random(d * d, 20 + l), d, d);
-            w[l, 2] = PackedMatrix.Pack(Data.Random(h4 * d, 30 + l), h4, d);
-            w[l, 3] = PackedMatrix.Pack(Data.Random(d * h4, 40 + l), d, h4);
+            w[l, 0] = PackedMatrix.Pack(Data.Random(3 * d * d, 10 + l), 3 * d, d, format);
+            w[l, 1] = PackedMatrix.Pack(Data.Random(d * d, 20 + l), d, d, format);
+            w[l, 2] = PackedMatrix.Pack(Data.Random(h4 * d, 30 + l), h4, d, format);
+            w[l, 3] = PackedMatrix.Pack(Data.Random(d * h4, 40 + l), d, h4, format);
         }
 
-        var head = PackedMatrix.Pack(Data.Random(v * d, 50), v, d);
+        var head = PackedMatrix.Pack(Data.Random(v * d, 50), v, d, format);
         var a = Data.Random(rows * h4, 1);
         var c = new float[rows * v];
         var flush = new float[Math.Max(16, flushMb * 262144)];
