@@ -78,6 +78,42 @@ internal static unsafe class Quick
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Tile512 L1-resident 1t {best,8:F1} GFLOP/s"));
+
+        // The 8-row tiles of 16/32-row products: fp32, and bf16 widened in registers, on the same L1-resident block.
+        ushort* b16 = (ushort*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(32 * kc * 2, 64);
+        for (int i = 0; i < 32 * kc; i++)
+        {
+            b16[i] = LowPrecision.ToBFloat16(b[i]);
+        }
+
+        var low = new GemmKernels.LowB(WeightFormat.BFloat16, b16, null);
+        foreach (bool bf16 in new[] { false, true, false, true })
+        {
+            double best8 = 0;
+            for (int r = 0; r < 40; r++)
+            {
+                const int reps = 2000;
+                long t0 = Stopwatch.GetTimestamp();
+                for (int i = 0; i < reps; i++)
+                {
+                    for (int q = 0; q < 4; q++)
+                    {
+                        if (bf16)
+                        {
+                            GemmKernels.LowTile8(low, 0, kc, 0, kc, a + (q * 8 * kc), c + (q * 8 * 32), 32, null, true);
+                        }
+                        else
+                        {
+                            GemmKernels.Tile512x8(kc, a + (q * 8 * kc), b, c + (q * 8 * 32), 32, null, true);
+                        }
+                    }
+                }
+
+                best8 = Math.Max(best8, 2.0 * 32 * 32 * kc * reps / Stopwatch.GetElapsedTime(t0).TotalSeconds / 1e9);
+            }
+
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{(bf16 ? "LowTile8 bf16" : "Tile512x8 fp32"),-14} L1-resident 1t {best8,8:F1} GFLOP/s"));
+        }
     }
 
     public static void Run(string[] args)

@@ -287,23 +287,36 @@ internal static unsafe partial class GemmKernels
     /// <see cref="WidenBlock"/> followed by <see cref="Tile512x8"/> (int8 values times their scale, then the FMA), so the
     /// results are bit-identical, without the store and reload of the widened block.
     /// </summary>
-    internal static void LowTile8(in LowB b, int jp, int k, int p0, int kc, float* a, float* c, nint ldc, float* bias, bool load)
+    internal static void LowTile8(in LowB b, int jp, int k, int p0, int kc, float* a, float* c, nint ldc, float* bias, bool load, bool prefetch = false)
     {
         long start = ((long)jp * k * NR) + ((long)p0 * NR);
         if (b.Format == WeightFormat.BFloat16)
         {
-            LowTile8Core<Bf16Loader>(kc, a, (ushort*)b.Data + start, default, default, c, ldc, bias, load);
+            LowTile8Core<Bf16Loader>(kc, a, (ushort*)b.Data + start, default, default, c, ldc, bias, load, prefetch);
             return;
         }
 
         float* s = b.Scales + ((nint)jp * NR);
-        LowTile8Core<Int8Loader>(kc, a, (sbyte*)b.Data + start, Vector512.Load(s), Vector512.Load(s + 16), c, ldc, bias, load);
+        LowTile8Core<Int8Loader>(kc, a, (sbyte*)b.Data + start, Vector512.Load(s), Vector512.Load(s + 16), c, ldc, bias, load, prefetch);
     }
 
+    /// <summary>
+    /// How far ahead of the k-step being read the first tile of a block prefetches the packed weights, in bytes: one
+    /// KC-deep bf16 block, so the next block (the next in memory: panels and their blocks are contiguous) is on its way
+    /// from memory while this one is computed.
+    /// </summary>
+    internal const int PrefetchBytes = KC * NR * sizeof(ushort);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void LowTile8Core<TL>(int kc, float* a, void* b, Vector512<float> s0, Vector512<float> s1, float* c, nint ldc, float* bias, bool load)
+    private static void LowTile8Core<TL>(int kc, float* a, void* b, Vector512<float> s0, Vector512<float> s1, float* c, nint ldc, float* bias, bool load,
+        bool prefetch)
         where TL : struct, IPanelLoader
     {
+        // The first tile of a block prefetches PrefetchBytes ahead, one panel row per k-step; the others touch their own
+        // (cached) rows instead, which keeps one loop body.
+        int stepBytes = TL.Scaled ? NR : NR * sizeof(ushort);
+        byte* ahead = (byte*)b + (prefetch ? PrefetchBytes : 0);
+
         Vector512<float> c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1, c6_0, c6_1, c7_0, c7_1;
         if (load)
         {
@@ -368,6 +381,8 @@ internal static unsafe partial class GemmKernels
 
         for (int p = 0; p < kc; p++)
         {
+            Sse.Prefetch1(ahead);
+            ahead += stepBytes;
             var (b0, b1) = TL.Load(b, p);
             if (TL.Scaled)
             {

@@ -418,7 +418,7 @@ internal static unsafe partial class GemmKernels
                     // Whole 8×32 tiles widen each k-step in registers (no widened block is stored and reloaded).
                     for (int q = 0; q < mc; q += mr)
                     {
-                        LowTile8(low, jp, k, p0, kc, packBlock + ((nint)q * kc), g.C + ((i0 + q) * ldc) + j0, ldc, bias, load);
+                        LowTile8(low, jp, k, p0, kc, packBlock + ((nint)q * kc), g.C + ((i0 + q) * ldc) + j0, ldc, bias, load, prefetch: q == 0);
                     }
 
                     continue;
@@ -442,7 +442,7 @@ internal static unsafe partial class GemmKernels
                     float* cp = g.C + ((i0 + q) * ldc) + j0;
                     if (rows == mr && nr == NR)
                     {
-                        RunTile(g.Simd, kc, mr, ap, bp, cp, ldc, bias, load);
+                        RunTile(g.Simd, kc, mr, ap, bp, cp, ldc, bias, load, prefetch: q == 0 && !widen);
                     }
                     else
                     {
@@ -475,13 +475,13 @@ internal static unsafe partial class GemmKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void RunTile(SimdLevel simd, int kc, int mr, float* a, float* b, float* c, nint ldc, float* bias, bool load)
+    internal static void RunTile(SimdLevel simd, int kc, int mr, float* a, float* b, float* c, nint ldc, float* bias, bool load, bool prefetch = false)
     {
         if (simd == SimdLevel.Vector512)
         {
             if (mr == 8)
             {
-                Tile512x8(kc, a, b, c, ldc, bias, load);
+                Tile512x8(kc, a, b, c, ldc, bias, load, prefetch);
             }
             else
             {
