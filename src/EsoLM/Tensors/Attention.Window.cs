@@ -251,7 +251,7 @@ internal static unsafe partial class Attention
     {
         byte* p = (byte*)first;
         int bytes = rows * 64 * sizeof(TElement);
-        for (int o = 0; o < bytes; o += 128)
+        for (int o = 0; Sse.IsSupported && o < bytes; o += 128)
         {
             Sse.Prefetch1(p + o);
         }
@@ -524,6 +524,11 @@ internal static unsafe partial class Attention
             Single<TElement, TRows>(qb, keys, values, vb, ob, scale, sb);
             return;
         }
+
+        // The loops prefetch PrefetchRowsAhead rows ahead of themselves; the first rows of the keys and of the values
+        // are requested here, so the value pass does not start on a cold stream after the scores.
+        PrefetchRows(keys + ((nint)Math.Max(va.Start0, vb.Start0) * 64), PrefetchRowsAhead);
+        PrefetchRows(values + ((nint)va.Start0 * 64), PrefetchRowsAhead);
 
         var a0 = Vector512.Load(qa) * scale;
         var a1 = Vector512.Load(qa + 16) * scale;

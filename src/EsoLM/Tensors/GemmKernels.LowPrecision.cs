@@ -381,7 +381,11 @@ internal static unsafe partial class GemmKernels
 
         for (int p = 0; p < kc; p++)
         {
-            Sse.Prefetch1(ahead);
+            if (Sse.IsSupported)
+            {
+                Sse.Prefetch1(ahead);
+            }
+
             ahead += stepBytes;
             var (b0, b1) = TL.Load(b, p);
             if (TL.Scaled)

@@ -238,8 +238,12 @@ internal static unsafe partial class GemmKernels
 
         for (int p = 0; p < kc; p++)
         {
-            Sse.Prefetch1(ahead);
-            Sse.Prefetch1(ahead + 64);
+            if (Sse.IsSupported)
+            {
+                Sse.Prefetch1(ahead);
+                Sse.Prefetch1(ahead + 64);
+            }
+
             ahead += NR * sizeof(float);
             var b0 = Vector512.Load(b + 0);
             var b1 = Vector512.Load(b + 16);

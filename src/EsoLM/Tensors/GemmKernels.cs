@@ -400,6 +400,17 @@ internal static unsafe partial class GemmKernels
             PackA(g.A, g.ARowStride, g.AColStride, i0, mc, p0, Math.Min(KC, k - p0), mr, pack + ((nint)mcPad * p0));
         }
 
+        // Decoding products: the first tile of each block prefetches the next one; the task's first block is requested
+        // here (tasks start anywhere in the weights, so no earlier tile fetched it).
+        // A widened block (int8 with 32 rows) is read once by WidenBlock, which requests the next block in one burst.
+        bool prefetch = mr == 8 && g.Simd == SimdLevel.Vector512;
+        long elementBytes = g.Format == WeightFormat.Float32 ? sizeof(float) : g.Format == WeightFormat.BFloat16 ? sizeof(ushort) : 1;
+        byte* weights = g.Format == WeightFormat.Float32 ? (byte*)g.B : (byte*)g.LowData;
+        if (prefetch && jpn > 0)
+        {
+            PrefetchBlock(weights + ((long)jp0 * k * NR * elementBytes), Math.Min(KC, k) * NR * elementBytes);
+        }
+
         // Panel-outer, depth-middle: the block's C tiles stay in L1 across the KC steps, the B micro-panel (KC×32) stays
         // in L1 across the row panels, and the packed A block stays in L2.
         for (int jj = 0; jj < jpn; jj++)
@@ -418,7 +429,7 @@ internal static unsafe partial class GemmKernels
                     // Whole 8×32 tiles widen each k-step in registers (no widened block is stored and reloaded).
                     for (int q = 0; q < mc; q += mr)
                     {
-                        LowTile8(low, jp, k, p0, kc, packBlock + ((nint)q * kc), g.C + ((i0 + q) * ldc) + j0, ldc, bias, load, prefetch: q == 0);
+                        LowTile8(low, jp, k, p0, kc, packBlock + ((nint)q * kc), g.C + ((i0 + q) * ldc) + j0, ldc, bias, load, prefetch: prefetch && q == 0);
                     }
 
                     continue;
@@ -427,6 +438,12 @@ internal static unsafe partial class GemmKernels
                 float* bp;
                 if (widen)
                 {
+                    if (prefetch)
+                    {
+                        // Panels and their blocks are contiguous: the next block starts where this one ends.
+                        PrefetchBlock(weights + ((((long)jp * k) + p0 + kc) * NR * elementBytes), Math.Min(KC, k) * NR * elementBytes);
+                    }
+
                     WidenBlock(low, jp, k, p0, kc, widened);
                     bp = widened;
                 }
@@ -442,7 +459,7 @@ internal static unsafe partial class GemmKernels
                     float* cp = g.C + ((i0 + q) * ldc) + j0;
                     if (rows == mr && nr == NR)
                     {
-                        RunTile(g.Simd, kc, mr, ap, bp, cp, ldc, bias, load, prefetch: q == 0 && !widen);
+                        RunTile(g.Simd, kc, mr, ap, bp, cp, ldc, bias, load, prefetch: prefetch && !widen && q == 0);
                     }
                     else
                     {
@@ -471,6 +488,15 @@ internal static unsafe partial class GemmKernels
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>Requests <paramref name="bytes"/> of packed weights into L2, one request per cache line (never faults).</summary>
+    private static void PrefetchBlock(byte* start, long bytes)
+    {
+        for (long o = 0; System.Runtime.Intrinsics.X86.Sse.IsSupported && o < bytes; o += 64)
+        {
+            System.Runtime.Intrinsics.X86.Sse.Prefetch1(start + o);
         }
     }
 
