@@ -607,17 +607,9 @@ internal static unsafe partial class GemmKernels
                         Row1x256(k, ap, bp, tile);
                     }
                 }
-                else if (rows == 4)
-                {
-                    Rows4(k, ap, bp, tile);
-                }
-                else if (rows == 2)
-                {
-                    Rows2(k, ap, bp, tile);
-                }
                 else
                 {
-                    Row1(k, ap, bp, tile);
+                    SmallRows<Fp32Loader>(rows, k, ap, bp, default, default, tile);
                 }
 
                 FinishTile(g, tile, i, rows, j0, nr);
@@ -710,53 +702,10 @@ internal static unsafe partial class GemmKernels
         }
     }
 
-    // The small-M kernels: each output vector is one chain of FMAs over k in order, starting from the tile (StartTile),
+    // The Vector256 small-M kernels (the Vector512 ones, every format, are SmallRows): each output vector is one chain of
+    // FMAs over k in order, starting from the tile (StartTile),
     // exactly as in the blocked tiles, so a row's result never depends on the row group or tile it is computed in.
     // Independent chains come from rows and column vectors (latency is hidden by the memory-bound weight stream).
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Row1(int k, float* a, float* b, float* t)
-    {
-        var s0 = Vector512.Load(t);
-        var s1 = Vector512.Load(t + 16);
-        for (int p = 0; p < k; p++)
-        {
-            float* bp = b + (p * NR);
-            var x = Vector512.Create(a[p]);
-            s0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp), s0);
-            s1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp + 16), s1);
-        }
-
-        s0.Store(t);
-        s1.Store(t + 16);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Rows2(int k, float* a, float* b, float* t)
-    {
-        float* a1 = a + k;
-        var s0 = Vector512.Load(t);
-        var s1 = Vector512.Load(t + 16);
-        var s2 = Vector512.Load(t + NR);
-        var s3 = Vector512.Load(t + NR + 16);
-        for (int p = 0; p < k; p++)
-        {
-            float* bp = b + (p * NR);
-            var b0 = Vector512.Load(bp);
-            var b1 = Vector512.Load(bp + 16);
-            var x = Vector512.Create(a[p]);
-            s0 = Vector512.FusedMultiplyAdd(x, b0, s0);
-            s1 = Vector512.FusedMultiplyAdd(x, b1, s1);
-            x = Vector512.Create(a1[p]);
-            s2 = Vector512.FusedMultiplyAdd(x, b0, s2);
-            s3 = Vector512.FusedMultiplyAdd(x, b1, s3);
-        }
-
-        s0.Store(t);
-        s1.Store(t + 16);
-        s2.Store(t + NR);
-        s3.Store(t + NR + 16);
-    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Row1x256(int k, float* a, float* b, float* t)
@@ -822,44 +771,4 @@ internal static unsafe partial class GemmKernels
         s7.Store(t + NR + 24);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Rows4(int k, float* a, float* b, float* t)
-    {
-        float* a1 = a + k, a2 = a1 + k, a3 = a2 + k;
-        var s0 = Vector512.Load(t);
-        var s1 = Vector512.Load(t + 16);
-        var s2 = Vector512.Load(t + NR);
-        var s3 = Vector512.Load(t + NR + 16);
-        var s4 = Vector512.Load(t + (2 * NR));
-        var s5 = Vector512.Load(t + (2 * NR) + 16);
-        var s6 = Vector512.Load(t + (3 * NR));
-        var s7 = Vector512.Load(t + (3 * NR) + 16);
-        for (int p = 0; p < k; p++)
-        {
-            float* bp = b + (p * NR);
-            var b0 = Vector512.Load(bp);
-            var b1 = Vector512.Load(bp + 16);
-            var x = Vector512.Create(a[p]);
-            s0 = Vector512.FusedMultiplyAdd(x, b0, s0);
-            s1 = Vector512.FusedMultiplyAdd(x, b1, s1);
-            x = Vector512.Create(a1[p]);
-            s2 = Vector512.FusedMultiplyAdd(x, b0, s2);
-            s3 = Vector512.FusedMultiplyAdd(x, b1, s3);
-            x = Vector512.Create(a2[p]);
-            s4 = Vector512.FusedMultiplyAdd(x, b0, s4);
-            s5 = Vector512.FusedMultiplyAdd(x, b1, s5);
-            x = Vector512.Create(a3[p]);
-            s6 = Vector512.FusedMultiplyAdd(x, b0, s6);
-            s7 = Vector512.FusedMultiplyAdd(x, b1, s7);
-        }
-
-        s0.Store(t);
-        s1.Store(t + 16);
-        s2.Store(t + NR);
-        s3.Store(t + NR + 16);
-        s4.Store(t + (2 * NR));
-        s5.Store(t + (2 * NR) + 16);
-        s6.Store(t + (3 * NR));
-        s7.Store(t + (3 * NR) + 16);
-    }
 }
