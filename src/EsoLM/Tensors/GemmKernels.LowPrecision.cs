@@ -144,27 +144,30 @@ internal static unsafe partial class GemmKernels
         long start = ((long)jp * k * NR) + ((long)p0 * NR);
         if (b.Format == WeightFormat.BFloat16)
         {
-            Tile8Core<Bf16Loader>(kc, a, (ushort*)b.Data + start, default, default, c, ldc, bias, load, prefetch);
+            LowTile8Core<Bf16Loader>(kc, a, (ushort*)b.Data + start, default, default, c, ldc, bias, load, prefetch);
             return;
         }
 
         float* s = b.Scales + ((nint)jp * NR);
-        Tile8Core<Int8Loader>(kc, a, (sbyte*)b.Data + start, Vector512.Load(s), Vector512.Load(s + 16), c, ldc, bias, load, prefetch);
+        LowTile8Core<Int8Loader>(kc, a, (sbyte*)b.Data + start, Vector512.Load(s), Vector512.Load(s + 16), c, ldc, bias, load, prefetch);
     }
 
     /// <summary>
-    /// The 8×32 tile of every weight format (fp32 through <see cref="Tile512x8"/>, bf16 and int8 through
-    /// <see cref="LowTile8"/>): per k-step, the loader's two weight vectors (int8 times its scales), then one FMA per
-    /// accumulator, starting from C (when <paramref name="load"/>) plus the bias.
+    /// How far ahead of the k-step being read the first tile of a block prefetches the packed weights, in bytes: one
+    /// KC-deep bf16 block, so the next block (the next in memory: panels and their blocks are contiguous) is on its way
+    /// from memory while this one is computed.
     /// </summary>
+    internal const int PrefetchBytes = KC * NR * sizeof(ushort);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile8Core<TL>(int kc, float* a, void* b, Vector512<float> s0, Vector512<float> s1, float* c, nint ldc, float* bias, bool load,
+    private static void LowTile8Core<TL>(int kc, float* a, void* b, Vector512<float> s0, Vector512<float> s1, float* c, nint ldc, float* bias, bool load,
         bool prefetch)
         where TL : struct, IPanelLoader
     {
-        // The first tile of a block prefetches one block ahead (the next in memory: panels and their blocks are
-        // contiguous), one panel row per k-step; the others touch their own (cached) rows instead, which keeps one loop body.
-        byte* ahead = (byte*)b + (prefetch ? KC * TL.RowBytes : 0);
+        // The first tile of a block prefetches PrefetchBytes ahead, one panel row per k-step; the others touch their own
+        // (cached) rows instead, which keeps one loop body.
+        int stepBytes = TL.Scaled ? NR : NR * sizeof(ushort);
+        byte* ahead = (byte*)b + (prefetch ? PrefetchBytes : 0);
 
         Vector512<float> c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1, c6_0, c6_1, c7_0, c7_1;
         if (load)
@@ -233,13 +236,9 @@ internal static unsafe partial class GemmKernels
             if (Sse.IsSupported)
             {
                 Sse.Prefetch1(ahead);
-                if (TL.RowBytes > 64)
-                {
-                    Sse.Prefetch1(ahead + 64);
-                }
             }
 
-            ahead += TL.RowBytes;
+            ahead += stepBytes;
             var (b0, b1) = TL.Load(b, p);
             if (TL.Scaled)
             {

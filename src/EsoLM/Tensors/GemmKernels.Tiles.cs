@@ -168,13 +168,130 @@ internal static unsafe partial class GemmKernels
         c11_1.Store(c + 11 * ldc + 16);
     }
 
-    /// <summary>
-    /// 8×32 Vector512 tile (16 accumulators), same contract as <see cref="Tile512"/>: for 8, 16 or 32 rows (batched
-    /// decoding) it tiles M exactly, so no row is left to a second pass over the weights. The fp32 case of the 8-row tile
-    /// every weight format shares (<see cref="Tile8Core{TL}"/>).
-    /// </summary>
-    internal static void Tile512x8(int kc, float* a, float* b, float* c, nint ldc, float* bias, bool load, bool prefetch = false) =>
-        Tile8Core<Fp32Loader>(kc, a, b, default, default, c, ldc, bias, load, prefetch);
+    /// <summary>8×32 Vector512 tile (16 accumulators), same contract as <see cref="Tile512"/>: for 8, 16 or 32 rows (batched decoding) it tiles M exactly, so no row is left to a second pass over the weights.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Tile512x8(int kc, float* a, float* b, float* c, nint ldc, float* bias, bool load, bool prefetch = false)
+    {
+        // As in LowTile8Core: the first tile of a block prefetches one fp32 block ahead (two cache lines per k-step).
+        byte* ahead = (byte*)b + (prefetch ? KC * NR * sizeof(float) : 0);
+        Vector512<float> c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1, c6_0, c6_1, c7_0, c7_1;
+        if (load)
+        {
+            c0_0 = Vector512.Load(c + 0 * ldc + 0);
+            c0_1 = Vector512.Load(c + 0 * ldc + 16);
+            c1_0 = Vector512.Load(c + 1 * ldc + 0);
+            c1_1 = Vector512.Load(c + 1 * ldc + 16);
+            c2_0 = Vector512.Load(c + 2 * ldc + 0);
+            c2_1 = Vector512.Load(c + 2 * ldc + 16);
+            c3_0 = Vector512.Load(c + 3 * ldc + 0);
+            c3_1 = Vector512.Load(c + 3 * ldc + 16);
+            c4_0 = Vector512.Load(c + 4 * ldc + 0);
+            c4_1 = Vector512.Load(c + 4 * ldc + 16);
+            c5_0 = Vector512.Load(c + 5 * ldc + 0);
+            c5_1 = Vector512.Load(c + 5 * ldc + 16);
+            c6_0 = Vector512.Load(c + 6 * ldc + 0);
+            c6_1 = Vector512.Load(c + 6 * ldc + 16);
+            c7_0 = Vector512.Load(c + 7 * ldc + 0);
+            c7_1 = Vector512.Load(c + 7 * ldc + 16);
+        }
+        else
+        {
+            c0_0 = Vector512<float>.Zero;
+            c0_1 = Vector512<float>.Zero;
+            c1_0 = Vector512<float>.Zero;
+            c1_1 = Vector512<float>.Zero;
+            c2_0 = Vector512<float>.Zero;
+            c2_1 = Vector512<float>.Zero;
+            c3_0 = Vector512<float>.Zero;
+            c3_1 = Vector512<float>.Zero;
+            c4_0 = Vector512<float>.Zero;
+            c4_1 = Vector512<float>.Zero;
+            c5_0 = Vector512<float>.Zero;
+            c5_1 = Vector512<float>.Zero;
+            c6_0 = Vector512<float>.Zero;
+            c6_1 = Vector512<float>.Zero;
+            c7_0 = Vector512<float>.Zero;
+            c7_1 = Vector512<float>.Zero;
+        }
+
+        if (bias != null)
+        {
+            var bb0 = Vector512.Load(bias + 0);
+            var bb1 = Vector512.Load(bias + 16);
+            c0_0 += bb0;
+            c0_1 += bb1;
+            c1_0 += bb0;
+            c1_1 += bb1;
+            c2_0 += bb0;
+            c2_1 += bb1;
+            c3_0 += bb0;
+            c3_1 += bb1;
+            c4_0 += bb0;
+            c4_1 += bb1;
+            c5_0 += bb0;
+            c5_1 += bb1;
+            c6_0 += bb0;
+            c6_1 += bb1;
+            c7_0 += bb0;
+            c7_1 += bb1;
+        }
+
+        for (int p = 0; p < kc; p++)
+        {
+            if (Sse.IsSupported)
+            {
+                Sse.Prefetch1(ahead);
+                Sse.Prefetch1(ahead + 64);
+            }
+
+            ahead += NR * sizeof(float);
+            var b0 = Vector512.Load(b + 0);
+            var b1 = Vector512.Load(b + 16);
+            var a0 = Vector512.Create(a[0]);
+            c0_0 = Vector512.FusedMultiplyAdd(a0, b0, c0_0);
+            c0_1 = Vector512.FusedMultiplyAdd(a0, b1, c0_1);
+            var a1 = Vector512.Create(a[1]);
+            c1_0 = Vector512.FusedMultiplyAdd(a1, b0, c1_0);
+            c1_1 = Vector512.FusedMultiplyAdd(a1, b1, c1_1);
+            var a2 = Vector512.Create(a[2]);
+            c2_0 = Vector512.FusedMultiplyAdd(a2, b0, c2_0);
+            c2_1 = Vector512.FusedMultiplyAdd(a2, b1, c2_1);
+            var a3 = Vector512.Create(a[3]);
+            c3_0 = Vector512.FusedMultiplyAdd(a3, b0, c3_0);
+            c3_1 = Vector512.FusedMultiplyAdd(a3, b1, c3_1);
+            var a4 = Vector512.Create(a[4]);
+            c4_0 = Vector512.FusedMultiplyAdd(a4, b0, c4_0);
+            c4_1 = Vector512.FusedMultiplyAdd(a4, b1, c4_1);
+            var a5 = Vector512.Create(a[5]);
+            c5_0 = Vector512.FusedMultiplyAdd(a5, b0, c5_0);
+            c5_1 = Vector512.FusedMultiplyAdd(a5, b1, c5_1);
+            var a6 = Vector512.Create(a[6]);
+            c6_0 = Vector512.FusedMultiplyAdd(a6, b0, c6_0);
+            c6_1 = Vector512.FusedMultiplyAdd(a6, b1, c6_1);
+            var a7 = Vector512.Create(a[7]);
+            c7_0 = Vector512.FusedMultiplyAdd(a7, b0, c7_0);
+            c7_1 = Vector512.FusedMultiplyAdd(a7, b1, c7_1);
+            a += 8;
+            b += 32;
+        }
+
+        c0_0.Store(c + 0 * ldc + 0);
+        c0_1.Store(c + 0 * ldc + 16);
+        c1_0.Store(c + 1 * ldc + 0);
+        c1_1.Store(c + 1 * ldc + 16);
+        c2_0.Store(c + 2 * ldc + 0);
+        c2_1.Store(c + 2 * ldc + 16);
+        c3_0.Store(c + 3 * ldc + 0);
+        c3_1.Store(c + 3 * ldc + 16);
+        c4_0.Store(c + 4 * ldc + 0);
+        c4_1.Store(c + 4 * ldc + 16);
+        c5_0.Store(c + 5 * ldc + 0);
+        c5_1.Store(c + 5 * ldc + 16);
+        c6_0.Store(c + 6 * ldc + 0);
+        c6_1.Store(c + 6 * ldc + 16);
+        c7_0.Store(c + 7 * ldc + 0);
+        c7_1.Store(c + 7 * ldc + 16);
+    }
 
     /// <summary>
     /// 6×32 Vector256 tile, computed as two 6×16 halves (12 accumulators + 2 B vectors + 1 broadcast = 15
