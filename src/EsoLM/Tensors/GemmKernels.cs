@@ -569,12 +569,6 @@ internal static unsafe partial class GemmKernels
             LowData = low.Data,
             Scales = low.Scales,
         };
-        if (low.Format != WeightFormat.Float32)
-        {
-            WorkerPool.Run(threads, (panels + perTask - 1) / perTask, &SmallLowTask, &args);
-            return;
-        }
-
         WorkerPool.Run(threads, (panels + perTask - 1) / perTask, &SmallTask, &args);
     }
 
@@ -607,9 +601,13 @@ internal static unsafe partial class GemmKernels
                         Row1x256(k, ap, bp, tile);
                     }
                 }
-                else
+                else if (g.Format == WeightFormat.Float32)
                 {
                     SmallRows<Fp32Loader>(rows, k, ap, bp, default, default, tile);
+                }
+                else
+                {
+                    SmallLowTile(g, jp, ap, rows, tile);
                 }
 
                 FinishTile(g, tile, i, rows, j0, nr);
@@ -674,31 +672,6 @@ internal static unsafe partial class GemmKernels
             }
 
             new ReadOnlySpan<float>(tr, nr).CopyTo(new Span<float>(cr, nr));
-        }
-    }
-
-    /// <summary>The small-M task over low-precision panels (kept apart so the fp32 task's code is unchanged).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SmallLowTask(void* argsPointer, int task)
-    {
-        ref SmallArgs g = ref Unsafe.AsRef<SmallArgs>(argsPointer);
-        int jpEnd = Math.Min(g.Panels, (task + 1) * g.PanelsPerTask);
-        int m = g.M, n = g.N;
-        float* tile = stackalloc float[4 * NR];
-        for (int jp = task * g.PanelsPerTask; jp < jpEnd; jp++)
-        {
-            int j0 = jp * NR;
-            int nr = Math.Min(NR, n - j0);
-            int i = 0;
-            while (i < m)
-            {
-                int rows = m - i >= 4 && g.Wide ? 4 : m - i >= 2 ? 2 : 1;
-                float* ap = g.A + ((nint)i * g.K);
-                StartTile(g, tile, i, rows, j0, nr);
-                SmallLowTile(g, jp, ap, rows, tile);
-                FinishTile(g, tile, i, rows, j0, nr);
-                i += rows;
-            }
         }
     }
 
