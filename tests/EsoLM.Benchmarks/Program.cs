@@ -7,13 +7,20 @@ namespace EsoLM.Benchmarks;
 /// or a quick GFLOP/s check: <c>… -- quick [threads] [MxKxN ...]</c>, or the training attention
 /// microbenchmark: <c>… -- attnbwd [rounds] [L]</c>, or the decoding attention microbenchmark: <c>… -- attndec [rounds] [keys] [kernel]</c>, or the bf16 KV-cache quality check: <c>… -- kvquality MODEL</c>,
 /// or the small-M (sampler) products: <c>… -- smallm [rounds] [threads]</c>, or the same products in the batch-16 sampler's
-/// order against hot weights: <c>… -- samplerorder [passes] [threads] [flushMB]</c>.
+/// order against hot weights: <c>… -- samplerorder [passes] [threads] [flushMB]</c>, or the packing of their A operand:
+/// <c>… -- packa [reps]</c>.
 /// </summary>
 public static class Program
 {
     /// <summary>Entry point.</summary>
     public static void Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "packa")
+        {
+            PackAQuick.Run(args);
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "quick")
         {
             Quick.Run(args);

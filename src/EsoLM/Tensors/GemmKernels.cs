@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace EsoLM.Tensors;
 
@@ -161,9 +162,23 @@ internal static unsafe partial class GemmKernels
             float* panel = dst + ((nint)q * kc);
             if (colStride == 1)
             {
-                for (int r = 0; r < rows; r++)
+                // Row-major A: a transposition. Eight rows at a time by 8×8 register transposes, then four by 4×4, the
+                // last rows element by element (the same values in the same places either way).
+                float* s0 = a + ((i0 + q) * rowStride) + p0;
+                int r = 0;
+                for (; Avx.IsSupported && r + 8 <= rows; r += 8)
                 {
-                    float* s = a + ((i0 + q + r) * rowStride) + p0;
+                    Transpose8Rows(s0 + (r * rowStride), rowStride, kc, panel + r, mr);
+                }
+
+                for (; Sse.IsSupported && r + 4 <= rows; r += 4)
+                {
+                    Transpose4Rows(s0 + (r * rowStride), rowStride, kc, panel + r, mr);
+                }
+
+                for (; r < rows; r++)
+                {
+                    float* s = s0 + (r * rowStride);
                     float* d = panel + r;
                     for (int p = 0; p < kc; p++)
                     {
@@ -198,6 +213,86 @@ internal static unsafe partial class GemmKernels
                         panel[(p * mr) + r] = 0f;
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// d[p·<paramref name="dstStride"/> + r] = s[r·<paramref name="rowStride"/> + p] for 8 rows r and p &lt; <paramref name="count"/>:
+    /// 8×8 blocks transposed in registers (unpack, shuffle, 128-bit permute), the last columns one by one.
+    /// </summary>
+    private static void Transpose8Rows(float* s, nint rowStride, int count, float* d, int dstStride)
+    {
+        int p = 0;
+        for (; p + 8 <= count; p += 8)
+        {
+            float* b = s + p;
+            var t0 = Avx.UnpackLow(Avx.LoadVector256(b), Avx.LoadVector256(b + rowStride));
+            var t1 = Avx.UnpackHigh(Avx.LoadVector256(b), Avx.LoadVector256(b + rowStride));
+            var t2 = Avx.UnpackLow(Avx.LoadVector256(b + (2 * rowStride)), Avx.LoadVector256(b + (3 * rowStride)));
+            var t3 = Avx.UnpackHigh(Avx.LoadVector256(b + (2 * rowStride)), Avx.LoadVector256(b + (3 * rowStride)));
+            var t4 = Avx.UnpackLow(Avx.LoadVector256(b + (4 * rowStride)), Avx.LoadVector256(b + (5 * rowStride)));
+            var t5 = Avx.UnpackHigh(Avx.LoadVector256(b + (4 * rowStride)), Avx.LoadVector256(b + (5 * rowStride)));
+            var t6 = Avx.UnpackLow(Avx.LoadVector256(b + (6 * rowStride)), Avx.LoadVector256(b + (7 * rowStride)));
+            var t7 = Avx.UnpackHigh(Avx.LoadVector256(b + (6 * rowStride)), Avx.LoadVector256(b + (7 * rowStride)));
+
+            // Per 128-bit half: column j (u_j, j < 4) or j + 4 (upper half) of rows 0-3 (u0-u3) and 4-7 (u4-u7).
+            var u0 = Avx.Shuffle(t0, t2, 0x44);
+            var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44);
+            var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, t6, 0x44);
+            var u5 = Avx.Shuffle(t4, t6, 0xEE);
+            var u6 = Avx.Shuffle(t5, t7, 0x44);
+            var u7 = Avx.Shuffle(t5, t7, 0xEE);
+
+            float* o = d + ((nint)p * dstStride);
+            Avx.Store(o, Avx.Permute2x128(u0, u4, 0x20));
+            Avx.Store(o + dstStride, Avx.Permute2x128(u1, u5, 0x20));
+            Avx.Store(o + (2 * dstStride), Avx.Permute2x128(u2, u6, 0x20));
+            Avx.Store(o + (3 * dstStride), Avx.Permute2x128(u3, u7, 0x20));
+            Avx.Store(o + (4 * dstStride), Avx.Permute2x128(u0, u4, 0x31));
+            Avx.Store(o + (5 * dstStride), Avx.Permute2x128(u1, u5, 0x31));
+            Avx.Store(o + (6 * dstStride), Avx.Permute2x128(u2, u6, 0x31));
+            Avx.Store(o + (7 * dstStride), Avx.Permute2x128(u3, u7, 0x31));
+        }
+
+        for (; p < count; p++)
+        {
+            for (int r = 0; r < 8; r++)
+            {
+                d[((nint)p * dstStride) + r] = s[(r * rowStride) + p];
+            }
+        }
+    }
+
+    /// <summary><see cref="Transpose8Rows"/> for 4 rows, by 4×4 blocks.</summary>
+    private static void Transpose4Rows(float* s, nint rowStride, int count, float* d, int dstStride)
+    {
+        int p = 0;
+        for (; p + 4 <= count; p += 4)
+        {
+            float* b = s + p;
+            var r0 = Sse.LoadVector128(b);
+            var r1 = Sse.LoadVector128(b + rowStride);
+            var r2 = Sse.LoadVector128(b + (2 * rowStride));
+            var r3 = Sse.LoadVector128(b + (3 * rowStride));
+            var t0 = Sse.UnpackLow(r0, r1);
+            var t1 = Sse.UnpackHigh(r0, r1);
+            var t2 = Sse.UnpackLow(r2, r3);
+            var t3 = Sse.UnpackHigh(r2, r3);
+            float* o = d + ((nint)p * dstStride);
+            Sse.Store(o, Sse.MoveLowToHigh(t0, t2));
+            Sse.Store(o + dstStride, Sse.MoveHighToLow(t2, t0));
+            Sse.Store(o + (2 * dstStride), Sse.MoveLowToHigh(t1, t3));
+            Sse.Store(o + (3 * dstStride), Sse.MoveHighToLow(t3, t1));
+        }
+
+        for (; p < count; p++)
+        {
+            for (int r = 0; r < 4; r++)
+            {
+                d[((nint)p * dstStride) + r] = s[(r * rowStride) + p];
             }
         }
     }

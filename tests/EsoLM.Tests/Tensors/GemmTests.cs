@@ -162,6 +162,45 @@ public sealed class GemmTests
         TensorTestData.AssertClose(expected, actual, 1e-5 * Math.Sqrt(k), "large");
     }
 
+    [Theory]
+    [InlineData(4)]
+    [InlineData(6)]
+    [InlineData(8)]
+    [InlineData(12)]
+    public unsafe void PackA_puts_every_element_where_the_tiles_read_it(int mr)
+    {
+        // Row-major A is transposed into mr-row, k-major panels (register transposes for 8 and 4 rows, element copies for
+        // the rest); the definition, written out here: panel q/mr, step p, row r holds A[i0 + q + r, p0 + p], zero past mc.
+        var rng = new Random(mr);
+        foreach (var (m, k, i0, mc, p0, kc) in new[] { (40, 300, 3, 29, 5, 261), (16, 384, 0, 16, 0, 256), (9, 17, 1, 8, 0, 17), (33, 64, 0, 33, 32, 32), (5, 9, 0, 5, 1, 7) })
+        {
+            var a = new float[m * k];
+            for (int i = 0; i < a.Length; i++)
+            {
+                a[i] = (float)rng.NextDouble();
+            }
+
+            int pad = (mc + mr - 1) / mr * mr;
+            var actual = Enumerable.Repeat(float.NaN, pad * kc).ToArray();
+            fixed (float* pa = a, pd = actual)
+            {
+                GemmKernels.PackA(pa, k, 1, i0, mc, p0, kc, mr, pd);
+            }
+
+            for (int q = 0; q < pad; q += mr)
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    for (int r = 0; r < mr; r++)
+                    {
+                        float expected = q + r < mc ? a[((i0 + q + r) * k) + p0 + p] : 0f;
+                        Assert.True(expected.Equals(actual[(q * kc) + (p * mr) + r]), $"m {m} k {k} mc {mc} kc {kc}: panel {q / mr}, step {p}, row {r}");
+                    }
+                }
+            }
+        }
+    }
+
     [Fact]
     public void Repack_replaces_values_and_round_trips()
     {
