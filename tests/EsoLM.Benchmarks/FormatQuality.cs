@@ -9,15 +9,17 @@ using EsoLM.Tensors;
 namespace EsoLM.Benchmarks;
 
 /// <summary>
-/// <c>dotnet run -c Release --project tests/EsoLM.Benchmarks -- kvquality MODEL.safetensors</c>: the bf16 KV cache against the
-/// fp32 one on a trained model (the recipe of docs/results/summary.md §8.4): logits of 8 rows × L positions of random
-/// order and clean count (variant B diffusion masks, every row fed at once, so every query attends over cached bf16 K/V),
-/// relative RMS and max abs difference and argmax agreement; then 64 Eso-LM samples (seed 7) with top-p 0.9 and with
-/// plain Gumbel-max: identical samples and identical tokens; and the masked-token perplexity (the NELBO's diffusion term)
-/// of the fp32 model's own samples through the cached forward. (<c>esolm eval</c>'s NELBO runs the training graph, which
-/// attends within each sequence without a KV cache, so the cache format cannot change it.)
+/// <c>dotnet run -c Release --project tests/EsoLM.Benchmarks -- quality MODEL.safetensors [weights] [kv-cache]</c> (weights
+/// fp32|bf16|int8, default fp32; KV cache fp32|bf16, default bf16; <c>kvquality MODEL</c> is the bf16-cache check): a
+/// weight and KV-cache format against the exact fp32 network on a trained model (the recipe of docs/results/summary.md
+/// §8.4): logits of 8 rows × L positions of random order and clean count (variant B diffusion masks, every row fed at
+/// once, so every query attends over the cached K/V), relative RMS and max abs difference and argmax agreement; then 64
+/// Eso-LM samples (seed 7) with top-p 0.9 and with plain Gumbel-max: identical samples and identical tokens; and the
+/// masked-token perplexity (the NELBO's diffusion term) of the fp32 model's own samples through the cached forward.
+/// (<c>esolm eval</c>'s NELBO runs the training graph, which attends within each sequence without a KV cache, so it sees
+/// the weight format but not the cache format.)
 /// </summary>
-internal static class KvCacheQuality
+internal static class FormatQuality
 {
     public static void Run(string[] args)
     {
@@ -25,7 +27,11 @@ internal static class KvCacheQuality
         var parameters = file.Parameters;
         var config = parameters.Config;
         var exact = new CpuBackend(new ComputeContext(), WeightFormat.Float32, WeightFormat.Float32).Load(parameters);
-        var half = new CpuBackend(new ComputeContext(), WeightFormat.Float32, WeightFormat.BFloat16).Load(parameters);
+        var weights = args.Length > 2 ? Parse(args[2]) : WeightFormat.Float32;
+        var kv = args.Length > 3 ? Parse(args[3]) : WeightFormat.BFloat16;
+        var half = new CpuBackend(new ComputeContext(), weights, kv).Load(parameters);
+        string label = string.Create(CultureInfo.InvariantCulture, $"{Name(weights)} weights / {Name(kv)} KV cache");
+        Console.WriteLine($"{label} against fp32 / fp32");
         int length = config.ContextLength, v = config.VocabSize;
         var rng = new Random(7);
         double diff = 0, norm = 0, maxAbs = 0;
@@ -123,8 +129,23 @@ internal static class KvCacheQuality
 
         double p32 = Math.Exp(nll[0] / masked), p16 = Math.Exp(nll[1] / masked);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"masked-token perplexity (diffusion term, {masked} tokens): fp32 cache {p32:F4}, bf16 cache {p16:F4} ({100 * ((p16 / p32) - 1):+0.000;-0.000} %)"));
+            $"masked-token perplexity (diffusion term, {masked} tokens): fp32 / fp32 {p32:F4}, {label} {p16:F4} ({100 * ((p16 / p32) - 1):+0.000;-0.000} %)"));
     }
+
+    private static WeightFormat Parse(string name) => name switch
+    {
+        "fp32" => WeightFormat.Float32,
+        "bf16" => WeightFormat.BFloat16,
+        "int8" => WeightFormat.Int8,
+        _ => throw new ArgumentException($"'{name}' is not a format (fp32, bf16 or int8).", nameof(name)),
+    };
+
+    private static string Name(WeightFormat format) => format switch
+    {
+        WeightFormat.BFloat16 => "bf16",
+        WeightFormat.Int8 => "int8",
+        _ => "fp32",
+    };
 
     private static int Token(Random rng, int vocab, int mask)
     {
