@@ -230,13 +230,7 @@ internal static unsafe partial class Attention
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Score(Vector512<float> q0, Vector512<float> q1, Vector512<float> q2, Vector512<float> q3,
         Vector512<float> k0, Vector512<float> k1, Vector512<float> k2, Vector512<float> k3)
-    {
-        // Exactly OneQuery's Vector512 dot product.
-        var acc = Vector512.FusedMultiplyAdd(q1, k1, q0 * k0);
-        acc = Vector512.FusedMultiplyAdd(q2, k2, acc);
-        acc = Vector512.FusedMultiplyAdd(q3, k3, acc);
-        return HorizontalSum(acc);
-    }
+        => HorizontalSum(Products(q0, q1, q2, q3, k0, k1, k2, k3)); // exactly OneQuery's Vector512 dot product
 
     /// <summary>Cached rows ahead of the loads that the paired key and value loops prefetch (the cache streams from memory).</summary>
     private const int PrefetchRowsAhead = 16;

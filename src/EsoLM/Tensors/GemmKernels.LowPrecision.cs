@@ -166,7 +166,7 @@ internal static unsafe partial class GemmKernels
     {
         // The first tile of a block prefetches PrefetchBytes ahead, one panel row per k-step; the others touch their own
         // (cached) rows instead, which keeps one loop body.
-        int stepBytes = TL.Scaled ? NR : NR * sizeof(ushort);
+        int stepBytes = TL.StepBytes;
         byte* ahead = (byte*)b + (prefetch ? PrefetchBytes : 0);
 
         Vector512<float> c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1, c6_0, c6_1, c7_0, c7_1;

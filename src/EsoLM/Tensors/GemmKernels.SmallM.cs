@@ -19,6 +19,9 @@ internal static unsafe partial class GemmKernels
         /// <summary>Whether the loaded values still need the per-output scales (int8) before they are fp32 weights.</summary>
         static abstract bool Scaled { get; }
 
+        /// <summary>Bytes of one packed k-step (32 outputs) in this format.</summary>
+        static abstract int StepBytes { get; }
+
         /// <summary>Outputs 0–15 and 16–31 of k-step <paramref name="p"/> of the panel at <paramref name="b"/>.</summary>
         static abstract (Vector512<float> Low, Vector512<float> High) Load(void* b, int p);
     }
@@ -27,6 +30,8 @@ internal static unsafe partial class GemmKernels
     internal readonly struct Fp32Loader : IPanelLoader
     {
         public static bool Scaled => false;
+
+        public static int StepBytes => NR * sizeof(float);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static (Vector512<float> Low, Vector512<float> High) Load(void* b, int p)
@@ -41,6 +46,8 @@ internal static unsafe partial class GemmKernels
     {
         public static bool Scaled => false;
 
+        public static int StepBytes => NR * sizeof(ushort);
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static (Vector512<float> Low, Vector512<float> High) Load(void* b, int p)
         {
@@ -53,6 +60,8 @@ internal static unsafe partial class GemmKernels
     internal readonly struct Int8Loader : IPanelLoader
     {
         public static bool Scaled => true;
+
+        public static int StepBytes => NR * sizeof(sbyte);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static (Vector512<float> Low, Vector512<float> High) Load(void* b, int p)

@@ -589,9 +589,9 @@ internal static unsafe partial class GemmKernels
     /// <summary>Requests <paramref name="bytes"/> of packed weights into L2, one request per cache line (never faults).</summary>
     private static void PrefetchBlock(byte* start, long bytes)
     {
-        for (long o = 0; System.Runtime.Intrinsics.X86.Sse.IsSupported && o < bytes; o += 64)
+        for (long o = 0; Sse.IsSupported && o < bytes; o += 64)
         {
-            System.Runtime.Intrinsics.X86.Sse.Prefetch1(start + o);
+            Sse.Prefetch1(start + o);
         }
     }
 
