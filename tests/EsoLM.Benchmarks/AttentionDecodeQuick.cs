@@ -5,10 +5,11 @@ using EsoLM.Tensors;
 namespace EsoLM.Benchmarks;
 
 /// <summary>
-/// <c>dotnet run -c Release --project tests/EsoLM.Benchmarks -- attndec [rounds] [keys] [kernel]</c>: the attention of one batch-16
+/// <c>dotnet run -c Release --project tests/EsoLM.Benchmarks -- attndec [rounds] [keys] [kernel] [cached]</c>: the attention of one batch-16
 /// Eso-LM decoding step at the <c>esolm bench sample</c> model (6 layers × 6 heads, head width 64), two queries per
 /// sequence and head (previous token sees [0, n), the masked one [0, n + 1)) over n = keys (default 512, the mean at
-/// L = 1024) cached slots, every (sequence, layer) in its own cache so the step streams from memory as the sampler does.
+/// L = 1024) cached slots, every (sequence, layer) in its own cache so the step streams from memory as the sampler does
+/// (or, with <c>cached</c>, all of them reading the first cache, which stays in the CPU caches: the compute alone).
 /// Times, alternately in the same rounds on one thread: the one-query path (<see cref="Attention.AttendHead"/> for fp32,
 /// <see cref="Attention.AttendHeadBf16"/> for bf16) and the window kernels, in ms per step and GB/s of K/V read.
 /// </summary>
@@ -19,6 +20,7 @@ internal static class AttentionDecodeQuick
         int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 7;
         int n = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 512;
         int only = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : -1; // one kernel only (for perf stat)
+        bool cached = args.Length > 4 && args[4] == "cached"; // every sequence reads the first cache: compute without memory
         const int d = 64, heads = 6, layers = 6, sequences = 16;
         int capacity = n + 1, caches = sequences * layers;
         var rng = new Random(1);
@@ -36,8 +38,10 @@ internal static class AttentionDecodeQuick
                 v32[c][i] = (float)((rng.NextDouble() * 2) - 1);
             }
 
-            k16[c] = [.. k32[c].Select(LowPrecision.ToBFloat16)];
-            v16[c] = [.. v32[c].Select(LowPrecision.ToBFloat16)];
+            k16[c] = new ushort[k32[c].Length];
+            v16[c] = new ushort[v32[c].Length];
+            Attention.ToBFloat16Rows(k32[c], k16[c], d); // the cache's row layout
+            Attention.ToBFloat16Rows(v32[c], v16[c], d);
         }
 
         var q = new float[2 * 3 * heads * d];
@@ -52,8 +56,9 @@ internal static class AttentionDecodeQuick
         double bytes32 = 2.0 * caches * heads * (n + 1) * d * sizeof(float);
         void Step(int kind)
         {
-            for (int c = 0; c < caches; c++)
+            for (int sequenceLayer = 0; sequenceLayer < caches; sequenceLayer++)
             {
+                int c = cached ? 0 : sequenceLayer;
                 for (int h = 0; h < heads; h++)
                 {
                     var qs = q.AsSpan(h * d);
@@ -105,7 +110,7 @@ internal static class AttentionDecodeQuick
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"decoding attention, batch 16 × 6 layers × 6 heads, 2 queries, {n} keys, 1 thread, {rounds} rounds (K/V fp32 {bytes32 / 1e6:F0} MB per step)"));
+            $"decoding attention, batch 16 × 6 layers × 6 heads, 2 queries, {n} keys, 1 thread, {rounds} rounds (K/V fp32 {bytes32 / 1e6:F0} MB per step{(cached ? ", one cache reused" : "")})"));
         for (int k = 0; k < names.Length; k++)
         {
             if (times[k].Count == 0)

@@ -80,10 +80,13 @@ internal sealed class KvCache : IKvCache
     internal Span<float> Values(int layer, int head) =>
         _data.AsSpan((layer * _layerStride) + ((Heads + head) * _headStride), _headStride);
 
-    /// <summary>bfloat16 keys of one head: [Capacity, HeadDim] (a <see cref="WeightFormat.BFloat16"/> cache).</summary>
+    /// <summary>
+    /// bfloat16 keys of one head: [Capacity, HeadDim] (a <see cref="WeightFormat.BFloat16"/> cache), each row in the layout of
+    /// <see cref="LowPrecision.Bf16RowSlot"/> (written by <see cref="Attention.ToBFloat16Rows"/>).
+    /// </summary>
     internal Span<ushort> KeysBf16(int layer, int head) => _half.AsSpan((layer * _layerStride) + (head * _headStride), _headStride);
 
-    /// <summary>bfloat16 values of one head: [Capacity, HeadDim] (a <see cref="WeightFormat.BFloat16"/> cache).</summary>
+    /// <summary>bfloat16 values of one head: [Capacity, HeadDim] (a <see cref="WeightFormat.BFloat16"/> cache), rows laid out as the keys.</summary>
     internal Span<ushort> ValuesBf16(int layer, int head) =>
         _half.AsSpan((layer * _layerStride) + ((Heads + head) * _headStride), _headStride);
 }

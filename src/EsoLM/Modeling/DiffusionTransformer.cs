@@ -554,7 +554,7 @@ internal sealed class DiffusionTransformer : INetwork
         public void Attend(int layer, float[] qkv, float[] output) => model.Attend(batch, layer, workspace, 1f / MathF.Sqrt(model.Config.HeadDim));
     }
 
-    /// <summary>Writes the K/V rows of one (sequence, head) of a window into its cache (fp32 copy, or bf16 round-to-nearest-even).</summary>
+    /// <summary>Writes the K/V rows of one (sequence, head) of a window into its cache (fp32 copy, or bf16 round-to-nearest-even in cache row layout).</summary>
     private static void WriteCache(ForwardWindow e, KvCache cache, int layer, int head, float[] qkv, int d, int hd)
     {
         if (cache.Format == WeightFormat.BFloat16)
@@ -565,8 +565,8 @@ internal sealed class DiffusionTransformer : INetwork
             {
                 int src = ((e.RowStart + r) * 3 * d) + (head * hd);
                 int dst = (e.WriteSlot + r) * hd;
-                Attention.ToBFloat16(qkv.AsSpan(src + d, hd), keys16.Slice(dst, hd));
-                Attention.ToBFloat16(qkv.AsSpan(src + (2 * d), hd), values16.Slice(dst, hd));
+                Attention.ToBFloat16Rows(qkv.AsSpan(src + d, hd), keys16.Slice(dst, hd), hd);
+                Attention.ToBFloat16Rows(qkv.AsSpan(src + (2 * d), hd), values16.Slice(dst, hd), hd);
             }
 
             return;
@@ -632,8 +632,8 @@ internal sealed class DiffusionTransformer : INetwork
                 }
 
                 int n = Math.Max(end, 1) * hd;
-                var keys = Attention.WidenBf16(cache.KeysBf16(layer, head)[..n], Scratch.WideKeys);
-                var values = Attention.WidenBf16(cache.ValuesBf16(layer, head)[..n], Scratch.WideValues);
+                var keys = Attention.WidenBf16(cache.KeysBf16(layer, head)[..n], hd, Scratch.WideKeys);
+                var values = Attention.WidenBf16(cache.ValuesBf16(layer, head)[..n], hd, Scratch.WideValues);
                 Attention.AttendHead(model.Compute.Simd, queries, 3 * d, e.RowCount, keys, values, hd, visible, output, d, scale);
                 return;
             }

@@ -11,7 +11,8 @@ namespace EsoLM.Tensors;
 /// Every query gets exactly the operations, in exactly the order, of the one-query path (<see cref="OneQuery"/>): the
 /// same per-key dot product and horizontal sum, the same softmax calls, the same even/odd value accumulators per key
 /// range. So the fp32 result is bit-identical to <see cref="AttendHead"/>, and the bf16 result is bit-identical to
-/// <see cref="AttendHead"/> over the widened entries.
+/// <see cref="AttendHead"/> over the widened entries. bf16 rows are in the KV-cache row layout
+/// (<see cref="LowPrecision.Bf16RowSlot"/>, written by <see cref="ToBFloat16Rows"/>).
 /// </summary>
 internal static unsafe partial class Attention
 {
@@ -60,8 +61,8 @@ internal static unsafe partial class Attention
     /// <param name="queries">Query rows (row r at r·<paramref name="queryStride"/>).</param>
     /// <param name="queryStride">Distance between query rows.</param>
     /// <param name="queryCount">Number of queries.</param>
-    /// <param name="keys">bfloat16 keys [slots, 64].</param>
-    /// <param name="values">bfloat16 values [slots, 64].</param>
+    /// <param name="keys">bfloat16 keys [slots, 64] in cache row layout (<see cref="LowPrecision.Bf16RowSlot"/>).</param>
+    /// <param name="values">bfloat16 values [slots, 64] in cache row layout.</param>
     /// <param name="visible">Visible key ranges, one per query.</param>
     /// <param name="output">Output rows.</param>
     /// <param name="outputStride">Distance between output rows.</param>
@@ -86,35 +87,48 @@ internal static unsafe partial class Attention
     }
 
     /// <summary>
-    /// Rounds fp32 values to bfloat16 bits (nearest, ties to even; a NaN stays a quiet NaN) exactly as
-    /// <see cref="LowPrecision.ToBFloat16"/> does, 32 at a time with Vector512 (the bf16 KV-cache writes).
+    /// Rounds rows of fp32 values to bfloat16 bits (nearest, ties to even; a NaN stays a quiet NaN, exactly as
+    /// <see cref="LowPrecision.ToBFloat16"/>) and stores them in the KV-cache row layout (<see cref="LowPrecision.Bf16RowSlot"/>),
+    /// 32 entries at a time with Vector512: the bf16 KV-cache writes.
     /// </summary>
-    /// <param name="source">fp32 values.</param>
-    /// <param name="destination">bfloat16 bits (at least as long as <paramref name="source"/>).</param>
+    /// <param name="source">fp32 rows of <paramref name="rowLength"/> entries.</param>
+    /// <param name="destination">bfloat16 rows in cache layout (at least as long as <paramref name="source"/>).</param>
+    /// <param name="rowLength">Entries per row (the head width).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ToBFloat16(ReadOnlySpan<float> source, Span<ushort> destination)
+    public static void ToBFloat16Rows(ReadOnlySpan<float> source, Span<ushort> destination, int rowLength)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rowLength, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, source.Length, nameof(destination));
-        int n = source.Length, i = 0;
+        if (source.Length % rowLength != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(source), source.Length, $"The source must hold whole rows of {rowLength}.");
+        }
+
+        int whole = rowLength - (rowLength % 32);
         fixed (float* src = source)
         fixed (ushort* dst = destination)
         {
-            if (Vector512.IsHardwareAccelerated)
+            for (int row = 0; row < source.Length; row += rowLength)
             {
-                var one = Vector512.Create(1u);
-                var half = Vector512.Create(0x7FFFu);
-                var quiet = Vector512.Create(0x40u);
-                for (; i + 32 <= n; i += 32)
+                int c = 0;
+                if (Vector512.IsHardwareAccelerated)
                 {
-                    var lo = Round(Vector512.Load(src + i), one, half, quiet);
-                    var hi = Round(Vector512.Load(src + i + 16), one, half, quiet);
-                    Vector512.Narrow(lo, hi).Store(dst + i);
+                    var one = Vector512.Create(1u);
+                    var half = Vector512.Create(0x7FFFu);
+                    var quiet = Vector512.Create(0x40u);
+                    for (; c < whole; c += 32)
+                    {
+                        // Entries c..c+15 in the low halves of the words, c+16..c+31 in the high halves.
+                        var lo = Round(Vector512.Load(src + row + c), one, half, quiet);
+                        var hi = Round(Vector512.Load(src + row + c + 16), one, half, quiet);
+                        (lo | Vector512.ShiftLeft(hi, 16)).Store((uint*)(dst + row + c));
+                    }
                 }
-            }
 
-            for (; i < n; i++)
-            {
-                dst[i] = LowPrecision.ToBFloat16(src[i]);
+                for (; c < rowLength; c++)
+                {
+                    dst[row + LowPrecision.Bf16RowSlot(c, rowLength)] = LowPrecision.ToBFloat16(src[row + c]);
+                }
             }
         }
 
@@ -188,17 +202,23 @@ internal static unsafe partial class Attention
         }
     }
 
+    /// <summary>
+    /// A bf16 cache row in the layout of <see cref="LowPrecision.Bf16RowSlot"/>: each 64-byte load holds entries 0..15
+    /// in the low halves of its words and 16..31 in the high halves, so a shift and a mask widen them (exactly) with
+    /// two operations per 32 entries instead of a widening shuffle and a shift per 16.
+    /// </summary>
     private readonly struct Bf16Rows : IRows<ushort>
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Load(ushort* row, out Vector512<float> a, out Vector512<float> b, out Vector512<float> c, out Vector512<float> d)
         {
-            var lo = Vector512.Load(row);
-            var hi = Vector512.Load(row + 32);
-            a = Vector512.ShiftLeft(Vector512.WidenLower(lo), 16).AsSingle();
-            b = Vector512.ShiftLeft(Vector512.WidenUpper(lo), 16).AsSingle();
-            c = Vector512.ShiftLeft(Vector512.WidenLower(hi), 16).AsSingle();
-            d = Vector512.ShiftLeft(Vector512.WidenUpper(hi), 16).AsSingle();
+            var high = Vector512.Create(0xFFFF0000u);
+            var lo = Vector512.Load((uint*)row);
+            var hi = Vector512.Load((uint*)(row + 32));
+            a = Vector512.ShiftLeft(lo, 16).AsSingle();
+            b = (lo & high).AsSingle();
+            c = Vector512.ShiftLeft(hi, 16).AsSingle();
+            d = (hi & high).AsSingle();
         }
     }
 

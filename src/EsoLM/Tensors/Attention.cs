@@ -85,9 +85,10 @@ internal static unsafe partial class Attention
     }
 
     /// <summary>
-    /// <see cref="AttendHead"/> over a bfloat16 key/value buffer (head width 64, Vector512, few queries — decoding): keys and
-    /// values are widened in registers as they are read, so each step reads half the bytes of an fp32 cache. Scores,
-    /// softmax and the weighted sum are computed in fp32 exactly as <see cref="OneQuery"/> does on the widened entries.
+    /// <see cref="AttendHead"/> over a bfloat16 key/value buffer in cache row layout (<see cref="LowPrecision.Bf16RowSlot"/>;
+    /// head width 64, Vector512, few queries — decoding): keys and values are widened in registers as they are read, so
+    /// each step reads half the bytes of an fp32 cache. Scores, softmax and the weighted sum are computed in fp32 exactly
+    /// as <see cref="OneQuery"/> does on the widened entries.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AttendHeadBf16(ReadOnlySpan<float> queries, int queryStride, int queryCount,
@@ -151,13 +152,7 @@ internal static unsafe partial class Attention
             int s = pass == 0 ? vr.Start0 : vr.Start1, e = pass == 0 ? vr.End0 : vr.End1;
             for (int kk = s; kk < e; kk++)
             {
-                ushort* kp = keys + ((nint)kk * 64);
-                var lo = Vector512.Load(kp);
-                var hi = Vector512.Load(kp + 32);
-                var k0 = Vector512.ShiftLeft(Vector512.WidenLower(lo), 16).AsSingle();
-                var k1 = Vector512.ShiftLeft(Vector512.WidenUpper(lo), 16).AsSingle();
-                var k2 = Vector512.ShiftLeft(Vector512.WidenLower(hi), 16).AsSingle();
-                var k3 = Vector512.ShiftLeft(Vector512.WidenUpper(hi), 16).AsSingle();
+                Bf16Rows.Load(keys + ((nint)kk * 64), out var k0, out var k1, out var k2, out var k3);
                 var acc = Vector512.FusedMultiplyAdd(q1, k1, q0 * k0);
                 acc = Vector512.FusedMultiplyAdd(q2, k2, acc);
                 acc = Vector512.FusedMultiplyAdd(q3, k3, acc);
@@ -188,33 +183,28 @@ internal static unsafe partial class Attention
             int kk = s;
             for (; kk + 2 <= e; kk += 2)
             {
-                ushort* vp = values + ((nint)kk * 64);
                 var w0 = Vector512.Create(scores[kk]);
                 var w1 = Vector512.Create(scores[kk + 1]);
-                var a = Vector512.Load(vp);
-                var b = Vector512.Load(vp + 32);
-                var c = Vector512.Load(vp + 64);
-                var f = Vector512.Load(vp + 96);
-                o0 = Vector512.FusedMultiplyAdd(w0, Vector512.ShiftLeft(Vector512.WidenLower(a), 16).AsSingle(), o0);
-                o1 = Vector512.FusedMultiplyAdd(w0, Vector512.ShiftLeft(Vector512.WidenUpper(a), 16).AsSingle(), o1);
-                o2 = Vector512.FusedMultiplyAdd(w0, Vector512.ShiftLeft(Vector512.WidenLower(b), 16).AsSingle(), o2);
-                o3 = Vector512.FusedMultiplyAdd(w0, Vector512.ShiftLeft(Vector512.WidenUpper(b), 16).AsSingle(), o3);
-                p0 = Vector512.FusedMultiplyAdd(w1, Vector512.ShiftLeft(Vector512.WidenLower(c), 16).AsSingle(), p0);
-                p1 = Vector512.FusedMultiplyAdd(w1, Vector512.ShiftLeft(Vector512.WidenUpper(c), 16).AsSingle(), p1);
-                p2 = Vector512.FusedMultiplyAdd(w1, Vector512.ShiftLeft(Vector512.WidenLower(f), 16).AsSingle(), p2);
-                p3 = Vector512.FusedMultiplyAdd(w1, Vector512.ShiftLeft(Vector512.WidenUpper(f), 16).AsSingle(), p3);
+                Bf16Rows.Load(values + ((nint)kk * 64), out var a0, out var a1, out var a2, out var a3);
+                Bf16Rows.Load(values + ((nint)(kk + 1) * 64), out var b0, out var b1, out var b2, out var b3);
+                o0 = Vector512.FusedMultiplyAdd(w0, a0, o0);
+                o1 = Vector512.FusedMultiplyAdd(w0, a1, o1);
+                o2 = Vector512.FusedMultiplyAdd(w0, a2, o2);
+                o3 = Vector512.FusedMultiplyAdd(w0, a3, o3);
+                p0 = Vector512.FusedMultiplyAdd(w1, b0, p0);
+                p1 = Vector512.FusedMultiplyAdd(w1, b1, p1);
+                p2 = Vector512.FusedMultiplyAdd(w1, b2, p2);
+                p3 = Vector512.FusedMultiplyAdd(w1, b3, p3);
             }
 
             if (kk < e)
             {
-                ushort* vp = values + ((nint)kk * 64);
                 var w0 = Vector512.Create(scores[kk]);
-                var a = Vector512.Load(vp);
-                var b = Vector512.Load(vp + 32);
-                o0 = Vector512.FusedMultiplyAdd(w0, Vector512.ShiftLeft(Vector512.WidenLower(a), 16).AsSingle(), o0);
-                o1 = Vector512.FusedMultiplyAdd(w0, Vector512.ShiftLeft(Vector512.WidenUpper(a), 16).AsSingle(), o1);
-                o2 = Vector512.FusedMultiplyAdd(w0, Vector512.ShiftLeft(Vector512.WidenLower(b), 16).AsSingle(), o2);
-                o3 = Vector512.FusedMultiplyAdd(w0, Vector512.ShiftLeft(Vector512.WidenUpper(b), 16).AsSingle(), o3);
+                Bf16Rows.Load(values + ((nint)kk * 64), out var a0, out var a1, out var a2, out var a3);
+                o0 = Vector512.FusedMultiplyAdd(w0, a0, o0);
+                o1 = Vector512.FusedMultiplyAdd(w0, a1, o1);
+                o2 = Vector512.FusedMultiplyAdd(w0, a2, o2);
+                o3 = Vector512.FusedMultiplyAdd(w0, a3, o3);
             }
         }
 
@@ -226,30 +216,45 @@ internal static unsafe partial class Attention
     }
 
     /// <summary>
-    /// Widens bfloat16 values (exactly) into the calling thread's scratch slot <paramref name="slot"/> and returns them;
-    /// valid until the slot is requested again on this thread.
+    /// Widens bfloat16 KV-cache rows (in the layout of <see cref="LowPrecision.Bf16RowSlot"/>) exactly into fp32 rows in
+    /// order, in the calling thread's scratch slot <paramref name="slot"/>, and returns them; valid until the slot is
+    /// requested again on this thread.
     /// </summary>
+    /// <param name="source">bfloat16 rows of <paramref name="rowLength"/> entries in cache layout.</param>
+    /// <param name="rowLength">Entries per row (the head width).</param>
+    /// <param name="slot">Scratch slot of the result.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static Span<float> WidenBf16(ReadOnlySpan<ushort> source, int slot)
+    public static Span<float> WidenBf16(ReadOnlySpan<ushort> source, int rowLength, int slot)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rowLength, 1);
         int n = source.Length;
+        if (n % rowLength != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(source), n, $"The source must hold whole rows of {rowLength}.");
+        }
+
         float* dst = Scratch.Get(slot, n);
-        int i = 0;
+        int whole = rowLength - (rowLength % 32);
         fixed (ushort* src = source)
         {
-            if (Vector512.IsHardwareAccelerated)
+            for (int row = 0; row < n; row += rowLength)
             {
-                for (; i + 32 <= n; i += 32)
+                int c = 0;
+                if (Vector512.IsHardwareAccelerated)
                 {
-                    var x = Vector512.Load(src + i);
-                    Vector512.ShiftLeft(Vector512.WidenLower(x), 16).AsSingle().Store(dst + i);
-                    Vector512.ShiftLeft(Vector512.WidenUpper(x), 16).AsSingle().Store(dst + i + 16);
+                    var high = Vector512.Create(0xFFFF0000u);
+                    for (; c < whole; c += 32)
+                    {
+                        var x = Vector512.Load((uint*)(src + row + c));
+                        Vector512.ShiftLeft(x, 16).AsSingle().Store(dst + row + c);
+                        (x & high).AsSingle().Store(dst + row + c + 16);
+                    }
                 }
-            }
 
-            for (; i < n; i++)
-            {
-                dst[i] = LowPrecision.FromBFloat16(src[i]);
+                for (; c < rowLength; c++)
+                {
+                    dst[row + c] = LowPrecision.FromBFloat16(src[row + LowPrecision.Bf16RowSlot(c, rowLength)]);
+                }
             }
         }
 

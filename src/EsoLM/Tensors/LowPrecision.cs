@@ -47,4 +47,13 @@ internal static class LowPrecision
     /// <summary>Position of column <paramref name="c"/> (0..31) inside one k-step of a bf16 panel: columns c and c + 16 share a 32-bit word.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Bf16Slot(int c) => c < 16 ? 2 * c : (2 * (c - 16)) + 1;
+
+    /// <summary>
+    /// Position of entry <paramref name="c"/> inside one bf16 KV-cache row of <paramref name="rowLength"/> entries: each
+    /// whole group of 32 entries is laid out like a k-step of a bf16 panel (<see cref="Bf16Slot"/>: entries c and c + 16
+    /// share a 32-bit word), so one shift and one mask widen 32 entries into two fp32 vectors in order; the entries past
+    /// the last whole group stay in order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Bf16RowSlot(int c, int rowLength) => c < rowLength - (rowLength % 32) ? (c & ~31) + Bf16Slot(c & 31) : c;
 }

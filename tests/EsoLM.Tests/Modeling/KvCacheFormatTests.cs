@@ -65,11 +65,13 @@ public sealed class KvCacheFormatTests
         var keys = TensorsRandom(slots * d, 1);
         var values = TensorsRandom(slots * d, 2);
         var q = TensorsRandom(queries * d, 3);
-        var k16 = keys.Select(LowPrecision.ToBFloat16).ToArray();
-        var v16 = values.Select(LowPrecision.ToBFloat16).ToArray();
+        var k16 = new ushort[keys.Length];
+        var v16 = new ushort[values.Length];
+        Attention.ToBFloat16Rows(keys, k16, d); // the cache's row layout, as the forward pass writes it
+        Attention.ToBFloat16Rows(values, v16, d);
         var visible = Enumerable.Range(0, queries).Select(r => KeyRange.Of(0, slots - (3 * r))).ToArray();
-        var wideK = Attention.WidenBf16(k16, Scratch.WideKeys).ToArray();
-        var wideV = Attention.WidenBf16(v16, Scratch.WideValues).ToArray();
+        var wideK = Attention.WidenBf16(k16, d, Scratch.WideKeys).ToArray();
+        var wideV = Attention.WidenBf16(v16, d, Scratch.WideValues).ToArray();
         Assert.Equal(keys.Select(Round).ToArray(), wideK);
         Assert.Equal(values.Select(Round).ToArray(), wideV);
         var actual = new float[queries * d];

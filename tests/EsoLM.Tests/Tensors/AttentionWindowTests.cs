@@ -64,10 +64,11 @@ public sealed class AttentionWindowTests
             }
         }
 
-        var k16 = keys.Select(LowPrecision.ToBFloat16).ToArray();
-        var v16 = values.Select(LowPrecision.ToBFloat16).ToArray();
-        var wideK = k16.Select(LowPrecision.FromBFloat16).ToArray();
-        var wideV = v16.Select(LowPrecision.FromBFloat16).ToArray();
+        // The kernel reads cache rows as the cache writes them; the expectation widens the scalar rounding, in order.
+        var k16 = CacheRows(keys, D);
+        var v16 = CacheRows(values, D);
+        var wideK = keys.Select(x => LowPrecision.FromBFloat16(LowPrecision.ToBFloat16(x))).ToArray();
+        var wideV = values.Select(x => LowPrecision.FromBFloat16(LowPrecision.ToBFloat16(x))).ToArray();
         var expected16 = Fill(queries * 2 * D);
         var actual16 = Fill(queries * 2 * D);
         Attention.AttendHead(SimdLevel.Vector512, q, 3 * D, queries, wideK, wideV, D, visible, expected16, 2 * D, 0.125f);
@@ -169,15 +170,53 @@ public sealed class AttentionWindowTests
 
         values.AddRange([float.NaN, -float.NaN, BitConverter.UInt32BitsToSingle(0x7F800001), float.PositiveInfinity, float.NegativeInfinity,
             float.Epsilon, -float.Epsilon, 0f, -0f, float.MaxValue, float.MinValue]);
-        var source = values.ToArray();
-        var actual = new ushort[source.Length];
-        Attention.ToBFloat16(source, actual);
-        for (int i = 0; i < source.Length; i++)
+        foreach (int rowLength in new[] { 64, 32, 48, 96, 33, 7 })
         {
-            Assert.True(LowPrecision.ToBFloat16(source[i]) == actual[i], $"[{i}] 0x{BitConverter.SingleToUInt32Bits(source[i]):X8}");
+            // Rows in cache layout: entry c at Bf16RowSlot(c), the same rounding as the scalar definition.
+            var source = values.Take(values.Count - (values.Count % rowLength)).ToArray();
+            var actual = CacheRows(source, rowLength);
+            for (int i = 0; i < source.Length; i++)
+            {
+                int row = i - (i % rowLength);
+                ushort stored = actual[row + LowPrecision.Bf16RowSlot(i % rowLength, rowLength)];
+                Assert.True(LowPrecision.ToBFloat16(source[i]) == stored, $"row length {rowLength} [{i}] 0x{BitConverter.SingleToUInt32Bits(source[i]):X8}");
+            }
+
+            // Widening the rows gives the rounded values back in order (NaNs compared by their bits).
+            var wide = Attention.WidenBf16(actual, rowLength, Scratch.WideKeys).ToArray();
+            for (int i = 0; i < source.Length; i++)
+            {
+                Assert.Equal(BitConverter.SingleToUInt32Bits(LowPrecision.FromBFloat16(LowPrecision.ToBFloat16(source[i]))),
+                    BitConverter.SingleToUInt32Bits(wide[i]));
+            }
         }
 
-        Assert.Throws<ArgumentOutOfRangeException>(() => Attention.ToBFloat16(source, new ushort[3]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Attention.ToBFloat16Rows(new float[64], new ushort[3], 64));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Attention.ToBFloat16Rows(new float[65], new ushort[65], 64));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Attention.WidenBf16(new ushort[65], 64, Scratch.WideKeys));
+    }
+
+    [Fact]
+    public void Cache_rows_pair_entry_c_with_c_plus_16_in_one_word()
+    {
+        // The layout the windowed kernels widen with one shift and one mask: in each whole group of 32 entries, entry c
+        // (c < 16) is the low half of word c and entry c + 16 its high half; entries past the last whole group stay in order.
+        Assert.Equal([0, 2, 4, 30, 1, 3, 31], new[] { 0, 1, 2, 15, 16, 17, 31 }.Select(c => LowPrecision.Bf16RowSlot(c, 64)));
+        Assert.Equal([32, 34, 33, 63], new[] { 32, 33, 48, 63 }.Select(c => LowPrecision.Bf16RowSlot(c, 64)));
+        Assert.Equal([30, 31, 32, 47], new[] { 15, 31, 32, 47 }.Select(c => LowPrecision.Bf16RowSlot(c, 48)));
+        Assert.Equal([0, 1, 6], new[] { 0, 1, 6 }.Select(c => LowPrecision.Bf16RowSlot(c, 7)));
+        for (int length = 1; length <= 96; length++)
+        {
+            var slots = Enumerable.Range(0, length).Select(c => LowPrecision.Bf16RowSlot(c, length)).Order().ToArray();
+            Assert.Equal(Enumerable.Range(0, length), slots); // a permutation of the row
+        }
+    }
+
+    private static ushort[] CacheRows(float[] values, int rowLength)
+    {
+        var rows = new ushort[values.Length];
+        Attention.ToBFloat16Rows(values, rows, rowLength);
+        return rows;
     }
 
     private static KeyRange RandomRange(Random rng, int slots, int seed)
