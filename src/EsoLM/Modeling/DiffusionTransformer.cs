@@ -301,18 +301,11 @@ internal sealed class DiffusionTransformer : INetwork
         var ctx = Compute;
         var sink = new InferenceBuffers(workspace);
         var attention = new CacheAttention(this, batch, workspace);
-        RunBlocks(rows, batch.Tokens, batch.Positions, ref sink, ref attention, 0f, 0);
+        // The last block finishes only the rows whose logits are wanted; it leaves them compact, in output order.
+        RunBlocks(rows, batch.Tokens, batch.Positions, ref sink, ref attention, 0f, 0, batch.Entries);
         long t = prof is null ? 0 : InferenceProfile.Start();
-        var h = workspace.Hidden.AsSpan(0, rows * d);
-
-        // Final layer, only for the rows whose logits are wanted: gather them compactly, modulate, project.
         int outRows = batch.OutputRowCount;
-        var gathered = workspace.Branch.AsSpan(0, outRows * d);
-        foreach (var e in batch.Entries)
-        {
-            h.Slice((e.RowStart + e.OutputStart) * d, e.OutputCount * d).CopyTo(gathered.Slice(e.OutputRowStart * d));
-        }
-
+        var gathered = workspace.Hidden.AsSpan(0, outRows * d);
         var finalNormed = workspace.Normed.AsSpan(0, outRows * d);
         Normalization.LayerNormModulated(ctx, gathered, finalNormed, outRows, d, Parameters["output_layer.norm_final.weight"].Data,
             _finalModulation.AsSpan(d, d), _finalModulation.AsSpan(0, d), Config.LayerNormEps);
@@ -366,9 +359,15 @@ internal sealed class DiffusionTransformer : INetwork
     /// them onto one workspace (in place), training gives every layer its own arrays and LayerNorm statistics (the activation
     /// record its backward pass reads). <paramref name="attention"/> is the only mode-specific step: over the KV caches for
     /// inference, within each sequence with the log-sum-exp kept for training.
+    /// <para>
+    /// With <paramref name="outputs"/> (inference), the last block finishes only the output rows of each window: every row
+    /// still writes its keys and values (later queries read them), but after the attention the output rows are moved to
+    /// the front, in output order, and only they go through the out-projection and the MLP. The other rows' last hidden
+    /// states are never read, and a row's bits do not depend on the rows beside it, so the logits are unchanged.
+    /// </para>
     /// </summary>
     internal void RunBlocks<TBuffers, TAttention>(int rows, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, ref TBuffers buffers,
-        ref TAttention attention, float dropoutRate, ulong dropoutSeed)
+        ref TAttention attention, float dropoutRate, ulong dropoutSeed, ReadOnlySpan<ForwardWindow> outputs = default)
         where TBuffers : struct, ILayerBuffers
         where TAttention : struct, IBlockAttention
     {
@@ -408,6 +407,20 @@ internal sealed class DiffusionTransformer : INetwork
             t = Mark(prof, StepPhase.Rotary, t);
             attention.Attend(layer, b.Qkv, b.Att);
             t = Mark(prof, StepPhase.AttentionForward, t);
+            if (layer == _blocks.Length - 1 && !outputs.IsEmpty)
+            {
+                rows = KeepOutputRows(outputs, b.X, b.Att, d);
+                x = x[..(rows * d)];
+                mid = mid[..(rows * d)];
+                a2 = a2[..(rows * d)];
+                u = u[..(rows * hidden4)];
+                g = g[..(rows * hidden4)];
+                if (rows == 0)
+                {
+                    break;
+                }
+            }
+
             Gemm.MultiplyTransposed(ctx, b.Att.AsSpan(0, rows * d), rows, blk.Out, default, b.O.AsSpan(0, rows * d));
             t = Mark(prof, StepPhase.GemmForward, t);
             Residual(ctx, x, b.O.AsSpan(0, rows * d), mod.Slice(2 * d, d), mid, rows, d, dropoutRate, dropoutSeed, layer, 0);
@@ -430,6 +443,28 @@ internal sealed class DiffusionTransformer : INetwork
             Residual(ctx, mid, b.M.AsSpan(0, rows * d), mod.Slice(5 * d, d), b.Next.AsSpan(0, rows * d), rows, d, dropoutRate, dropoutSeed, layer, 1);
             t = Mark(prof, StepPhase.Residual, t);
         }
+    }
+
+    /// <summary>
+    /// Moves the output rows of every window (hidden state and attention output) to the front, in output order, and returns
+    /// their count. Output row j of a window never lies after its source row, so a forward copy is safe in place.
+    /// </summary>
+    private static int KeepOutputRows(ReadOnlySpan<ForwardWindow> outputs, float[] hidden, float[] attended, int d)
+    {
+        int kept = 0;
+        foreach (var e in outputs)
+        {
+            int from = (e.RowStart + e.OutputStart) * d, to = e.OutputRowStart * d, n = e.OutputCount * d;
+            if (from != to)
+            {
+                hidden.AsSpan(from, n).CopyTo(hidden.AsSpan(to, n));
+                attended.AsSpan(from, n).CopyTo(attended.AsSpan(to, n));
+            }
+
+            kept += e.OutputCount;
+        }
+
+        return kept;
     }
 
     /// <summary>Adds the time since <paramref name="start"/> to a phase when profiling; returns the next start.</summary>
