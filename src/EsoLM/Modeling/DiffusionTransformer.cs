@@ -397,6 +397,7 @@ internal sealed class DiffusionTransformer : INetwork
             var a2 = b.A2.AsSpan(0, rows * d);
             var u = b.U.AsSpan(0, rows * hidden4);
             var g = b.G.AsSpan(0, rows * hidden4);
+            int qkvRows = rows; // the last block may finish fewer rows than it projects
 
             // Attention branch.
             Normalization.LayerNormModulated(ctx, x, a1, rows, d, blk.Norm1, mod.Slice(d, d), mod[..d], eps, Stats(b.Mean1, rows), Stats(b.Rstd1, rows));
@@ -436,7 +437,7 @@ internal sealed class DiffusionTransformer : INetwork
             t = Mark(prof, StepPhase.Activations, t);
             Gemm.MultiplyTransposed(ctx, g, rows, blk.Mlp2, blk.Mlp2Bias, b.M.AsSpan(0, rows * d));
             t = Mark(prof, StepPhase.GemmForward, t);
-            prof?.CountGemm(rows, 3 * d, d);
+            prof?.CountGemm(qkvRows, 3 * d, d);
             prof?.CountGemm(rows, d, d);
             prof?.CountGemm(rows, hidden4, d);
             prof?.CountGemm(rows, d, hidden4);
