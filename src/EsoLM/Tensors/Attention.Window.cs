@@ -212,13 +212,8 @@ internal static unsafe partial class Attention
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Load(ushort* row, out Vector512<float> a, out Vector512<float> b, out Vector512<float> c, out Vector512<float> d)
         {
-            var high = Vector512.Create(0xFFFF0000u);
-            var lo = Vector512.Load((uint*)row);
-            var hi = Vector512.Load((uint*)(row + 32));
-            a = Vector512.ShiftLeft(lo, 16).AsSingle();
-            b = (lo & high).AsSingle();
-            c = Vector512.ShiftLeft(hi, 16).AsSingle();
-            d = (hi & high).AsSingle();
+            (a, b) = LowPrecision.WidenBf16Group(row);
+            (c, d) = LowPrecision.WidenBf16Group(row + 32);
         }
     }
 

@@ -242,12 +242,11 @@ internal static unsafe partial class Attention
                 int c = 0;
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    var high = Vector512.Create(0xFFFF0000u);
                     for (; c < whole; c += 32)
                     {
-                        var x = Vector512.Load((uint*)(src + row + c));
-                        Vector512.ShiftLeft(x, 16).AsSingle().Store(dst + row + c);
-                        (x & high).AsSingle().Store(dst + row + c + 16);
+                        var (low, high) = LowPrecision.WidenBf16Group(src + row + c);
+                        low.Store(dst + row + c);
+                        high.Store(dst + row + c + 16);
                     }
                 }
 

@@ -57,12 +57,11 @@ internal static unsafe partial class GemmKernels
             ushort* src = (ushort*)b.Data + start;
             if (Vector512.IsHardwareAccelerated)
             {
-                var high = Vector512.Create(0xFFFF0000u);
                 for (int p = 0; p < kc; p++)
                 {
-                    var x = Vector512.Load((uint*)(src + (p * NR)));
-                    Vector512.ShiftLeft(x, 16).AsSingle().Store(dst + (p * NR));
-                    (x & high).AsSingle().Store(dst + (p * NR) + 16);
+                    var (low, high) = LowPrecision.WidenBf16Group(src + (p * NR));
+                    low.Store(dst + (p * NR));
+                    high.Store(dst + (p * NR) + 16);
                 }
 
                 return;

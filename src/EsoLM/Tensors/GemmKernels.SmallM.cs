@@ -49,11 +49,7 @@ internal static unsafe partial class GemmKernels
         public static int StepBytes => NR * sizeof(ushort);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static (Vector512<float> Low, Vector512<float> High) Load(void* b, int p)
-        {
-            var x = Vector512.Load((uint*)((ushort*)b + (p * NR)));
-            return (Vector512.ShiftLeft(x, 16).AsSingle(), (x & Vector512.Create(0xFFFF0000u)).AsSingle());
-        }
+        public static (Vector512<float> Low, Vector512<float> High) Load(void* b, int p) => LowPrecision.WidenBf16Group((ushort*)b + (p * NR));
     }
 
     /// <summary>int8 k-steps: two 16-byte sign-extending loads and conversions (the caller multiplies by the scales).</summary>

@@ -1,8 +1,9 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace EsoLM.Tensors;
 
-/// <summary>Conversions between fp32 and the packed low-precision weight formats (scalar; used at packing time and by tests).</summary>
+/// <summary>Conversions between fp32 and the packed low-precision formats: scalar ones (packing time, tests) and the one vector widening every bf16 kernel shares.</summary>
 internal static class LowPrecision
 {
     /// <summary>fp32 → bfloat16 bits, round to nearest even (NaN stays a quiet NaN).</summary>
@@ -56,4 +57,17 @@ internal static class LowPrecision
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Bf16RowSlot(int c, int rowLength) => c < rowLength - (rowLength % 32) ? (c & ~31) + Bf16Slot(c & 31) : c;
+
+    /// <summary>
+    /// Widens one group of 32 bf16 entries stored in the word layout of <see cref="Bf16Slot"/> (a bf16 panel k-step, or a
+    /// whole group of a KV-cache row), exactly: one 64-byte load, a shift for entries 0–15 (the low halves of the words)
+    /// and a mask for entries 16–31 (the high halves).
+    /// </summary>
+    /// <param name="group">The 32 entries.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe (Vector512<float> Low, Vector512<float> High) WidenBf16Group(ushort* group)
+    {
+        var x = Vector512.Load((uint*)group);
+        return (Vector512.ShiftLeft(x, 16).AsSingle(), (x & Vector512.Create(0xFFFF0000u)).AsSingle());
+    }
 }
