@@ -137,6 +137,7 @@ internal static class FormatQuality
         "fp32" => WeightFormat.Float32,
         "bf16" => WeightFormat.BFloat16,
         "int8" => WeightFormat.Int8,
+        "int8a16" => WeightFormat.Int8A16,
         _ => throw new ArgumentException($"'{name}' is not a format (fp32, bf16 or int8).", nameof(name)),
     };
 
@@ -144,6 +145,7 @@ internal static class FormatQuality
     {
         WeightFormat.BFloat16 => "bf16",
         WeightFormat.Int8 => "int8",
+        WeightFormat.Int8A16 => "int8a16",
         _ => "fp32",
     };
 

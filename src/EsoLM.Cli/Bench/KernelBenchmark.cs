@@ -312,6 +312,7 @@ internal static class KernelBenchmark
     {
         WeightFormat.BFloat16 => "bf16",
         WeightFormat.Int8 => "int8",
+        WeightFormat.Int8A16 => "int8a16",
         _ => "fp32",
     };
 

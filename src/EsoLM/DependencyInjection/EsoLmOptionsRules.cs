@@ -48,7 +48,7 @@ internal sealed class EsoLmOptionsRules(IServiceProvider services, IEnumerable<E
 
         if (!Enum.IsDefined(options.Weights))
         {
-            errors.Add($"Weights: {options.Weights} is not a weight format (Float32, BFloat16 or Int8).");
+            errors.Add($"Weights: {options.Weights} is not a weight format (Float32, BFloat16, Int8 or Int8A16).");
         }
 
         if (options.Sampler is { Length: > 0 } samplerKey && _strategies.GetKeys<ISamplerFactory>().Contains(samplerKey, StringComparer.Ordinal))

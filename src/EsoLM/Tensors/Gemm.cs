@@ -11,7 +11,8 @@ internal static unsafe class Gemm
     /// C[m, N] = A[m, K]·Wᵀ (+ bias[N]) (+ C when <paramref name="accumulate"/>), W packed [N, K].
     /// Few-row inputs (decoding, m &lt; 12) take a GEMV-style path that streams each weight panel once per row group.
     /// Weights packed in <see cref="WeightFormat.BFloat16"/> or <see cref="WeightFormat.Int8"/> are widened to fp32 in
-    /// registers (or per cache block) and accumulated in fp32.
+    /// registers (or per cache block) and accumulated in fp32; <see cref="WeightFormat.Int8A16"/> weights take the integer
+    /// product (<see cref="GemmKernels.MultiplyInt8A16"/>).
     /// </summary>
     /// <param name="context">Threads and SIMD width.</param>
     /// <param name="a">A, row-major [m, K].</param>
@@ -44,6 +45,14 @@ internal static unsafe class Gemm
         fixed (float* pb = bias)
         {
             float* biasPointer = bias.IsEmpty ? null : pb;
+            if (w.Format == WeightFormat.Int8A16)
+            {
+                GemmKernels.MultiplyInt8A16(context.MaxDegreeOfParallelism, pa, w.ByteData, w.Scales, pc, biasPointer, m, n, k, accumulate,
+                    vector: context.Simd == SimdLevel.Vector512);
+                w.KeepAlive();
+                return;
+            }
+
             if (w.Format != WeightFormat.Float32)
             {
                 GemmKernels.MultiplyLow(context.MaxDegreeOfParallelism, context.Simd, pa, w.Low, pc, biasPointer, m, n, k, accumulate);

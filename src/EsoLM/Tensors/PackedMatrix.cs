@@ -15,7 +15,10 @@ namespace EsoLM.Tensors;
 /// <para>In <see cref="WeightFormat.BFloat16"/> each k-step of a panel is 32 bfloat16 values (one 64-byte line) with
 /// outputs c and c + 16 sharing a 32-bit word, so a vector of words widens to two fp32 vectors with one shift and one
 /// mask. In <see cref="WeightFormat.Int8"/> each k-step is 32 signed bytes and every output row has an fp32 scale
-/// (max |w| / 127); the products accumulate in fp32 and are scaled once at the end.</para>
+/// (max |w| / 127); the products accumulate in fp32 and are scaled once at the end. <see cref="WeightFormat.Int8A16"/>
+/// stores the same values and scales by k-pairs (K rounded up to even, the pad zero): k-pair p of a panel is 64 bytes,
+/// outputs 0–15 then 16–31, each output's weights for k = 2p and 2p + 1 side by side
+/// (<see cref="GemmKernels.Int8A16Offset"/>).</para>
 /// </remarks>
 internal sealed unsafe class PackedMatrix
 {
@@ -52,6 +55,8 @@ internal sealed unsafe class PackedMatrix
                 _halfOffset = (int)(((64 - (Address(_half) & 63)) & 63) / sizeof(ushort));
                 break;
             case WeightFormat.Int8:
+            case WeightFormat.Int8A16:
+                elements = (long)PanelCount * PanelWidth * GemmKernels.PairDepth(cols) * 2;
                 _bytes = GC.AllocateArray<sbyte>(checked((int)elements + 64), pinned: true);
                 _byteOffset = (int)((64 - (Address(_bytes) & 63)) & 63);
                 _scales = GC.AllocateArray<float>((PanelCount * PanelWidth) + 16, pinned: true);
@@ -78,6 +83,7 @@ internal sealed unsafe class PackedMatrix
     {
         WeightFormat.BFloat16 => (long)PanelCount * PanelWidth * Cols * sizeof(ushort),
         WeightFormat.Int8 => ((long)PanelCount * PanelWidth * Cols) + (PanelCount * PanelWidth * sizeof(float)),
+        WeightFormat.Int8A16 => ((long)PanelCount * PanelWidth * GemmKernels.PairDepth(Cols) * 2) + (PanelCount * PanelWidth * sizeof(float)),
         _ => (long)PanelCount * PanelWidth * Cols * sizeof(float),
     };
 
@@ -95,7 +101,7 @@ internal sealed unsafe class PackedMatrix
         ArgumentOutOfRangeException.ThrowIfLessThan(cols, 1);
         if (!Enum.IsDefined(format))
         {
-            throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown weight format (Float32, BFloat16 or Int8).");
+            throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown weight format (Float32, BFloat16, Int8 or Int8A16).");
         }
 
         var m = new PackedMatrix(rows, cols, format);
@@ -188,6 +194,7 @@ internal sealed unsafe class PackedMatrix
                 {
                     WeightFormat.BFloat16 => LowPrecision.FromBFloat16(HalfData[at + LowPrecision.Bf16Slot(c)]),
                     WeightFormat.Int8 => ByteData[at + c] * _scales[j],
+                    WeightFormat.Int8A16 => ByteData[PairAt(j, p)] * _scales[j],
                     _ => Data[at + c],
                 };
             }
@@ -207,7 +214,11 @@ internal sealed unsafe class PackedMatrix
     internal float* Scales => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_scales));
 
     /// <summary>The low-precision operand for the kernels.</summary>
-    internal GemmKernels.LowB Low => new(Format, Format == WeightFormat.BFloat16 ? HalfData : ByteData, Format == WeightFormat.Int8 ? Scales : null);
+    internal GemmKernels.LowB Low => new(Format, Format == WeightFormat.BFloat16 ? HalfData : ByteData, Format is WeightFormat.Int8 or WeightFormat.Int8A16 ? Scales : null);
+
+    /// <summary>Where weight (row <paramref name="j"/>, column <paramref name="p"/>) of an <see cref="WeightFormat.Int8A16"/> matrix is stored.</summary>
+    private long PairAt(int j, int p) =>
+        ((long)(j / PanelWidth) * GemmKernels.PairDepth(Cols) * 2 * PanelWidth) + ((long)(p / 2) * 2 * PanelWidth) + GemmKernels.Int8A16Offset(j % PanelWidth, p % 2);
 
     /// <summary>Keeps the pinned buffer reachable while a pointer from <see cref="Data"/> is in use.</summary>
     internal void KeepAlive()
@@ -250,6 +261,16 @@ internal sealed unsafe class PackedMatrix
                 {
                     float scale = j < Rows ? LowPrecision.Int8Scale(row) : 0f;
                     _scales[j] = scale;
+                    if (Format == WeightFormat.Int8A16)
+                    {
+                        for (int p = 0; p < 2 * GemmKernels.PairDepth(k); p++)
+                        {
+                            ByteData[PairAt(j, p)] = j < Rows && p < k ? LowPrecision.ToInt8(row[p], scale) : (sbyte)0;
+                        }
+
+                        continue;
+                    }
+
                     sbyte* dst = ByteData + panel + c;
                     for (int p = 0; p < k; p++)
                     {

@@ -42,7 +42,10 @@ internal static unsafe class Scratch
     /// <summary>bfloat16 cached values widened to fp32 (attention over a bf16 KV cache).</summary>
     public const int WideValues = 11;
 
-    private const int SlotCount = 12;
+    /// <summary>Activations quantized to 16-bit words, and their row scales (int8a16 products).</summary>
+    public const int IntActivations = 12;
+
+    private const int SlotCount = 13;
 
     [ThreadStatic]
     private static float[]?[]? _buffers;

@@ -59,6 +59,26 @@ public sealed class WeightFormatForwardTests
     }
 
     [Fact]
+    public void Int8A16_network_stays_within_the_activation_rounding_of_the_int8_network()
+    {
+        // Same int8 weights and scales; only the 16-bit rounding of each product's input rows differs. The bits must not
+        // depend on the thread count (exact integer sums, one rounding per output).
+        var parameters = ModelParameters.CreateRandom(Config(), 9, 0.3f);
+        var int8 = Logits(Net(parameters, new ComputeContext(1), WeightFormat.Int8));
+        var one = Logits(Net(parameters, new ComputeContext(1), WeightFormat.Int8A16));
+        var two = Logits(Net(parameters, new ComputeContext(2), WeightFormat.Int8A16));
+        Assert.Equal(one, two);
+        double diff = 0, norm = 0;
+        for (int i = 0; i < one.Length; i++)
+        {
+            diff += (one[i] - int8[i]) * (double)(one[i] - int8[i]);
+            norm += int8[i] * (double)int8[i];
+        }
+
+        Assert.InRange(Math.Sqrt(diff / norm), 1e-9, 1e-3);
+    }
+
+    [Fact]
     public void Low_precision_network_holds_fewer_bytes()
     {
         var p = ModelParameters.CreateRandom(Config(), 1);

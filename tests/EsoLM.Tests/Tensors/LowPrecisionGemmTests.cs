@@ -123,6 +123,7 @@ public sealed class LowPrecisionGemmTests
     [Theory]
     [InlineData(WeightFormat.BFloat16, 1e-2)]
     [InlineData(WeightFormat.Int8, 2e-2)]
+    [InlineData(WeightFormat.Int8A16, 2e-2)]
     public void Rounded_products_stay_close_to_fp32(WeightFormat format, double relative)
     {
         const int m = 3, k = 384, n = 500;

@@ -26,7 +26,7 @@ public sealed class CpuBackend : IComputeBackend
     /// <summary>Creates a CPU backend whose networks pack their weight matrices in <paramref name="weights"/>.</summary>
     /// <param name="compute">Threads and SIMD width; null = <see cref="ComputeContext.Default"/>.</param>
     /// <param name="weights">Storage of the packed matrices: <see cref="WeightFormat.Float32"/> (exact, the default) or the
-    /// faster, approximate <see cref="WeightFormat.BFloat16"/> / <see cref="WeightFormat.Int8"/> for sampling and evaluation
+    /// faster, approximate <see cref="WeightFormat.BFloat16"/> / <see cref="WeightFormat.Int8"/> / <see cref="WeightFormat.Int8A16"/> for sampling and evaluation
     /// (products still accumulate in fp32; such networks cannot be trained).</param>
     public CpuBackend(ComputeContext? compute, WeightFormat weights)
         : this(compute, weights, WeightFormat.Float32)
@@ -41,12 +41,12 @@ public sealed class CpuBackend : IComputeBackend
     /// <param name="weights">Storage of the packed matrices (see <see cref="CpuBackend(ComputeContext?, WeightFormat)"/>).</param>
     /// <param name="kvCache">Storage of cached keys and values: <see cref="WeightFormat.Float32"/> (exact, the default) or
     /// <see cref="WeightFormat.BFloat16"/> (half the bytes every cached attention pass reads, which bounds batched sampling
-    /// at long lengths; attention still accumulates in fp32). <see cref="WeightFormat.Int8"/> is not a cache format.</param>
+    /// at long lengths; attention still accumulates in fp32). <see cref="WeightFormat.Int8"/> and <see cref="WeightFormat.Int8A16"/> are not cache formats.</param>
     public CpuBackend(ComputeContext? compute, WeightFormat weights, WeightFormat kvCache)
     {
         if (!Enum.IsDefined(weights))
         {
-            throw new ArgumentOutOfRangeException(nameof(weights), weights, "Unknown weight format (Float32, BFloat16 or Int8).");
+            throw new ArgumentOutOfRangeException(nameof(weights), weights, "Unknown weight format (Float32, BFloat16, Int8 or Int8A16).");
         }
 
         if (kvCache is not (WeightFormat.Float32 or WeightFormat.BFloat16))
@@ -73,6 +73,7 @@ public sealed class CpuBackend : IComputeBackend
     {
         WeightFormat.BFloat16 => "bfloat16",
         WeightFormat.Int8 => "int8",
+        WeightFormat.Int8A16 => "int8a16",
         _ => "float32",
     };
 

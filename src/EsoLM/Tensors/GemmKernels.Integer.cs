@@ -1,0 +1,384 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace EsoLM.Tensors;
+
+/// <summary>
+/// Products against <see cref="WeightFormat.Int8A16"/> weights: int8 weights times 16-bit fixed-point activations, summed
+/// exactly in int32 (<c>vpmaddwd</c>: 32 multiply-adds per instruction, against 16 for an fp32 FMA), then scaled once.
+/// <para>Definition, for each row m and output n (every path computes exactly this, so the bits never depend on the
+/// thread count, the tile or the rows beside a row):</para>
+/// <list type="number">
+/// <item>a = max |A[m, ·]|; the row's limit L = <see cref="ActivationLimit"/>(K); inv = L / a (fp32); q[p] = round-to-even
+/// (A[m, p]·inv) clamped to [−L, L]; the row scale s = a / L (fp32). An all-zero row has q = 0 and s = 0; a row holding a
+/// NaN or an infinity has q = 0 and s = NaN, so all its outputs are NaN.</item>
+/// <item>acc = Σ_p q[p]·w[n, p] in int32 (exact: L is chosen so that K·127·L fits).</item>
+/// <item>y = (float)acc · (s · scale[n]) (two fp32 roundings), then y + bias[n], then C + y when accumulating.</item>
+/// </list>
+/// </summary>
+internal static unsafe partial class GemmKernels
+{
+    /// <summary>Row groups of the packed activations: 8 rows, interleaved per k-pair.</summary>
+    private const int IntGroup = 8;
+
+    /// <summary>
+    /// The largest activation magnitude of a K-deep product: 32767, or less where K·127·L would overflow int32
+    /// (K = 1536 gives 11008, still 13 bits and more below the int8 weights' own rounding).
+    /// </summary>
+    internal static int ActivationLimit(int k) => (int)Math.Min(32767L, int.MaxValue / (127L * PairDepth(k) * 2));
+
+    /// <summary>Number of k-pairs of a K-deep product (K rounded up to even, halved).</summary>
+    internal static int PairDepth(int k) => (k + 1) / 2;
+
+    /// <summary>Arguments of the integer product tasks.</summary>
+    private struct IntArgs
+    {
+        public int* Act;
+        public float* RowScales;
+        public sbyte* Weights;
+        public float* Scales;
+        public float* C;
+        public float* Bias;
+        public int M;
+        public int N;
+        public int Pairs;
+        public int Panels;
+        public int PanelsPerTask;
+        public bool Accumulate;
+        public bool Vector;
+    }
+
+    /// <summary>
+    /// C[m, n] = A[m, k]·Wᵀ (+ bias) (+ C) with W in <see cref="WeightFormat.Int8A16"/> (panels of k-pairs, see
+    /// <see cref="PackedMatrix"/>): quantizes A's rows on the calling thread, then runs panel tasks on up to
+    /// <paramref name="threads"/> threads. <paramref name="vector"/> false takes the scalar path (same bits).
+    /// </summary>
+    internal static void MultiplyInt8A16(int threads, float* a, sbyte* weights, float* scales, float* c, float* bias, int m, int n, int k,
+        bool accumulate, bool vector)
+    {
+        vector &= Avx512BW.IsSupported;
+        int pairs = PairDepth(k);
+        int groups = (m + IntGroup - 1) / IntGroup;
+        int panels = (n + NR - 1) / NR;
+        float* scratch = Scratch.Get(Scratch.IntActivations, (groups * IntGroup * pairs) + (groups * IntGroup) + 16);
+        int* act = (int*)scratch;
+        float* rowScales = scratch + ((nint)groups * IntGroup * pairs);
+        QuantizeActivations(a, m, k, act, rowScales, vector);
+
+        int perTask = threads > 1 ? Math.Max(1, (panels + (threads * 8) - 1) / (threads * 8)) : panels;
+        var args = new IntArgs
+        {
+            Act = act,
+            RowScales = rowScales,
+            Weights = weights,
+            Scales = scales,
+            C = c,
+            Bias = bias,
+            M = m,
+            N = n,
+            Pairs = pairs,
+            Panels = panels,
+            PanelsPerTask = perTask,
+            Accumulate = accumulate,
+            Vector = vector,
+        };
+        WorkerPool.Run(threads, (panels + perTask - 1) / perTask, &IntTask, &args);
+    }
+
+    /// <summary>
+    /// Step 1 of the definition for every row, written as int32 words (two 16-bit values: k = 2p in the low half, 2p + 1 in
+    /// the high half) interleaved per group of 8 rows: word (g, p, r) at ((g·pairs) + p)·8 + r. Rows past m are zero.
+    /// </summary>
+    internal static void QuantizeActivations(float* a, int m, int k, int* act, float* rowScales, bool vector)
+    {
+        int pairs = PairDepth(k);
+        int groups = (m + IntGroup - 1) / IntGroup;
+        int limit = ActivationLimit(k);
+        for (int r = 0; r < groups * IntGroup; r++)
+        {
+            int* dst = act + ((nint)(r / IntGroup) * pairs * IntGroup) + (r % IntGroup);
+            if (r >= m)
+            {
+                for (int p = 0; p < pairs; p++)
+                {
+                    dst[p * IntGroup] = 0;
+                }
+
+                rowScales[r] = 0;
+                continue;
+            }
+
+            float* row = a + ((nint)r * k);
+            float max = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(new ReadOnlySpan<float>(row, k));
+            max = MathF.Abs(max);
+            if (!float.IsFinite(max) || max == 0)
+            {
+                for (int p = 0; p < pairs; p++)
+                {
+                    dst[p * IntGroup] = 0;
+                }
+
+                rowScales[r] = max == 0 ? 0f : float.NaN;
+                continue;
+            }
+
+            float inv = limit / max;
+            rowScales[r] = max / limit;
+            int p0 = 0;
+            if (vector && Vector512.IsHardwareAccelerated)
+            {
+                var vinv = Vector512.Create(inv);
+                var hi = Vector512.Create(limit);
+                var lo = Vector512.Create(-limit);
+                for (; (2 * p0) + 16 <= k; p0 += 8)
+                {
+                    var q = Vector512.ConvertToInt32(Vector512.Round(Vector512.Load(row + (2 * p0)) * vinv));
+                    q = Vector512.Min(Vector512.Max(q, lo), hi);
+                    var packed = Avx512F.ConvertToVector256Int16(q).AsInt32();
+                    for (int j = 0; j < 8; j++)
+                    {
+                        dst[(p0 + j) * IntGroup] = packed.GetElement(j);
+                    }
+                }
+            }
+
+            for (int p = p0; p < pairs; p++)
+            {
+                int q0 = Quantize(row[2 * p], inv, limit);
+                int q1 = (2 * p) + 1 < k ? Quantize(row[(2 * p) + 1], inv, limit) : 0;
+                dst[p * IntGroup] = (q0 & 0xFFFF) | (q1 << 16);
+            }
+        }
+
+        static int Quantize(float x, float inv, int limit) => (int)Math.Clamp(MathF.Round(x * inv, MidpointRounding.ToEven), -limit, limit);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void IntTask(void* argsPointer, int task)
+    {
+        ref IntArgs g = ref Unsafe.AsRef<IntArgs>(argsPointer);
+        int jpEnd = Math.Min(g.Panels, (task + 1) * g.PanelsPerTask);
+        int pairs = g.Pairs;
+        int* acc = stackalloc int[IntGroup * NR];
+        for (int jp = task * g.PanelsPerTask; jp < jpEnd; jp++)
+        {
+            sbyte* panel = g.Weights + ((nint)jp * pairs * 2 * NR);
+            int j0 = jp * NR;
+            int nr = Math.Min(NR, g.N - j0);
+            for (int i = 0; i < g.M; i += IntGroup)
+            {
+                int rows = Math.Min(IntGroup, g.M - i);
+                int* ap = g.Act + ((nint)(i / IntGroup) * pairs * IntGroup);
+                if (g.Vector)
+                {
+                    switch (rows)
+                    {
+                        case > 4:
+                            IntTile<Rows8>(pairs, ap, panel, acc);
+                            break;
+                        case > 2:
+                            IntTile<Rows4>(pairs, ap, panel, acc);
+                            break;
+                        case 2:
+                            IntTile<Rows2>(pairs, ap, panel, acc);
+                            break;
+                        default:
+                            IntTile<Rows1>(pairs, ap, panel, acc);
+                            break;
+                    }
+                }
+                else
+                {
+                    IntTileScalar(pairs, rows, ap, panel, acc);
+                }
+
+                IntFinish(g, acc, i, rows, j0, nr);
+            }
+        }
+    }
+
+    /// <summary>Step 3 of the definition for one tile: scale, bias, accumulate.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void IntFinish(in IntArgs g, int* acc, int i, int rows, int j0, int nr)
+    {
+        float* sw = g.Scales + j0;
+        for (int r = 0; r < rows; r++)
+        {
+            float sa = g.RowScales[i + r];
+            float* cr = g.C + ((nint)(i + r) * g.N) + j0;
+            int* ar = acc + (r * NR);
+            if (g.Vector && nr == NR)
+            {
+                var vs = Vector512.Create(sa);
+                var y0 = Vector512.ConvertToSingle(Vector512.Load(ar)) * (vs * Vector512.Load(sw));
+                var y1 = Vector512.ConvertToSingle(Vector512.Load(ar + 16)) * (vs * Vector512.Load(sw + 16));
+                if (g.Bias != null)
+                {
+                    y0 += Vector512.Load(g.Bias + j0);
+                    y1 += Vector512.Load(g.Bias + j0 + 16);
+                }
+
+                if (g.Accumulate)
+                {
+                    y0 = Vector512.Load(cr) + y0;
+                    y1 = Vector512.Load(cr + 16) + y1;
+                }
+
+                y0.Store(cr);
+                y1.Store(cr + 16);
+                continue;
+            }
+
+            for (int j = 0; j < nr; j++)
+            {
+                float y = ar[j] * (sa * sw[j]);
+                if (g.Bias != null)
+                {
+                    y += g.Bias[j0 + j];
+                }
+
+                cr[j] = g.Accumulate ? cr[j] + y : y;
+            }
+        }
+    }
+
+    /// <summary>The exact integer sums of one tile, one multiply-add at a time (the plain path, and CPUs without AVX-512 BW).</summary>
+    internal static void IntTileScalar(int pairs, int rows, int* a, sbyte* panel, int* acc)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < NR; c++)
+            {
+                int offset = Int8A16Offset(c, 0);
+                int sum = 0;
+                for (int p = 0; p < pairs; p++)
+                {
+                    int word = a[(p * IntGroup) + r];
+                    sbyte* w = panel + ((nint)p * 2 * NR) + offset;
+                    sum += ((short)word * w[0]) + ((word >> 16) * w[1]);
+                }
+
+                acc[(r * NR) + c] = sum;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Byte offset of weight (output c of the panel, k = 2p + parity) inside k-pair p of an <see cref="WeightFormat.Int8A16"/>
+    /// panel: outputs 0–15 fill the first 32 bytes and 16–31 the next, each output's two k values side by side, so one
+    /// sign-extending load gives the 16-bit pairs <c>vpmaddwd</c> multiplies with an activation word.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int Int8A16Offset(int c, int parity) => ((c / 16) * 32) + ((c % 16) * 2) + parity;
+
+    /// <summary>Row counts of the integer tile (1, 2, 4 or 8 of a group's rows).</summary>
+    private interface IRowCount
+    {
+        static abstract int Rows { get; }
+    }
+
+    private readonly struct Rows1 : IRowCount
+    {
+        public static int Rows => 1;
+    }
+
+    private readonly struct Rows2 : IRowCount
+    {
+        public static int Rows => 2;
+    }
+
+    private readonly struct Rows4 : IRowCount
+    {
+        public static int Rows => 4;
+    }
+
+    private readonly struct Rows8 : IRowCount
+    {
+        public static int Rows => 8;
+    }
+
+    /// <summary>
+    /// The exact integer sums of the first R rows of a group against one panel: per k-pair two sign-extending loads of the
+    /// weights, then per row one broadcast activation word and two <c>vpmaddwd</c> + add. Integer sums are exact, so the
+    /// order does not matter and the result equals <see cref="IntTileScalar"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void IntTile<TR>(int pairs, int* a, sbyte* b, int* acc)
+        where TR : struct, IRowCount
+    {
+        Vector512<int> c0_0 = default, c0_1 = default, c1_0 = default, c1_1 = default, c2_0 = default, c2_1 = default, c3_0 = default, c3_1 = default;
+        Vector512<int> c4_0 = default, c4_1 = default, c5_0 = default, c5_1 = default, c6_0 = default, c6_1 = default, c7_0 = default, c7_1 = default;
+        for (int p = 0; p < pairs; p++)
+        {
+            var w0 = Avx512BW.ConvertToVector512Int16(Vector256.Load(b));
+            var w1 = Avx512BW.ConvertToVector512Int16(Vector256.Load(b + 32));
+            b += 2 * NR;
+            Vector512<short> x = Vector512.Create(a[0]).AsInt16();
+            c0_0 += Avx512BW.MultiplyAddAdjacent(x, w0);
+            c0_1 += Avx512BW.MultiplyAddAdjacent(x, w1);
+            if (TR.Rows > 1)
+            {
+                x = Vector512.Create(a[1]).AsInt16();
+                c1_0 += Avx512BW.MultiplyAddAdjacent(x, w0);
+                c1_1 += Avx512BW.MultiplyAddAdjacent(x, w1);
+            }
+
+            if (TR.Rows > 2)
+            {
+                x = Vector512.Create(a[2]).AsInt16();
+                c2_0 += Avx512BW.MultiplyAddAdjacent(x, w0);
+                c2_1 += Avx512BW.MultiplyAddAdjacent(x, w1);
+                x = Vector512.Create(a[3]).AsInt16();
+                c3_0 += Avx512BW.MultiplyAddAdjacent(x, w0);
+                c3_1 += Avx512BW.MultiplyAddAdjacent(x, w1);
+            }
+
+            if (TR.Rows > 4)
+            {
+                x = Vector512.Create(a[4]).AsInt16();
+                c4_0 += Avx512BW.MultiplyAddAdjacent(x, w0);
+                c4_1 += Avx512BW.MultiplyAddAdjacent(x, w1);
+                x = Vector512.Create(a[5]).AsInt16();
+                c5_0 += Avx512BW.MultiplyAddAdjacent(x, w0);
+                c5_1 += Avx512BW.MultiplyAddAdjacent(x, w1);
+                x = Vector512.Create(a[6]).AsInt16();
+                c6_0 += Avx512BW.MultiplyAddAdjacent(x, w0);
+                c6_1 += Avx512BW.MultiplyAddAdjacent(x, w1);
+                x = Vector512.Create(a[7]).AsInt16();
+                c7_0 += Avx512BW.MultiplyAddAdjacent(x, w0);
+                c7_1 += Avx512BW.MultiplyAddAdjacent(x, w1);
+            }
+
+            a += IntGroup;
+        }
+
+        c0_0.Store(acc);
+        c0_1.Store(acc + 16);
+        if (TR.Rows > 1)
+        {
+            c1_0.Store(acc + NR);
+            c1_1.Store(acc + NR + 16);
+        }
+
+        if (TR.Rows > 2)
+        {
+            c2_0.Store(acc + (2 * NR));
+            c2_1.Store(acc + (2 * NR) + 16);
+            c3_0.Store(acc + (3 * NR));
+            c3_1.Store(acc + (3 * NR) + 16);
+        }
+
+        if (TR.Rows > 4)
+        {
+            c4_0.Store(acc + (4 * NR));
+            c4_1.Store(acc + (4 * NR) + 16);
+            c5_0.Store(acc + (5 * NR));
+            c5_1.Store(acc + (5 * NR) + 16);
+            c6_0.Store(acc + (6 * NR));
+            c6_1.Store(acc + (6 * NR) + 16);
+            c7_0.Store(acc + (7 * NR));
+            c7_1.Store(acc + (7 * NR) + 16);
+        }
+    }
+}
