@@ -10,7 +10,7 @@ namespace EsoLM.Benchmarks;
 
 /// <summary>
 /// <c>dotnet run -c Release --project tests/EsoLM.Benchmarks -- quality MODEL.safetensors [weights] [kv-cache]</c> (weights
-/// fp32|bf16|int8, default fp32; KV cache fp32|bf16, default bf16; <c>kvquality MODEL</c> is the bf16-cache check): a
+/// fp32|bf16|int8|int8a16, default fp32; KV cache fp32|bf16, default bf16; <c>kvquality MODEL</c> is the bf16-cache check): a
 /// weight and KV-cache format against the exact fp32 network on a trained model (the recipe of docs/results/summary.md
 /// §8.4): logits of 8 rows × L positions of random order and clean count (variant B diffusion masks, every row fed at
 /// once, so every query attends over the cached K/V), relative RMS and max abs difference and argmax agreement; then 64
@@ -138,7 +138,7 @@ internal static class FormatQuality
         "bf16" => WeightFormat.BFloat16,
         "int8" => WeightFormat.Int8,
         "int8a16" => WeightFormat.Int8A16,
-        _ => throw new ArgumentException($"'{name}' is not a format (fp32, bf16 or int8).", nameof(name)),
+        _ => throw new ArgumentException($"'{name}' is not a format (fp32, bf16, int8 or int8a16).", nameof(name)),
     };
 
     private static string Name(WeightFormat format) => format switch

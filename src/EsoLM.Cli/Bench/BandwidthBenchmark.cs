@@ -49,7 +49,7 @@ internal static unsafe class BandwidthBenchmark
                 a[i] = (float)(rng.NextDouble() - 0.5);
             }
 
-            foreach (var f in new[] { WeightFormat.Float32, WeightFormat.BFloat16, WeightFormat.Int8 })
+            foreach (var f in new[] { WeightFormat.Float32, WeightFormat.BFloat16, WeightFormat.Int8, WeightFormat.Int8A16 })
             {
                 cases.Add((f, m, k, n, PackedMatrix.Pack(w, n, k, f), a, new float[m * n], []));
             }

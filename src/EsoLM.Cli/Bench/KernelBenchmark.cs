@@ -307,7 +307,7 @@ internal static class KernelBenchmark
         writer.WriteEndObject();
     }
 
-    /// <summary>The CLI name of a weight format: fp32, bf16, int8.</summary>
+    /// <summary>The CLI name of a weight format: fp32, bf16, int8, int8a16.</summary>
     public static string WeightsName(WeightFormat format) => format switch
     {
         WeightFormat.BFloat16 => "bf16",

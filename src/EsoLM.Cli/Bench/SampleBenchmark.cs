@@ -18,7 +18,7 @@ namespace EsoLM.Cli.Bench;
 /// <param name="Extrapolated">Whether <paramref name="Seconds"/> was extrapolated from <paramref name="MeasuredPasses"/> passes.</param>
 /// <param name="MeasuredPasses">Passes actually timed.</param>
 /// <param name="TokensPerPass">Mean window rows fed per forward pass (all sequences of the batch together).</param>
-/// <param name="Weights">Storage of the packed weight matrices (fp32, bf16, int8).</param>
+/// <param name="Weights">Storage of the packed weight matrices (fp32, bf16, int8, int8a16).</param>
 /// <param name="KvCache">Storage of the KV cache entries (fp32, bf16).</param>
 /// <param name="CpuSeconds">Process CPU seconds (user + system, all threads) per sample over the timed runs: less sensitive
 /// than wall time to other processes on a loaded machine (0 when extrapolated).</param>
@@ -474,7 +474,7 @@ internal static class SampleBenchmarkCommand
         var repeats = new System.CommandLine.Option<int>("--repeats") { Description = "Timed repeats per configuration (median reported).", DefaultValueFactory = _ => 1 };
         var methods = new System.CommandLine.Option<string>("--methods") { Description = "Methods, comma-separated: " + string.Join(',', SampleBenchmark.Methods) + ".", DefaultValueFactory = _ => string.Join(',', SampleBenchmark.Methods) };
         var backend = Commands.BackendOption.Create();
-        var weights = new System.CommandLine.Option<string>("--weights") { Description = "Weight formats, comma-separated: fp32, bf16, int8 (each gets its own rows).", DefaultValueFactory = _ => "fp32" };
+        var weights = new System.CommandLine.Option<string>("--weights") { Description = "Weight formats, comma-separated: fp32, bf16, int8, int8a16 (each gets its own rows).", DefaultValueFactory = _ => "fp32" };
         var kvCache = new System.CommandLine.Option<string>("--kv-cache") { Description = "KV-cache formats, comma-separated: fp32 (exact), bf16 (each gets its own rows).", DefaultValueFactory = _ => "fp32" };
         var selectionOnly = new System.CommandLine.Option<bool>("--selection-only") { Description = "Only the token-selection micro-benchmark (selection_us_per_row; no model is built)." };
         var mdlmFull = new System.CommandLine.Option<bool>("--mdlm-full") { Description = "Time all L MDLM passes everywhere (default: only where L²·batch ≤ 256²; elsewhere 8 passes, extrapolated and marked so)." };

@@ -76,7 +76,7 @@ internal static class SampleCommand
     internal sealed record Settings(string Model, string? Sampler, string? Variant, bool AllowVariantMismatch, double? Alpha, int? Steps, int Block,
         double TopP, int TopK, double Temperature, bool Greedy, ulong Seed, int Count, int? Length, string? Prompt, int Threads, bool Json, string Backend = "cpu")
     {
-        /// <summary>Weight storage: fp32, bf16 or int8 (<c>--weights</c>).</summary>
+        /// <summary>Weight storage: fp32, bf16, int8 or int8a16 (<c>--weights</c>).</summary>
         public string Weights { get; init; } = "fp32";
 
         /// <summary>KV-cache storage: fp32 or bf16 (<c>--kv-cache</c>).</summary>

@@ -4,7 +4,7 @@ using EsoLM.Tests.Text;
 
 namespace EsoLM.Tests.Cli;
 
-/// <summary><c>--weights fp32|bf16|int8</c> on sample / eval and the bf16 / int8 rows of <c>esolm bench sample</c>.</summary>
+/// <summary><c>--weights fp32|bf16|int8|int8a16</c> on sample / eval and the bf16 / int8 rows of <c>esolm bench sample</c>.</summary>
 [Collection(ConsoleRedirection.Name)]
 public sealed class WeightsOptionTests : IDisposable
 {
@@ -19,7 +19,7 @@ public sealed class WeightsOptionTests : IDisposable
         var (code, _, stderr) = CliRunner.Run("train", "--corpus", "builtin:grammar", "--documents", "40", "--layers", "1", "--hidden", "32",
             "--heads", "4", "--length", "16", "--batch", "4", "--warmup", "1", "--steps", "2", "--out", model, "--json");
         Assert.True(code == 0, stderr);
-        foreach (var w in new[] { "fp32", "bf16", "int8" })
+        foreach (var w in new[] { "fp32", "bf16", "int8", "int8a16" })
         {
             var (c, stdout, err) = CliRunner.Run("sample", "--model", model, "--weights", w, "--count", "2", "--json");
             Assert.True(c == 0, $"{w}: {err}");
@@ -38,11 +38,11 @@ public sealed class WeightsOptionTests : IDisposable
     public void Bench_sample_has_a_row_per_weight_format()
     {
         var (code, stdout, stderr) = CliRunner.Run("bench", "sample", "--lengths", "32", "--batches", "1", "--methods", "esolm_b",
-            "--weights", "fp32,bf16,int8", "--json");
+            "--weights", "fp32,bf16,int8,int8a16", "--json");
         Assert.True(code == 0, stderr);
         using var doc = JsonDocument.Parse(stdout);
         var weights = doc.RootElement.GetProperty("rows").EnumerateArray().Select(r => r.GetProperty("weights").GetString() ?? "").ToArray();
-        Assert.Equal(["fp32", "bf16", "int8"], weights);
+        Assert.Equal(["fp32", "bf16", "int8", "int8a16"], weights);
         Assert.True(doc.RootElement.GetProperty("ratios").GetProperty("L32_b1_bf16").GetProperty("esolm_fp32_over_this").GetDouble() > 0);
     }
 }
