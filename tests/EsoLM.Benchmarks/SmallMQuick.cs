@@ -8,7 +8,8 @@ namespace EsoLM.Benchmarks;
 /// <c>dotnet run -c Release --project tests/EsoLM.Benchmarks -- smallm [rounds] [threads]</c>: the sampler's small-M
 /// products (head 16/32 × 384 × 50258, block 32 × 384 × {1152, 384, 1536} and 32 × 1536 × 384) with fp32, bf16 and int8
 /// weights; the low-precision ones both through the widen-into-a-buffer tiles ("old") and the register-widening tiles
-/// ("new"), timed alternately in the same rounds (best and median GFLOP/s, and weight GB/s at the median).
+/// ("new"), and int8a16 (integer products; its GFLOP/s count each multiply-add as two operations, like the others), timed
+/// alternately in the same rounds (best and median GFLOP/s, and weight GB/s at the median).
 /// </summary>
 internal static unsafe class SmallMQuick
 {
@@ -27,9 +28,11 @@ internal static unsafe class SmallMQuick
             var fp32 = PackedMatrix.Pack(w, n, k);
             var bf16 = PackedMatrix.Pack(w, n, k, WeightFormat.BFloat16);
             var int8 = PackedMatrix.Pack(w, n, k, WeightFormat.Int8);
+            var int8a16 = PackedMatrix.Pack(w, n, k, WeightFormat.Int8A16);
             var cases = new (string Name, PackedMatrix W, bool Fused)[]
             {
                 ("fp32", fp32, true), ("bf16 old", bf16, false), ("bf16 new", bf16, true), ("int8 old", int8, false), ("int8 new", int8, true),
+                ("int8a16", int8a16, true),
             };
             int reps = Math.Max(1, (int)(2e8 / (2.0 * m * n * k)));
             var times = new double[cases.Length][];
@@ -67,7 +70,7 @@ internal static unsafe class SmallMQuick
     {
         for (int rep = 0; rep < reps; rep++)
         {
-            if (w.Format == WeightFormat.Float32)
+            if (w.Format is WeightFormat.Float32 or WeightFormat.Int8A16)
             {
                 Gemm.MultiplyTransposed(ctx, a, m, w, default, c);
                 continue;
