@@ -103,7 +103,7 @@ public sealed class EsoLmOptions
     /// <summary>
     /// Storage of the packed weight matrices when the model is loaded from <see cref="ModelPath"/> onto the <c>cpu</c> backend:
     /// <c>Float32</c> (exact, the default), <c>BFloat16</c>, <c>Int8</c> or <c>Int8A16</c> (faster sampling, approximate logits; see
-    /// docs/how-to/weights.md for their quality). Other backends choose their own storage.
+    /// docs/guide/weights.md for their quality). Other backends choose their own storage.
     /// </summary>
     public WeightFormat Weights { get; set; } = WeightFormat.Float32;
 
