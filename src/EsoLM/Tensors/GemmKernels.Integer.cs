@@ -23,6 +23,16 @@ internal static unsafe partial class GemmKernels
     private const int IntGroup = 8;
 
     /// <summary>
+    /// Rows of one task's block: its quantized activations (64 rows × K 16-bit values, 48–192 KB for K = 384–1536) stay in
+    /// L2 while the task streams its panels, so large products (a diffusion pass over every position) do not re-read all
+    /// of A for every panel.
+    /// </summary>
+    private const int IntBlockRows = 64;
+
+    /// <summary>Inputs (rows × K) from which the quantization runs on every thread instead of the calling one.</summary>
+    private const int ParallelQuantizeInputs = 1 << 16;
+
+    /// <summary>
     /// The largest activation magnitude of a K-deep product: 32767, or less where K·127·L would overflow int32
     /// (K = 1536 gives 11008, still 13 bits and more below the int8 weights' own rounding).
     /// </summary>
@@ -45,14 +55,27 @@ internal static unsafe partial class GemmKernels
         public int Pairs;
         public int Panels;
         public int PanelsPerTask;
+        public int PanelChunks;
         public bool Accumulate;
+        public bool Vector;
+    }
+
+    /// <summary>Arguments of the parallel quantization (one task per group of 8 rows).</summary>
+    private struct QuantizeArgs
+    {
+        public float* A;
+        public int M;
+        public int K;
+        public int* Act;
+        public float* RowScales;
         public bool Vector;
     }
 
     /// <summary>
     /// C[m, n] = A[m, k]·Wᵀ (+ bias) (+ C) with W in <see cref="WeightFormat.Int8A16"/> (panels of k-pairs, see
-    /// <see cref="PackedMatrix"/>): quantizes A's rows on the calling thread, then runs panel tasks on up to
-    /// <paramref name="threads"/> threads. <paramref name="vector"/> false takes the scalar path (same bits).
+    /// <see cref="PackedMatrix"/>): quantizes A's rows (on the calling thread, or on every thread for large inputs), then
+    /// runs tasks of up to 64 rows × a chunk of panels on up to <paramref name="threads"/> threads. <paramref name="vector"/>
+    /// false takes the scalar path (same bits).
     /// </summary>
     internal static void MultiplyInt8A16(int threads, float* a, sbyte* weights, float* scales, float* c, float* bias, int m, int n, int k,
         bool accumulate, bool vector)
@@ -64,9 +87,21 @@ internal static unsafe partial class GemmKernels
         float* scratch = Scratch.Get(Scratch.IntActivations, (groups * IntGroup * pairs) + (groups * IntGroup) + 16);
         int* act = (int*)scratch;
         float* rowScales = scratch + ((nint)groups * IntGroup * pairs);
-        QuantizeActivations(a, m, k, act, rowScales, vector);
+        if (threads > 1 && groups > 1 && (long)m * k >= ParallelQuantizeInputs)
+        {
+            var q = new QuantizeArgs { A = a, M = m, K = k, Act = act, RowScales = rowScales, Vector = vector };
+            WorkerPool.Run(threads, groups, &QuantizeTask, &q);
+        }
+        else
+        {
+            QuantizeActivations(a, m, k, act, rowScales, vector);
+        }
 
-        int perTask = threads > 1 ? Math.Max(1, (panels + (threads * 8) - 1) / (threads * 8)) : panels;
+        // Enough tasks for dynamic balancing; split N only as far as the row blocks alone do not give them.
+        int mBlocks = (m + IntBlockRows - 1) / IntBlockRows;
+        int chunks = threads > 1 ? Math.Clamp(((threads * 8) + mBlocks - 1) / mBlocks, 1, panels) : 1;
+        int perTask = (panels + chunks - 1) / chunks;
+        chunks = (panels + perTask - 1) / perTask;
         var args = new IntArgs
         {
             Act = act,
@@ -80,10 +115,20 @@ internal static unsafe partial class GemmKernels
             Pairs = pairs,
             Panels = panels,
             PanelsPerTask = perTask,
+            PanelChunks = chunks,
             Accumulate = accumulate,
             Vector = vector,
         };
-        WorkerPool.Run(threads, (panels + perTask - 1) / perTask, &IntTask, &args);
+        WorkerPool.Run(threads, mBlocks * chunks, &IntTask, &args);
+    }
+
+    private static void QuantizeTask(void* argsPointer, int group)
+    {
+        ref QuantizeArgs q = ref Unsafe.AsRef<QuantizeArgs>(argsPointer);
+        int first = group * IntGroup;
+        int rows = Math.Min(IntGroup, q.M - first);
+        int pairs = PairDepth(q.K);
+        QuantizeGroup(q.A + ((nint)first * q.K), rows, q.K, q.Act + ((nint)group * pairs * IntGroup), q.RowScales + first, q.Vector);
     }
 
     /// <summary>
@@ -93,12 +138,22 @@ internal static unsafe partial class GemmKernels
     internal static void QuantizeActivations(float* a, int m, int k, int* act, float* rowScales, bool vector)
     {
         int pairs = PairDepth(k);
-        int groups = (m + IntGroup - 1) / IntGroup;
-        int limit = ActivationLimit(k);
-        for (int r = 0; r < groups * IntGroup; r++)
+        for (int first = 0; first < m; first += IntGroup)
         {
-            int* dst = act + ((nint)(r / IntGroup) * pairs * IntGroup) + (r % IntGroup);
-            if (r >= m)
+            QuantizeGroup(a + ((nint)first * k), Math.Min(IntGroup, m - first), k, act + ((nint)(first / IntGroup) * pairs * IntGroup), rowScales + first,
+                vector);
+        }
+    }
+
+    /// <summary>Quantizes <paramref name="rows"/> (≤ 8) rows into one interleaved group; the group's other rows are zero.</summary>
+    private static void QuantizeGroup(float* a, int rows, int k, int* act, float* rowScales, bool vector)
+    {
+        int pairs = PairDepth(k);
+        int limit = ActivationLimit(k);
+        for (int r = 0; r < IntGroup; r++)
+        {
+            int* dst = act + r;
+            if (r >= rows)
             {
                 for (int p = 0; p < pairs; p++)
                 {
@@ -158,17 +213,19 @@ internal static unsafe partial class GemmKernels
     private static void IntTask(void* argsPointer, int task)
     {
         ref IntArgs g = ref Unsafe.AsRef<IntArgs>(argsPointer);
-        int jpEnd = Math.Min(g.Panels, (task + 1) * g.PanelsPerTask);
+        int ib = task / g.PanelChunks, jb = task % g.PanelChunks;
+        int iEnd = Math.Min(g.M, (ib + 1) * IntBlockRows);
+        int jpEnd = Math.Min(g.Panels, (jb + 1) * g.PanelsPerTask);
         int pairs = g.Pairs;
         int* acc = stackalloc int[IntGroup * NR];
-        for (int jp = task * g.PanelsPerTask; jp < jpEnd; jp++)
+        for (int jp = jb * g.PanelsPerTask; jp < jpEnd; jp++)
         {
             sbyte* panel = g.Weights + ((nint)jp * pairs * 2 * NR);
             int j0 = jp * NR;
             int nr = Math.Min(NR, g.N - j0);
-            for (int i = 0; i < g.M; i += IntGroup)
+            for (int i = ib * IntBlockRows; i < iEnd; i += IntGroup)
             {
-                int rows = Math.Min(IntGroup, g.M - i);
+                int rows = Math.Min(IntGroup, iEnd - i);
                 int* ap = g.Act + ((nint)(i / IntGroup) * pairs * IntGroup);
                 if (g.Vector)
                 {

@@ -31,6 +31,7 @@ internal static unsafe partial class GemmKernels
     internal static void MultiplyLow(int threads, SimdLevel simd, float* a, in LowB b, float* c, float* bias, int m, int n, int k, bool accumulate,
         bool fusedTiles = true)
     {
+        System.Diagnostics.Debug.Assert(b.Format is WeightFormat.BFloat16 or WeightFormat.Int8, "int8a16 panels are paired by k: MultiplyInt8A16 reads them.");
         bool fused = FusedLow(simd, b.Format);
         int mr = MicroRows(simd, m);
         int full = fused ? (m < SmallM ? 0 : m / mr * mr) : m;

@@ -5,7 +5,8 @@ namespace EsoLM.Tests.Tensors;
 
 /// <summary>
 /// int8a16 products (int8 weights, activations rounded per row to 16-bit fixed point, exact int32 sums): every path
-/// (vector tiles of 1/2/4/8 rows, the scalar path, 1 and 2 threads, edges) must give the bits of the format's definition,
+/// (vector tiles of 1/2/4/8 rows, the scalar path, 1 and 2 threads, blocks of 64 rows, the parallel quantization of
+/// large inputs, edges) must give the bits of the format's definition,
 /// written out here with 64-bit sums, independently of the kernels and the packing code.
 /// </summary>
 public sealed class Int8A16GemmTests
@@ -13,7 +14,7 @@ public sealed class Int8A16GemmTests
     private static readonly (int M, int K, int N)[] Shapes =
     [
         (1, 1, 1), (1, 7, 65), (1, 384, 100), (2, 33, 31), (3, 64, 64), (4, 17, 97), (5, 300, 33), (7, 7, 7), (9, 65, 40),
-        (12, 32, 32), (16, 384, 130), (17, 31, 33), (32, 1536, 40), (33, 257, 7),
+        (12, 32, 32), (16, 384, 130), (17, 31, 33), (32, 1536, 40), (33, 257, 7), (64, 40, 70), (100, 65, 40), (230, 300, 33),
     ];
 
     public static TheoryData<SimdLevel, int> Paths()
