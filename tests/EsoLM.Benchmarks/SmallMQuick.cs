@@ -5,11 +5,12 @@ using EsoLM.Tensors;
 namespace EsoLM.Benchmarks;
 
 /// <summary>
-/// <c>dotnet run -c Release --project tests/EsoLM.Benchmarks -- smallm [rounds] [threads] [MxKxN ...]</c>: the sampler's small-M
+/// <c>dotnet run -c Release --project tests/EsoLM.Benchmarks -- smallm [rounds] [threads] [MxKxN ...] [v256]</c>: the sampler's small-M
 /// products (head 16/32 × 384 × 50258, block 32 × 384 × {1152, 384, 1536} and 32 × 1536 × 384) with fp32, bf16 and int8
 /// weights; the low-precision ones both through the widen-into-a-buffer tiles ("old") and the register-widening tiles
 /// ("new"), and int8a16 (integer products; its GFLOP/s count each multiply-add as two operations, like the others), timed
-/// alternately in the same rounds (best and median GFLOP/s, and weight GB/s at the median).
+/// alternately in the same rounds (best and median GFLOP/s, and weight GB/s at the median). <c>v256</c> runs the Vector256
+/// (AVX2) kernels instead of the widest.
 /// </summary>
 internal static unsafe class SmallMQuick
 {
@@ -17,10 +18,12 @@ internal static unsafe class SmallMQuick
     {
         int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 15;
         int threads = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2;
-        var shapes = args.Length > 3
-            ? args.Skip(3).Select(s => s.Split('x').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray()).Select(v => (v[0], v[1], v[2])).ToArray()
+        var simd = args.Contains("v256") ? SimdLevel.Vector256 : SimdLevel.Auto;
+        var given = args.Skip(3).Where(s => s.Contains('x', StringComparison.Ordinal)).ToArray();
+        var shapes = given.Length > 0
+            ? given.Select(s => s.Split('x').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray()).Select(v => (v[0], v[1], v[2])).ToArray()
             : new (int M, int K, int N)[] { (16, 384, 50258), (32, 384, 50258), (32, 384, 1152), (32, 384, 384), (32, 384, 1536), (32, 1536, 384), (16, 384, 1152) };
-        var ctx = new ComputeContext(threads);
+        var ctx = new ComputeContext(threads, simd);
         Console.WriteLine($"smallm {threads} threads, {rounds} rounds, simd {ctx.Simd}");
         foreach (var (m, k, n) in shapes)
         {

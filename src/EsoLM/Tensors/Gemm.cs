@@ -47,8 +47,7 @@ internal static unsafe class Gemm
             float* biasPointer = bias.IsEmpty ? null : pb;
             if (w.Format == WeightFormat.Int8A16)
             {
-                GemmKernels.MultiplyInt8A16(context.MaxDegreeOfParallelism, pa, w.ByteData, w.Scales, pc, biasPointer, m, n, k, accumulate,
-                    vector: context.Simd == SimdLevel.Vector512);
+                GemmKernels.MultiplyInt8A16(context.MaxDegreeOfParallelism, pa, w.ByteData, w.Scales, pc, biasPointer, m, n, k, accumulate, context.Simd);
                 w.KeepAlive();
                 return;
             }

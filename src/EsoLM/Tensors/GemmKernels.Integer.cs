@@ -57,7 +57,7 @@ internal static unsafe partial class GemmKernels
         public int PanelsPerTask;
         public int PanelChunks;
         public bool Accumulate;
-        public bool Vector;
+        public SimdLevel Simd;
     }
 
     /// <summary>Arguments of the parallel quantization (one task per group of 8 rows).</summary>
@@ -74,13 +74,17 @@ internal static unsafe partial class GemmKernels
     /// <summary>
     /// C[m, n] = A[m, k]·Wᵀ (+ bias) (+ C) with W in <see cref="WeightFormat.Int8A16"/> (panels of k-pairs, see
     /// <see cref="PackedMatrix"/>): quantizes A's rows (on the calling thread, or on every thread for large inputs), then
-    /// runs tasks of up to 64 rows × a chunk of panels on up to <paramref name="threads"/> threads. <paramref name="vector"/>
-    /// false takes the scalar path (same bits).
+    /// runs tasks of up to 64 rows × a chunk of panels on up to <paramref name="threads"/> threads. <paramref name="simd"/>
+    /// picks the tiles: Vector512 (AVX-512 BW: 8 rows × two 16-output vectors), Vector256 (AVX2: 2 rows × four 8-output
+    /// vectors) or scalar loops; all give the same bits.
     /// </summary>
     internal static void MultiplyInt8A16(int threads, float* a, sbyte* weights, float* scales, float* c, float* bias, int m, int n, int k,
-        bool accumulate, bool vector)
+        bool accumulate, SimdLevel simd)
     {
-        vector &= Avx512BW.IsSupported;
+        simd = simd == SimdLevel.Vector512 && Avx512BW.IsSupported ? SimdLevel.Vector512
+            : simd is SimdLevel.Vector512 or SimdLevel.Vector256 && Avx2.IsSupported ? SimdLevel.Vector256
+            : SimdLevel.Scalar;
+        bool vector = simd == SimdLevel.Vector512;
         int pairs = PairDepth(k);
         int groups = (m + IntGroup - 1) / IntGroup;
         int panels = (n + NR - 1) / NR;
@@ -117,7 +121,7 @@ internal static unsafe partial class GemmKernels
             PanelsPerTask = perTask,
             PanelChunks = chunks,
             Accumulate = accumulate,
-            Vector = vector,
+            Simd = simd,
         };
         WorkerPool.Run(threads, mBlocks * chunks, &IntTask, &args);
     }
@@ -227,7 +231,7 @@ internal static unsafe partial class GemmKernels
             {
                 int rows = Math.Min(IntGroup, iEnd - i);
                 int* ap = g.Act + ((nint)(i / IntGroup) * pairs * IntGroup);
-                if (g.Vector)
+                if (g.Simd == SimdLevel.Vector512)
                 {
                     switch (rows)
                     {
@@ -243,6 +247,20 @@ internal static unsafe partial class GemmKernels
                         default:
                             IntTile<Rows1>(pairs, ap, panel, acc);
                             break;
+                    }
+                }
+                else if (g.Simd == SimdLevel.Vector256)
+                {
+                    for (int r = 0; r < rows; r += 2)
+                    {
+                        if (rows - r >= 2)
+                        {
+                            IntTile256<Rows2>(pairs, ap + r, panel, acc + (r * NR));
+                        }
+                        else
+                        {
+                            IntTile256<Rows1>(pairs, ap + r, panel, acc + (r * NR));
+                        }
                     }
                 }
                 else
@@ -265,7 +283,7 @@ internal static unsafe partial class GemmKernels
             float sa = g.RowScales[i + r];
             float* cr = g.C + ((nint)(i + r) * g.N) + j0;
             int* ar = acc + (r * NR);
-            if (g.Vector && nr == NR)
+            if (g.Simd == SimdLevel.Vector512 && nr == NR)
             {
                 var vs = Vector512.Create(sa);
                 var y0 = Vector512.ConvertToSingle(Vector512.Load(ar)) * (vs * Vector512.Load(sw));
@@ -436,6 +454,53 @@ internal static unsafe partial class GemmKernels
             c6_1.Store(acc + (6 * NR) + 16);
             c7_0.Store(acc + (7 * NR));
             c7_1.Store(acc + (7 * NR) + 16);
+        }
+    }
+
+    /// <summary>
+    /// The AVX2 tile: rows <paramref name="a"/>[0] (and [1]) of a group against one panel, four 8-output vectors per row
+    /// (one sign-extending 16-byte load each: the panel layout's quarters), <c>vpmaddwd</c> + add. Same sums as
+    /// <see cref="IntTile{TR}"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void IntTile256<TR>(int pairs, int* a, sbyte* b, int* acc)
+        where TR : struct, IRowCount
+    {
+        Vector256<int> c0_0 = default, c0_1 = default, c0_2 = default, c0_3 = default, c1_0 = default, c1_1 = default, c1_2 = default, c1_3 = default;
+        for (int p = 0; p < pairs; p++)
+        {
+            var w0 = Avx2.ConvertToVector256Int16(Vector128.Load(b));
+            var w1 = Avx2.ConvertToVector256Int16(Vector128.Load(b + 16));
+            var w2 = Avx2.ConvertToVector256Int16(Vector128.Load(b + 32));
+            var w3 = Avx2.ConvertToVector256Int16(Vector128.Load(b + 48));
+            b += 2 * NR;
+            var x = Vector256.Create(a[0]).AsInt16();
+            c0_0 += Avx2.MultiplyAddAdjacent(x, w0);
+            c0_1 += Avx2.MultiplyAddAdjacent(x, w1);
+            c0_2 += Avx2.MultiplyAddAdjacent(x, w2);
+            c0_3 += Avx2.MultiplyAddAdjacent(x, w3);
+            if (TR.Rows > 1)
+            {
+                x = Vector256.Create(a[1]).AsInt16();
+                c1_0 += Avx2.MultiplyAddAdjacent(x, w0);
+                c1_1 += Avx2.MultiplyAddAdjacent(x, w1);
+                c1_2 += Avx2.MultiplyAddAdjacent(x, w2);
+                c1_3 += Avx2.MultiplyAddAdjacent(x, w3);
+            }
+
+            a += IntGroup;
+        }
+
+        c0_0.Store(acc);
+        c0_1.Store(acc + 8);
+        c0_2.Store(acc + 16);
+        c0_3.Store(acc + 24);
+        if (TR.Rows > 1)
+        {
+            c1_0.Store(acc + NR);
+            c1_1.Store(acc + NR + 8);
+            c1_2.Store(acc + NR + 16);
+            c1_3.Store(acc + NR + 24);
         }
     }
 }

@@ -21,8 +21,8 @@ public enum WeightFormat
     /// The <see cref="Int8"/> weights (same values and scales) multiplied by activations rounded to 16-bit fixed point per
     /// row (max |x| / L with L ≤ 32767), summed exactly in int32 and scaled once: integer multiply-adds run twice as many
     /// products per instruction as fp32 FMAs, which is what bounds batched sampling. The activation rounding adds ≈ 1/(2L)
-    /// of a row's largest value per input, far below the int8 weights' own rounding. The fast kernels need AVX-512 BW; other
-    /// CPUs compute the same bits in scalar code, much more slowly (use <see cref="Int8"/> there).
+    /// of a row's largest value per input, far below the int8 weights' own rounding. Kernels for AVX-512 BW and AVX2 give the
+    /// same bits; other CPUs compute them in scalar code, much more slowly (use <see cref="Int8"/> there).
     /// </summary>
     Int8A16 = 3,
 }

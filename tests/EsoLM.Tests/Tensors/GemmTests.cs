@@ -12,17 +12,7 @@ public sealed class GemmTests
         (97, 520, 200), (25, 40, 70), (36, 64, 33), (8, 40, 66), (16, 384, 1000), (32, 70, 300), (40, 300, 200), (64, 33, 500),
     ];
 
-    public static TheoryData<SimdLevel, int> Paths()
-    {
-        var data = new TheoryData<SimdLevel, int>();
-        foreach (var level in TensorTestData.Levels())
-        {
-            data.Add(level, 1);
-            data.Add(level, 2);
-        }
-
-        return data;
-    }
+    public static TheoryData<SimdLevel, int> Paths() => TensorTestData.LevelsOnOneAndTwoThreads();
 
     [Theory]
     [MemberData(nameof(Paths))]

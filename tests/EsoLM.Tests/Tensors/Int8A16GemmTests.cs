@@ -17,17 +17,7 @@ public sealed class Int8A16GemmTests
         (12, 32, 32), (16, 384, 130), (17, 31, 33), (32, 1536, 40), (33, 257, 7), (64, 40, 70), (100, 65, 40), (230, 300, 33),
     ];
 
-    public static TheoryData<SimdLevel, int> Paths()
-    {
-        var data = new TheoryData<SimdLevel, int>();
-        foreach (var level in TensorTestData.Levels())
-        {
-            data.Add(level, 1);
-            data.Add(level, 2);
-        }
-
-        return data;
-    }
+    public static TheoryData<SimdLevel, int> Paths() => TensorTestData.LevelsOnOneAndTwoThreads();
 
     [Theory]
     [MemberData(nameof(Paths))]

@@ -21,6 +21,19 @@ internal static class TensorTestData
         yield return SimdLevel.Scalar;
     }
 
+    /// <summary>Every SIMD level of <see cref="Levels"/>, each on 1 and 2 threads (the product tests' paths).</summary>
+    public static TheoryData<SimdLevel, int> LevelsOnOneAndTwoThreads()
+    {
+        var data = new TheoryData<SimdLevel, int>();
+        foreach (var level in Levels())
+        {
+            data.Add(level, 1);
+            data.Add(level, 2);
+        }
+
+        return data;
+    }
+
     public static float[] Random(int length, int seed, float scale = 1f)
     {
         var rng = new Random(seed);
