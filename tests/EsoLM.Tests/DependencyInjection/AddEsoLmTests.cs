@@ -260,6 +260,7 @@ public sealed class AddEsoLmTests
     [Theory]
     [InlineData(EsoLM.Tensors.WeightFormat.BFloat16, "bfloat16")]
     [InlineData(EsoLM.Tensors.WeightFormat.Int8, "int8")]
+    [InlineData(EsoLM.Tensors.WeightFormat.Int8A16, "int8a16")]
     public void The_weights_option_packs_the_loaded_model_in_that_format(EsoLM.Tensors.WeightFormat weights, string dataType)
     {
         var path = Path.Combine(Path.GetTempPath(), $"esolm-di-{Guid.NewGuid():N}.safetensors");
