@@ -38,6 +38,12 @@ internal static unsafe partial class GemmKernels
     /// </summary>
     internal static int ActivationLimit(int k) => (int)Math.Min(32767L, int.MaxValue / (127L * PairDepth(k) * 2));
 
+    /// <summary>
+    /// The deepest product <see cref="WeightFormat.Int8A16"/> packs: beyond it the activation limit falls below 256 (8 bits,
+    /// no finer than the int8 weights), and at K ≈ 17 million it would reach 0.
+    /// </summary>
+    internal const int MaxInt8A16Depth = 66_052;
+
     /// <summary>Number of k-pairs of a K-deep product (K rounded up to even, halved).</summary>
     internal static int PairDepth(int k) => (k + 1) / 2;
 
@@ -157,22 +163,11 @@ internal static unsafe partial class GemmKernels
         for (int r = 0; r < IntGroup; r++)
         {
             int* dst = act + r;
-            if (r >= rows)
-            {
-                for (int p = 0; p < pairs; p++)
-                {
-                    dst[p * IntGroup] = 0;
-                }
-
-                rowScales[r] = 0;
-                continue;
-            }
-
             float* row = a + ((nint)r * k);
-            float max = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(new ReadOnlySpan<float>(row, k));
-            max = MathF.Abs(max);
+            float max = r < rows ? MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(new ReadOnlySpan<float>(row, k))) : 0f;
             if (!float.IsFinite(max) || max == 0)
             {
+                // Padding rows and all-zero rows: q = 0, scale 0; a NaN or an infinity: q = 0, scale NaN (NaN outputs).
                 for (int p = 0; p < pairs; p++)
                 {
                     dst[p * IntGroup] = 0;

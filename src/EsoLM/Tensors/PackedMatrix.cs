@@ -104,6 +104,11 @@ internal sealed unsafe class PackedMatrix
             throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown weight format (Float32, BFloat16, Int8 or Int8A16).");
         }
 
+        if (format == WeightFormat.Int8A16)
+        {
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(cols, GemmKernels.MaxInt8A16Depth);
+        }
+
         var m = new PackedMatrix(rows, cols, format);
         m.Repack(weights);
         return m;

@@ -109,6 +109,18 @@ public sealed class Int8A16GemmTests
     }
 
     [Fact]
+    public void Products_deeper_than_the_16_bit_limit_allows_are_refused_by_name()
+    {
+        Assert.True(GemmKernels.ActivationLimit(GemmKernels.MaxInt8A16Depth) >= 256);
+        Assert.True(GemmKernels.ActivationLimit(GemmKernels.MaxInt8A16Depth + 2) < 256);
+        int cols = GemmKernels.MaxInt8A16Depth + 1;
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => PackedMatrix.Pack(new float[cols], 1, cols, WeightFormat.Int8A16));
+        Assert.Equal("cols", e.ParamName);
+        Assert.Contains(GemmKernels.MaxInt8A16Depth.ToString(System.Globalization.CultureInfo.InvariantCulture), e.Message, StringComparison.Ordinal);
+        Assert.Equal(GemmKernels.MaxInt8A16Depth, PackedMatrix.Pack(new float[cols - 1], 1, cols - 1, WeightFormat.Int8A16).Cols);
+    }
+
+    [Fact]
     public void A_row_with_a_nan_or_an_infinity_gives_nan_only_in_its_own_outputs()
     {
         const int m = 3, k = 40, n = 35;
